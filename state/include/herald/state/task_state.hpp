@@ -1,0 +1,124 @@
+#pragma once
+/// Everything one task persists: keyed values, timers, input offsets, watermark and the
+/// outbox of emitted records, all written in ONE WriteBatch per commit so that state,
+/// offsets and outputs never disagree after a crash.
+///
+/// Lifecycle and threading: created by a task actor when its partition is assigned, used only
+/// from that actor (single-threaded), destroyed on revoke or shutdown. Outbox
+/// acknowledgements (`ack_outbox`) may come from the producer's delivery thread: they go
+/// straight to the thread-safe `db`.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "herald/state/db.hpp"
+#include "herald/state/keys.hpp"
+
+namespace herald::state {
+
+/// A due timer handed back by `pop_due`.
+struct timer {
+  std::int64_t fire_ms = 0;
+  std::string key;      ///< entity key (e.g. customer id), without the task prefix
+  std::string payload;  ///< operator-defined
+};
+
+/// An output record kept until the broker acknowledged it.
+struct outbox_record {
+  std::uint64_t seq = 0;
+  std::string topic;
+  std::string key;
+  std::string value;
+};
+
+class task_state {
+ public:
+  /// Loads the task's offsets, watermark, outbox sequence and earliest timer from `db`.
+  task_state(db& database, task_id task);
+
+  [[nodiscard]] task_id id() const noexcept { return task_; }
+  [[nodiscard]] db& database() noexcept { return db_; }
+
+  // ---- keyed values: raw bytes; a typed write-back cache sits above (cache.hpp) ----------
+
+  /// Reads the committed value of `key` (pending writes are NOT visible: the cache above
+  /// owns dirty values until it flushes them into this batch at commit).
+  [[nodiscard]] status get(store s, std::string_view key, std::string& value) const;
+  /// Adds a put / delete of `key` to the pending batch.
+  void put(store s, std::string_view key, std::string_view value);
+  void del(store s, std::string_view key);
+
+  // ---- timers ---------------------------------------------------------------------------
+
+  /// Schedules a timer at (fire_ms, key). Scheduling the same (fire_ms, key) twice keeps one.
+  void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload = {});
+  /// Cancels the timer at (fire_ms, key), committed or pending; no-op when absent.
+  void cancel(std::int64_t fire_ms, std::string_view key);
+  /// Removes and returns, in (fire_ms, key) order, every timer with fire_ms <= up_to_ms,
+  /// committed or pending. Cost is proportional to the number returned (plus one seek).
+  void pop_due(std::int64_t up_to_ms, std::vector<timer>& out);
+  /// Earliest pending fire time, if any.
+  [[nodiscard]] std::optional<std::int64_t> next_fire_ms() const;
+  /// Number of scheduled timers of this task (committed + pending − cancelled). Exact.
+  [[nodiscard]] std::int64_t timer_count() const noexcept { return timer_count_; }
+
+  // ---- input offsets and watermark ------------------------------------------------------
+
+  /// Records that every record of `topic` before `next_offset` has been processed.
+  void set_offset(std::string_view topic, std::int64_t next_offset);
+  /// The next offset to read from `topic` (as last committed or set), if any.
+  [[nodiscard]] std::optional<std::int64_t> offset(std::string_view topic) const;
+  void set_watermark(std::int64_t watermark_ms);
+  /// Last committed/set watermark; nullopt before the first event.
+  [[nodiscard]] std::optional<std::int64_t> watermark() const noexcept { return watermark_; }
+
+  // ---- outbox ---------------------------------------------------------------------------
+
+  /// Adds an output record to the pending batch and returns its sequence number.
+  std::uint64_t add_output(std::string_view topic, std::string_view key, std::string_view value);
+  /// Records added since the last commit (to be produced once `commit` succeeded).
+  [[nodiscard]] const std::vector<outbox_record>& pending_outputs() const noexcept {
+    return pending_outputs_;
+  }
+  /// Every committed, unacknowledged outbox record of this task, in sequence order (used on
+  /// start to re-produce what a crash may have left unsent).
+  [[nodiscard]] status load_outbox(std::vector<outbox_record>& out) const;
+  /// Deletes acknowledged outbox records. Thread-safe (goes straight to `database`).
+  [[nodiscard]] static status ack_outbox(db& database, task_id task,
+                                         const std::vector<std::uint64_t>& seqs);
+
+  // ---- commit ---------------------------------------------------------------------------
+
+  /// Writes every pending put/delete, timer change, offset, the watermark and the outbox
+  /// records in one atomic WriteBatch. On success `pending_outputs` is moved into
+  /// `committed_outputs` (which the caller then produces). On failure nothing is written and
+  /// the pending state is kept, so the caller may retry.
+  [[nodiscard]] status commit(std::vector<outbox_record>& committed_outputs);
+  /// Operations waiting for the next commit.
+  [[nodiscard]] std::size_t pending_ops() const noexcept;
+
+ private:
+  db& db_;
+  task_id task_;
+  std::string prefix_;
+  write_batch batch_;
+  // Pending timers, not yet committed: (fire, key) -> payload.
+  std::map<std::pair<std::int64_t, std::string>, std::string> timer_adds_;
+  // Committed timers cancelled or popped since the last commit.
+  std::set<std::pair<std::int64_t, std::string>> timer_dels_;
+  std::int64_t timer_count_ = 0;
+  std::unordered_map<std::string, std::int64_t> offsets_;
+  bool offsets_dirty_ = false;
+  std::optional<std::int64_t> watermark_;
+  bool watermark_dirty_ = false;
+  std::uint64_t next_seq_ = 1;
+  std::vector<outbox_record> pending_outputs_;
+};
+
+}  // namespace herald::state
