@@ -54,6 +54,8 @@ class decoder {
   /// first) and returns an error with code `ok`. Never throws on bad input.
   /// The event's `type` must belong to `topic` (else `unknown_type`); the Kafka `key` must
   /// equal the body's entity id for that topic (customer_id / sku / shipment_id).
+  /// A `null` field counts as absent; unknown fields are ignored but must be valid JSON.
+  /// The full rule set, with the message of each error, is in schemas/README.md.
   [[nodiscard]] decode_error decode(topic_kind topic, std::string_view key,
                                     std::string_view value, event& out);
 
