@@ -51,6 +51,7 @@ struct db_options {
 class db;
 
 /// An atomic group of writes across stores, applied by `db::write`.
+/// A batch refers to its database's column families: it must not outlive the `db`.
 class write_batch {
  public:
   write_batch(write_batch&&) noexcept;
@@ -65,6 +66,12 @@ class write_batch {
   /// Approximate bytes held.
   [[nodiscard]] std::size_t bytes() const noexcept;
   void clear();
+  /// Remembers the current end of the batch, so that operations added after it can be
+  /// dropped again (a commit appends its bookkeeping after one and rolls back on failure).
+  void set_save_point();
+  /// Drops every operation added since the latest `set_save_point` and forgets that point.
+  /// No-op without a save point.
+  void rollback_to_save_point();
 
  private:
   friend class db;
@@ -88,11 +95,15 @@ class db {
   [[nodiscard]] status get(store s, std::string_view key, std::string& value) const;
   /// A new empty batch bound to this database.
   [[nodiscard]] write_batch batch() const;
-  /// Applies `batch` atomically (all or nothing) and clears it.
+  /// Applies `batch` atomically (all or nothing) and clears it on success; on failure the
+  /// batch is left as it was so that the caller may retry.
   [[nodiscard]] status write(write_batch& batch);
-  /// Visits keys in [begin, end) in key order.
+  /// Visits keys in [begin, end) in key order. An empty `end` means no upper bound.
   [[nodiscard]] status scan(store s, std::string_view begin, std::string_view end,
                             const scan_fn& fn) const;
+  /// The greatest key in [begin, end) (one reverse seek); `not_found` when the range is empty.
+  [[nodiscard]] status last_key(store s, std::string_view begin, std::string_view end,
+                                std::string& key) const;
   /// Deletes every key in [begin, end).
   [[nodiscard]] status delete_range(store s, std::string_view begin, std::string_view end);
   /// Estimated live bytes of a store (for metrics).

@@ -40,7 +40,11 @@ struct outbox_record {
 class task_state {
  public:
   /// Loads the task's offsets, watermark, outbox sequence and earliest timer from `db`.
+  /// Counts the task's committed timers with one scan of its range (startup cost only).
+  /// A read failure is reported by `read_error`.
   task_state(db& database, task_id task);
+  task_state(const task_state&) = delete;
+  task_state& operator=(const task_state&) = delete;
 
   [[nodiscard]] task_id id() const noexcept { return task_; }
   [[nodiscard]] db& database() noexcept { return db_; }
@@ -102,6 +106,13 @@ class task_state {
   [[nodiscard]] status commit(std::vector<outbox_record>& committed_outputs);
   /// Operations waiting for the next commit.
   [[nodiscard]] std::size_t pending_ops() const noexcept;
+  /// Number of successful commits since construction (lets a cache tell whether what it
+  /// flushed has reached the database).
+  [[nodiscard]] std::uint64_t commits() const noexcept { return commits_; }
+  /// The first read failure of a call that cannot return a status (the constructor,
+  /// `schedule`, `cancel`, `pop_due`, `next_fire_ms`); ok when there was none. A task should
+  /// stop and restart from its last commit when this is not ok: timer results may be partial.
+  [[nodiscard]] const status& read_error() const noexcept { return read_error_; }
 
  private:
   db& db_;
@@ -119,6 +130,19 @@ class task_state {
   bool watermark_dirty_ = false;
   std::uint64_t next_seq_ = 1;
   std::vector<outbox_record> pending_outputs_;
+  std::uint64_t commits_ = 0;
+  // No committed timer outside timer_dels_ fires before this: seeks start here, skipping the
+  // tombstones that earlier pops left at the front of the time-ordered range.
+  mutable std::int64_t committed_floor_ = 0;
+  // Earliest committed timer outside timer_dels_ (nullopt: none), valid when the flag is set;
+  // recomputed lazily by next_fire_ms with one seek.
+  mutable std::optional<std::int64_t> committed_next_;
+  mutable bool committed_next_valid_ = false;
+  mutable status read_error_;
+
+  // Whether (fire_ms, key) is a committed timer not already cancelled or popped.
+  bool committed_live(std::int64_t fire_ms, std::string_view key);
+  void note_error(const status& st) const;
 };
 
 }  // namespace herald::state

@@ -1,0 +1,322 @@
+#include "herald/state/db.hpp"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+#include <rocksdb/utilities/table_properties_collectors.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace herald::state {
+
+namespace {
+
+constexpr std::array<store, store_count> all_stores = {
+    store::customers, store::carts,  store::skus, store::waitlists,
+    store::shipments, store::timers, store::meta, store::outbox,
+};
+
+using cf_handles = std::array<rocksdb::ColumnFamilyHandle*, store_count>;
+
+rocksdb::Slice to_slice(std::string_view v) noexcept {
+  return {v.data(), v.size()};
+}
+
+status translate(const rocksdb::Status& s) {
+  if (s.ok()) return {};
+  status out;
+  if (s.IsNotFound())
+    out.value = status::code::not_found;
+  else if (s.IsIOError())
+    out.value = status::code::io_error;
+  else if (s.IsCorruption())
+    out.value = status::code::corruption;
+  else if (s.IsInvalidArgument())
+    out.value = status::code::invalid_argument;
+  else
+    out.value = status::code::other;
+  out.message = s.ToString();
+  return out;
+}
+
+bool supported(rocksdb::CompressionType t) {
+  static const std::vector<rocksdb::CompressionType> all = rocksdb::GetSupportedCompressions();
+  return std::find(all.begin(), all.end(), t) != all.end();
+}
+
+// Entity stores and meta are read by key on every cache miss: a bloom filter saves the disk
+// read for absent keys (a first event per customer is the common case). Timers get one too
+// because schedule/cancel check whether a (fire, key) is already committed. The outbox is
+// only scanned and deleted, so a filter would be pure cost.
+bool wants_bloom(store s) noexcept {
+  return s != store::outbox;
+}
+
+// Timers and the outbox behave like queues: keys are written, read once and deleted. Files
+// dense with tombstones slow down the seeks of pop_due and load_outbox, so compact them early.
+bool queue_like(store s) noexcept {
+  return s == store::timers || s == store::outbox;
+}
+
+rocksdb::ColumnFamilyOptions cf_options(store s, const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  // Eight stores share one process: keep each memtable modest, the db-wide cap below bounds
+  // the total.
+  o.write_buffer_size = 16u << 20;
+  o.max_write_buffer_number = 3;
+  o.level_compaction_dynamic_level_bytes = true;
+  if (supported(rocksdb::kLZ4Compression))
+    o.compression = rocksdb::kLZ4Compression;
+  else if (supported(rocksdb::kSnappyCompression))
+    o.compression = rocksdb::kSnappyCompression;
+  else
+    o.compression = rocksdb::kNoCompression;
+  if (supported(rocksdb::kZSTD)) o.bottommost_compression = rocksdb::kZSTD;
+
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = cache;
+  t.block_size = 16u << 10;
+  t.cache_index_and_filter_blocks = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+  t.format_version = 5;
+  if (wants_bloom(s)) {
+    t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    t.optimize_filters_for_memory = true;
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  if (queue_like(s)) {
+    o.table_properties_collector_factories.emplace_back(
+        rocksdb::NewCompactOnDeletionCollectorFactory(128u << 10, 32u << 10, 0.5));
+  }
+  return o;
+}
+
+}  // namespace
+
+std::string_view to_string(store s) noexcept {
+  switch (s) {
+    case store::customers:
+      return "customers";
+    case store::carts:
+      return "carts";
+    case store::skus:
+      return "skus";
+    case store::waitlists:
+      return "waitlists";
+    case store::shipments:
+      return "shipments";
+    case store::timers:
+      return "timers";
+    case store::meta:
+      return "meta";
+    case store::outbox:
+      return "outbox";
+  }
+  return "unknown";
+}
+
+// ---- write_batch ----------------------------------------------------------------------
+
+struct write_batch::impl {
+  rocksdb::WriteBatch batch;
+  const cf_handles* cfs = nullptr;
+
+  rocksdb::ColumnFamilyHandle* cf(store s) const { return (*cfs)[static_cast<std::size_t>(s)]; }
+};
+
+write_batch::write_batch(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+write_batch::write_batch(write_batch&&) noexcept = default;
+write_batch& write_batch::operator=(write_batch&&) noexcept = default;
+write_batch::~write_batch() = default;
+
+void write_batch::put(store s, std::string_view key, std::string_view value) {
+  // Put only fails when the batch exceeds max_bytes, which we never set.
+  (void)impl_->batch.Put(impl_->cf(s), to_slice(key), to_slice(value));
+}
+
+void write_batch::del(store s, std::string_view key) {
+  (void)impl_->batch.Delete(impl_->cf(s), to_slice(key));
+}
+
+std::size_t write_batch::count() const noexcept {
+  return impl_ ? impl_->batch.Count() : 0;
+}
+
+std::size_t write_batch::bytes() const noexcept {
+  return impl_ ? impl_->batch.GetDataSize() : 0;
+}
+
+void write_batch::clear() {
+  impl_->batch.Clear();
+}
+
+void write_batch::set_save_point() {
+  impl_->batch.SetSavePoint();
+}
+
+void write_batch::rollback_to_save_point() {
+  // NotFound when there is no save point: documented as a no-op.
+  (void)impl_->batch.RollbackToSavePoint();
+}
+
+// ---- db -------------------------------------------------------------------------------
+
+struct db::impl {
+  std::string path;
+  bool sync = false;
+  std::shared_ptr<rocksdb::Cache> cache;
+  std::unique_ptr<rocksdb::DB> rdb;
+  cf_handles cfs{};
+  // Handles of the default family and of families this version does not know (written by a
+  // newer one): opened because RocksDB requires it, otherwise untouched.
+  std::vector<rocksdb::ColumnFamilyHandle*> other_cfs;
+
+  ~impl() {
+    if (!rdb) return;
+    for (auto* h : cfs)
+      if (h) (void)rdb->DestroyColumnFamilyHandle(h);
+    for (auto* h : other_cfs) (void)rdb->DestroyColumnFamilyHandle(h);
+    (void)rdb->Close();
+  }
+
+  rocksdb::ColumnFamilyHandle* cf(store s) const { return cfs[static_cast<std::size_t>(s)]; }
+};
+
+db::db(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
+db::~db() = default;
+
+status db::open(const db_options& options, std::unique_ptr<db>& out) {
+  auto p = std::make_unique<impl>();
+  p->path = options.path;
+  p->sync = options.sync;
+  p->cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::DBOptions o;
+  o.create_if_missing = true;
+  o.create_missing_column_families = true;
+  o.IncreaseParallelism(2);
+  o.max_background_jobs = 2;
+  // All stores together: memtables above this are flushed early.
+  o.db_write_buffer_size = 128u << 20;
+  // With eight families a quiet one would pin old WAL files forever; this forces its flush.
+  o.max_total_wal_size = 256u << 20;
+  o.bytes_per_sync = 1u << 20;
+  o.wal_bytes_per_sync = 1u << 20;
+  o.keep_log_file_num = 4;
+  o.max_log_file_size = 16u << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions{});
+  for (store s : all_stores)
+    descriptors.emplace_back(std::string(to_string(s)), cf_options(s, p->cache));
+
+  // Fails on a new database, which simply has no families yet.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(o, options.path, &existing).ok()) {
+    for (const auto& name : existing) {
+      bool known = std::any_of(descriptors.begin(), descriptors.end(),
+                               [&](const auto& d) { return d.name == name; });
+      if (!known) descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions{});
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status st = rocksdb::DB::Open(o, options.path, descriptors, &handles, &raw);
+  if (!st.ok()) return translate(st);
+  p->rdb.reset(raw);
+  for (std::size_t i = 0; i < handles.size(); ++i) {
+    if (i >= 1 && i <= store_count)
+      p->cfs[i - 1] = handles[i];
+    else
+      p->other_cfs.push_back(handles[i]);
+  }
+  out.reset(new db(std::move(p)));
+  return {};
+}
+
+status db::get(store s, std::string_view key, std::string& value) const {
+  return translate(impl_->rdb->Get(rocksdb::ReadOptions{}, impl_->cf(s), to_slice(key), &value));
+}
+
+write_batch db::batch() const {
+  auto p = std::make_unique<write_batch::impl>();
+  p->cfs = &impl_->cfs;
+  return write_batch(std::move(p));
+}
+
+status db::write(write_batch& batch) {
+  if (batch.empty()) return {};
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->sync;
+  rocksdb::Status st = impl_->rdb->Write(wo, &batch.impl_->batch);
+  if (!st.ok()) return translate(st);
+  batch.clear();
+  return {};
+}
+
+status db::scan(store s, std::string_view begin, std::string_view end, const scan_fn& fn) const {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper = to_slice(end);
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->rdb->NewIterator(ro, impl_->cf(s)));
+  for (it->Seek(to_slice(begin)); it->Valid(); it->Next()) {
+    rocksdb::Slice k = it->key();
+    rocksdb::Slice v = it->value();
+    if (!fn(std::string_view(k.data(), k.size()), std::string_view(v.data(), v.size()))) break;
+  }
+  return translate(it->status());
+}
+
+status db::last_key(store s, std::string_view begin, std::string_view end, std::string& key) const {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice lower = to_slice(begin);
+  rocksdb::Slice upper = to_slice(end);
+  ro.iterate_lower_bound = &lower;
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->rdb->NewIterator(ro, impl_->cf(s)));
+  if (end.empty())
+    it->SeekToLast();
+  else
+    it->SeekForPrev(upper);  // upper bound is exclusive, so this lands below it
+  if (!it->status().ok()) return translate(it->status());
+  if (!it->Valid()) return {status::code::not_found, "empty range"};
+  key.assign(it->key().data(), it->key().size());
+  return {};
+}
+
+status db::delete_range(store s, std::string_view begin, std::string_view end) {
+  if (end.empty()) return {status::code::invalid_argument, "delete_range needs an end key"};
+  rocksdb::WriteOptions wo;
+  wo.sync = impl_->sync;
+  return translate(impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)));
+}
+
+std::uint64_t db::approximate_bytes(store s) const {
+  std::uint64_t live = 0;
+  std::uint64_t mem = 0;
+  (void)impl_->rdb->GetIntProperty(impl_->cf(s), rocksdb::DB::Properties::kEstimateLiveDataSize,
+                                   &live);
+  (void)impl_->rdb->GetIntProperty(impl_->cf(s), rocksdb::DB::Properties::kCurSizeAllMemTables,
+                                   &mem);
+  return live + mem;
+}
+
+status db::flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs(impl_->cfs.begin(), impl_->cfs.end());
+  return translate(impl_->rdb->Flush(fo, cfs));
+}
+
+const std::string& db::path() const noexcept {
+  return impl_->path;
+}
+
+}  // namespace herald::state

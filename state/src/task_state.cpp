@@ -1,0 +1,382 @@
+#include "herald/state/task_state.hpp"
+
+#include <algorithm>
+#include <iterator>
+#include <limits>
+#include <tuple>
+#include <utility>
+
+namespace herald::state {
+
+namespace {
+
+constexpr std::int64_t max_ms = std::numeric_limits<std::int64_t>::max();
+
+// Meta keys after the task prefix: one tag byte, so other per-task metadata can be added
+// without a new store.
+constexpr char offset_tag = 'o';     // + topic -> be64(next offset)
+constexpr char watermark_tag = 'w';  // -> be64(order_preserving(watermark))
+constexpr char sequence_tag = 'q';   // -> be64(next outbox sequence)
+
+// Outbox value: [version][be32 topic size][topic][be32 key size][key][value...].
+constexpr char outbox_format_v1 = 1;
+
+// Timer keys are prefix (5) + be64 fire time (8) + entity key.
+constexpr std::size_t timer_key_head = 13;
+
+std::string meta_key(const std::string& prefix, char tag, std::string_view rest = {}) {
+  std::string k = prefix;
+  k.push_back(tag);
+  k.append(rest);
+  return k;
+}
+
+std::string outbox_key(const std::string& prefix, std::uint64_t seq) {
+  std::string k = prefix;
+  append_be64(k, seq);
+  return k;
+}
+
+void encode_outbox(std::string& out, std::string_view topic, std::string_view key,
+                   std::string_view value) {
+  out.reserve(9 + topic.size() + key.size() + value.size());
+  out.push_back(outbox_format_v1);
+  append_be32(out, static_cast<std::uint32_t>(topic.size()));
+  out.append(topic);
+  append_be32(out, static_cast<std::uint32_t>(key.size()));
+  out.append(key);
+  out.append(value);
+}
+
+bool decode_outbox(std::string_view in, outbox_record& out) {
+  if (in.empty() || in[0] != outbox_format_v1) return false;
+  in.remove_prefix(1);
+  auto take = [&in](std::string& field) {
+    if (in.size() < 4) return false;
+    std::uint32_t n = read_be32(in);
+    in.remove_prefix(4);
+    if (in.size() < n) return false;
+    field.assign(in.substr(0, n));
+    in.remove_prefix(n);
+    return true;
+  };
+  if (!take(out.topic) || !take(out.key)) return false;
+  out.value.assign(in);
+  return true;
+}
+
+std::int64_t timer_fire(std::string_view full_key) {
+  return from_order_preserving(read_be64(full_key.substr(5)));
+}
+
+}  // namespace
+
+task_state::task_state(db& database, task_id task)
+    : db_(database), task_(task), prefix_(task_prefix(task)), batch_(database.batch()) {
+  const std::string end = task_prefix_end(task);
+
+  note_error(db_.scan(store::meta, meta_key(prefix_, offset_tag),
+                      meta_key(prefix_, static_cast<char>(offset_tag + 1)),
+                      [this](std::string_view k, std::string_view v) {
+                        if (v.size() == 8)
+                          offsets_[std::string(k.substr(prefix_.size() + 1))] =
+                              static_cast<std::int64_t>(read_be64(v));
+                        return true;
+                      }));
+
+  std::string raw;
+  status st = db_.get(store::meta, meta_key(prefix_, watermark_tag), raw);
+  if (st.ok() && raw.size() == 8) watermark_ = from_order_preserving(read_be64(raw));
+  if (!st.not_found()) note_error(st);
+
+  // 'q' is written with every batch of outbox records, so it alone would do; the last outbox
+  // key is a second opinion that costs one reverse seek.
+  st = db_.get(store::meta, meta_key(prefix_, sequence_tag), raw);
+  if (st.ok() && raw.size() == 8) next_seq_ = std::max(next_seq_, read_be64(raw));
+  if (!st.not_found()) note_error(st);
+  std::string last;
+  st = db_.last_key(store::outbox, prefix_, end, last);
+  if (st.ok() && last.size() == prefix_.size() + 8)
+    next_seq_ = std::max(next_seq_, read_be64(std::string_view(last).substr(prefix_.size())) + 1);
+  if (!st.not_found()) note_error(st);
+
+  std::optional<std::int64_t> first;
+  note_error(db_.scan(store::timers, prefix_, end, [&](std::string_view k, std::string_view) {
+    if (!first) first = timer_fire(k);
+    ++timer_count_;
+    return true;
+  }));
+  committed_next_ = first;
+  committed_next_valid_ = read_error_.ok();
+  committed_floor_ = first.value_or(max_ms);
+}
+
+void task_state::note_error(const status& st) const {
+  if (!st.ok() && read_error_.ok()) read_error_ = st;
+}
+
+status task_state::get(store s, std::string_view key, std::string& value) const {
+  return db_.get(s, key, value);
+}
+
+void task_state::put(store s, std::string_view key, std::string_view value) {
+  batch_.put(s, key, value);
+}
+
+void task_state::del(store s, std::string_view key) {
+  batch_.del(s, key);
+}
+
+// ---- timers -----------------------------------------------------------------------------
+//
+// The effective timer set is (committed − timer_dels_) ∪ timer_adds_, and the two parts are
+// kept disjoint: a pending add that replaces a committed timer also puts that timer into
+// timer_dels_. Commit writes the deletes before the puts, so such a replacement survives.
+
+bool task_state::committed_live(std::int64_t fire_ms, std::string_view key) {
+  std::pair<std::int64_t, std::string> id{fire_ms, std::string(key)};
+  if (timer_dels_.contains(id)) return false;
+  // Cheap answers first: no committed timers left, or below the floor.
+  const auto committed = timer_count_ - static_cast<std::int64_t>(timer_adds_.size());
+  if (committed <= 0 || fire_ms < committed_floor_) return false;
+  std::string ignored;
+  status st = db_.get(store::timers, timer_key(task_, fire_ms, key), ignored);
+  if (st.ok()) return true;
+  if (!st.not_found()) note_error(st);
+  return false;
+}
+
+void task_state::schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) {
+  auto id = std::make_pair(fire_ms, std::string(key));
+  if (auto it = timer_adds_.find(id); it != timer_adds_.end()) {
+    it->second.assign(payload);
+    return;
+  }
+  if (committed_live(fire_ms, key)) {
+    // Replace the committed one (its payload may differ); the count stays.
+    timer_dels_.insert(id);
+    if (committed_next_valid_ && committed_next_ == fire_ms) committed_next_valid_ = false;
+  } else {
+    ++timer_count_;
+  }
+  timer_adds_.emplace(std::move(id), std::string(payload));
+}
+
+void task_state::cancel(std::int64_t fire_ms, std::string_view key) {
+  auto id = std::make_pair(fire_ms, std::string(key));
+  if (auto it = timer_adds_.find(id); it != timer_adds_.end()) {
+    // A replaced committed timer is already in timer_dels_.
+    timer_adds_.erase(it);
+    --timer_count_;
+    return;
+  }
+  if (!committed_live(fire_ms, key)) return;
+  timer_dels_.insert(std::move(id));
+  --timer_count_;
+  if (committed_next_valid_ && committed_next_ == fire_ms) committed_next_valid_ = false;
+}
+
+void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out) {
+  std::vector<timer> due;
+  const auto committed = timer_count_ - static_cast<std::int64_t>(timer_adds_.size());
+  if (committed > 0 && committed_floor_ <= up_to_ms) {
+    const std::string begin = timer_key(task_, committed_floor_, {});
+    const std::string end =
+        up_to_ms == max_ms ? task_prefix_end(task_) : timer_key(task_, up_to_ms + 1, {});
+    std::pair<std::int64_t, std::string> probe;
+    note_error(db_.scan(store::timers, begin, end, [&](std::string_view k, std::string_view v) {
+      if (k.size() < timer_key_head) return true;
+      probe.first = timer_fire(k);
+      probe.second.assign(k.substr(timer_key_head));
+      if (!timer_dels_.empty() && timer_dels_.contains(probe)) return true;
+      due.push_back(timer{probe.first, probe.second, std::string(v)});
+      return true;
+    }));
+  }
+
+  auto adds_end = up_to_ms == max_ms
+                      ? timer_adds_.end()
+                      : timer_adds_.lower_bound(std::make_pair(up_to_ms + 1, std::string()));
+  const std::size_t first_out = out.size();
+  out.reserve(first_out + due.size() +
+              static_cast<std::size_t>(std::distance(timer_adds_.begin(), adds_end)));
+
+  // Merge the two sorted, disjoint sequences; committed ones become deletes, pending ones
+  // simply vanish.
+  auto a = timer_adds_.begin();
+  std::size_t c = 0;
+  while (c < due.size() || a != adds_end) {
+    bool take_committed =
+        a == adds_end || (c < due.size() && std::tie(due[c].fire_ms, due[c].key) <
+                                                std::tie(a->first.first, a->first.second));
+    if (take_committed) {
+      timer_dels_.emplace(due[c].fire_ms, due[c].key);
+      out.push_back(std::move(due[c]));
+      ++c;
+    } else {
+      out.push_back(timer{a->first.first, a->first.second, std::move(a->second)});
+      a = timer_adds_.erase(a);
+    }
+  }
+  timer_count_ -= static_cast<std::int64_t>(out.size() - first_out);
+
+  // Every committed timer up to up_to_ms is now in timer_dels_.
+  if (up_to_ms != max_ms) committed_floor_ = std::max(committed_floor_, up_to_ms + 1);
+  if (committed_next_valid_ && committed_next_ && *committed_next_ <= up_to_ms)
+    committed_next_valid_ = false;
+}
+
+std::optional<std::int64_t> task_state::next_fire_ms() const {
+  if (!committed_next_valid_) {
+    const auto committed = timer_count_ - static_cast<std::int64_t>(timer_adds_.size());
+    std::optional<std::int64_t> found;
+    status st;
+    if (committed > 0) {
+      std::pair<std::int64_t, std::string> probe;
+      st = db_.scan(store::timers, timer_key(task_, committed_floor_, {}), task_prefix_end(task_),
+                    [&](std::string_view k, std::string_view) {
+                      if (k.size() < timer_key_head) return true;
+                      probe.first = timer_fire(k);
+                      probe.second.assign(k.substr(timer_key_head));
+                      if (!timer_dels_.empty() && timer_dels_.contains(probe)) return true;
+                      found = probe.first;
+                      return false;
+                    });
+    }
+    note_error(st);
+    if (st.ok()) {
+      committed_next_ = found;
+      committed_next_valid_ = true;
+      if (found) committed_floor_ = *found;
+    }
+  }
+  std::optional<std::int64_t> pending;
+  if (!timer_adds_.empty()) pending = timer_adds_.begin()->first.first;
+  if (!committed_next_valid_ || !committed_next_) return pending;
+  if (!pending) return committed_next_;
+  return std::min(*pending, *committed_next_);
+}
+
+// ---- offsets and watermark ----------------------------------------------------------------
+
+void task_state::set_offset(std::string_view topic, std::int64_t next_offset) {
+  offsets_[std::string(topic)] = next_offset;
+  offsets_dirty_ = true;
+}
+
+std::optional<std::int64_t> task_state::offset(std::string_view topic) const {
+  if (auto it = offsets_.find(std::string(topic)); it != offsets_.end()) return it->second;
+  return std::nullopt;
+}
+
+void task_state::set_watermark(std::int64_t watermark_ms) {
+  watermark_ = watermark_ms;
+  watermark_dirty_ = true;
+}
+
+// ---- outbox -------------------------------------------------------------------------------
+
+std::uint64_t task_state::add_output(std::string_view topic, std::string_view key,
+                                     std::string_view value) {
+  const std::uint64_t seq = next_seq_++;
+  pending_outputs_.push_back(
+      outbox_record{seq, std::string(topic), std::string(key), std::string(value)});
+  return seq;
+}
+
+status task_state::load_outbox(std::vector<outbox_record>& out) const {
+  status bad;
+  status st = db_.scan(store::outbox, prefix_, task_prefix_end(task_),
+                       [&](std::string_view k, std::string_view v) {
+                         outbox_record r;
+                         if (k.size() != prefix_.size() + 8 || !decode_outbox(v, r)) {
+                           bad = {status::code::corruption, "undecodable outbox record"};
+                           return false;
+                         }
+                         r.seq = read_be64(k.substr(prefix_.size()));
+                         out.push_back(std::move(r));
+                         return true;
+                       });
+  return st.ok() ? bad : st;
+}
+
+status task_state::ack_outbox(db& database, task_id task, const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return {};
+  const std::string prefix = task_prefix(task);
+  write_batch b = database.batch();
+  for (std::uint64_t seq : seqs) b.del(store::outbox, outbox_key(prefix, seq));
+  return database.write(b);
+}
+
+// ---- commit -------------------------------------------------------------------------------
+
+std::size_t task_state::pending_ops() const noexcept {
+  return batch_.count() + timer_adds_.size() + timer_dels_.size() +
+         (offsets_dirty_ ? offsets_.size() : 0) + (watermark_dirty_ ? 1 : 0) +
+         pending_outputs_.size();
+}
+
+status task_state::commit(std::vector<outbox_record>& committed_outputs) {
+  if (pending_ops() == 0) return {};
+
+  // Timer, offset and outbox changes stay in memory until here; appending them after a save
+  // point lets a failed write leave batch_ exactly as the callers filled it.
+  batch_.set_save_point();
+  for (const auto& [fire, key] : timer_dels_)
+    batch_.del(store::timers, timer_key(task_, fire, key));
+  for (const auto& [id, payload] : timer_adds_)
+    batch_.put(store::timers, timer_key(task_, id.first, id.second), payload);
+
+  std::string buf;
+  if (offsets_dirty_) {
+    for (const auto& [topic, next] : offsets_) {
+      buf.clear();
+      append_be64(buf, static_cast<std::uint64_t>(next));
+      batch_.put(store::meta, meta_key(prefix_, offset_tag, topic), buf);
+    }
+  }
+  if (watermark_dirty_ && watermark_) {
+    buf.clear();
+    append_be64(buf, order_preserving(*watermark_));
+    batch_.put(store::meta, meta_key(prefix_, watermark_tag), buf);
+  }
+  if (!pending_outputs_.empty()) {
+    for (const auto& r : pending_outputs_) {
+      buf.clear();
+      encode_outbox(buf, r.topic, r.key, r.value);
+      batch_.put(store::outbox, outbox_key(prefix_, r.seq), buf);
+    }
+    // Acks delete outbox records; this keeps sequences unique even when all are gone.
+    buf.clear();
+    append_be64(buf, next_seq_);
+    batch_.put(store::meta, meta_key(prefix_, sequence_tag), buf);
+  }
+
+  status st = db_.write(batch_);
+  if (!st.ok()) {
+    batch_.rollback_to_save_point();
+    return st;
+  }
+
+  if (!timer_adds_.empty()) {
+    const std::int64_t first = timer_adds_.begin()->first.first;
+    committed_floor_ = std::min(committed_floor_, first);
+    if (committed_next_valid_) committed_next_ = std::min(committed_next_.value_or(max_ms), first);
+  }
+  timer_adds_.clear();
+  timer_dels_.clear();
+  offsets_dirty_ = false;
+  watermark_dirty_ = false;
+  if (committed_outputs.empty()) {
+    committed_outputs = std::move(pending_outputs_);
+  } else {
+    committed_outputs.insert(committed_outputs.end(),
+                             std::make_move_iterator(pending_outputs_.begin()),
+                             std::make_move_iterator(pending_outputs_.end()));
+  }
+  pending_outputs_.clear();
+  ++commits_;
+  return {};
+}
+
+}  // namespace herald::state
