@@ -18,8 +18,11 @@ constexpr char offset_tag = 'o';     // + topic -> be64(next offset)
 constexpr char watermark_tag = 'w';  // -> be64(order_preserving(watermark))
 constexpr char sequence_tag = 'q';   // -> be64(next outbox sequence)
 
-// Outbox value: [version][be32 topic size][topic][be32 key size][key][value...].
+// Outbox value v1: [1][be32 topic size][topic][be32 key size][key][value...].
+// Outbox value v2: [2][topic][key][be32 header count]([name][value])*[value...], each
+// bracketed field but the last value length-prefixed with a be32.
 constexpr char outbox_format_v1 = 1;
+constexpr char outbox_format_v2 = 2;
 
 // Timer keys are prefix (5) + be64 fire time (8) + entity key.
 constexpr std::size_t timer_key_head = 13;
@@ -37,19 +40,27 @@ std::string outbox_key(const std::string& prefix, std::uint64_t seq) {
   return k;
 }
 
-void encode_outbox(std::string& out, std::string_view topic, std::string_view key,
-                   std::string_view value) {
-  out.reserve(9 + topic.size() + key.size() + value.size());
-  out.push_back(outbox_format_v1);
-  append_be32(out, static_cast<std::uint32_t>(topic.size()));
-  out.append(topic);
-  append_be32(out, static_cast<std::uint32_t>(key.size()));
-  out.append(key);
-  out.append(value);
+void append_field(std::string& out, std::string_view field) {
+  append_be32(out, static_cast<std::uint32_t>(field.size()));
+  out.append(field);
+}
+
+void encode_outbox(std::string& out, const outbox_record& r) {
+  out.reserve(13 + r.topic.size() + r.key.size() + r.value.size());
+  out.push_back(outbox_format_v2);
+  append_field(out, r.topic);
+  append_field(out, r.key);
+  append_be32(out, static_cast<std::uint32_t>(r.headers.size()));
+  for (const auto& [name, value] : r.headers) {
+    append_field(out, name);
+    append_field(out, value);
+  }
+  out.append(r.value);
 }
 
 bool decode_outbox(std::string_view in, outbox_record& out) {
-  if (in.empty() || in[0] != outbox_format_v1) return false;
+  if (in.empty() || (in[0] != outbox_format_v1 && in[0] != outbox_format_v2)) return false;
+  const bool has_headers = in[0] == outbox_format_v2;
   in.remove_prefix(1);
   auto take = [&in](std::string& field) {
     if (in.size() < 4) return false;
@@ -61,6 +72,16 @@ bool decode_outbox(std::string_view in, outbox_record& out) {
     return true;
   };
   if (!take(out.topic) || !take(out.key)) return false;
+  out.headers.clear();
+  if (has_headers) {
+    if (in.size() < 4) return false;
+    const std::uint32_t count = read_be32(in);
+    in.remove_prefix(4);
+    if (count > in.size() / 8) return false;  // each header takes at least 8 bytes
+    out.headers.resize(count);
+    for (auto& [name, value] : out.headers)
+      if (!take(name) || !take(value)) return false;
+  }
   out.value.assign(in);
   return true;
 }
@@ -277,11 +298,15 @@ void task_state::set_watermark(std::int64_t watermark_ms) {
 // ---- outbox -------------------------------------------------------------------------------
 
 std::uint64_t task_state::add_output(std::string_view topic, std::string_view key,
-                                     std::string_view value) {
+                                     std::string_view value, const record_headers& headers) {
   const std::uint64_t seq = next_seq_++;
   pending_outputs_.push_back(
-      outbox_record{seq, std::string(topic), std::string(key), std::string(value)});
+      outbox_record{seq, std::string(topic), std::string(key), std::string(value), headers});
   return seq;
+}
+
+void task_state::ack_outputs(const std::vector<std::uint64_t>& seqs) {
+  for (std::uint64_t seq : seqs) batch_.del(store::outbox, outbox_key(prefix_, seq));
 }
 
 status task_state::load_outbox(std::vector<outbox_record>& out) const {
@@ -343,7 +368,7 @@ status task_state::commit(std::vector<outbox_record>& committed_outputs) {
   if (!pending_outputs_.empty()) {
     for (const auto& r : pending_outputs_) {
       buf.clear();
-      encode_outbox(buf, r.topic, r.key, r.value);
+      encode_outbox(buf, r);
       batch_.put(store::outbox, outbox_key(prefix_, r.seq), buf);
     }
     // Acks delete outbox records; this keeps sequences unique even when all are gone.

@@ -135,6 +135,34 @@ TEST_F(TaskStateTest, OutboxAddCommitLoadAck) {
   EXPECT_TRUE(task_state::ack_outbox(*db_, customer3, {}).ok());
 }
 
+TEST_F(TaskStateTest, OutboxKeepsHeadersAndAcksInTheNextCommit) {
+  task_state ts(*db_, customer3);
+  const record_headers headers = {{"herald.error", "missing field 'cart_id'"},
+                                  {"herald.source.offset", "42"},
+                                  {"empty", ""}};
+  const auto s1 = ts.add_output("herald.dlq", "c-1", "{bad", headers);
+  const auto s2 = ts.add_output("herald.dlq", "c-2", "plain");
+  std::vector<outbox_record> committed;
+  ASSERT_TRUE(ts.commit(committed).ok());
+  std::vector<outbox_record> loaded;
+  ASSERT_TRUE(ts.load_outbox(loaded).ok());
+  ASSERT_EQ(loaded.size(), 2u);
+  EXPECT_EQ(loaded[0].headers, headers);
+  EXPECT_EQ(loaded[0].value, "{bad");
+  EXPECT_TRUE(loaded[1].headers.empty());
+
+  ts.ack_outputs({s1});
+  EXPECT_GT(ts.pending_ops(), 0u);
+  loaded.clear();
+  ASSERT_TRUE(ts.load_outbox(loaded).ok());
+  EXPECT_EQ(loaded.size(), 2u) << "an ack is only written by the next commit";
+  ASSERT_TRUE(ts.commit(committed).ok());
+  loaded.clear();
+  ASSERT_TRUE(ts.load_outbox(loaded).ok());
+  ASSERT_EQ(loaded.size(), 1u);
+  EXPECT_EQ(loaded[0].seq, s2);
+}
+
 TEST_F(TaskStateTest, CommitAppendsToCommittedOutputs) {
   task_state ts(*db_, customer3);
   std::vector<outbox_record> committed;

@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "herald/state/db.hpp"
@@ -30,11 +31,15 @@ struct timer {
 };
 
 /// An output record kept until the broker acknowledged it.
+/// Kafka record headers (name, value), in order.
+using record_headers = std::vector<std::pair<std::string, std::string>>;
+
 struct outbox_record {
   std::uint64_t seq = 0;
   std::string topic;
   std::string key;
   std::string value;
+  record_headers headers;  ///< e.g. the DLQ reason and source position
 };
 
 class task_state {
@@ -85,7 +90,11 @@ class task_state {
   // ---- outbox ---------------------------------------------------------------------------
 
   /// Adds an output record to the pending batch and returns its sequence number.
-  std::uint64_t add_output(std::string_view topic, std::string_view key, std::string_view value);
+  std::uint64_t add_output(std::string_view topic, std::string_view key, std::string_view value,
+                           const record_headers& headers = {});
+  /// Deletes acknowledged outbox records in the pending batch (so acknowledgements cost no
+  /// write of their own; the task's next commit carries them).
+  void ack_outputs(const std::vector<std::uint64_t>& seqs);
   /// Records added since the last commit (to be produced once `commit` succeeded).
   [[nodiscard]] const std::vector<outbox_record>& pending_outputs() const noexcept {
     return pending_outputs_;

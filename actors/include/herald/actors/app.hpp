@@ -1,0 +1,45 @@
+#pragma once
+/// The Herald application: wires configuration, state, metrics, the Kafka source and sink,
+/// the CAF actor system and the task actors.
+///
+/// Lifecycle: construct, `start` (returns an error message on failure), run until `stop`
+/// (SIGTERM in `herald run`): stop polling, revoke every task (each commits, flushes its
+/// outputs and acknowledges its outbox), flush the producer and RocksDB, close. The header
+/// keeps CAF, librdkafka and RocksDB out of its includers.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "herald/actors/config.hpp"
+#include "herald/actors/metrics.hpp"
+
+namespace herald::actors {
+
+class app {
+ public:
+  explicit app(app_config config);
+  ~app();
+  app(const app&) = delete;
+  app& operator=(const app&) = delete;
+
+  /// Starts everything; empty on success, else a message naming what failed.
+  [[nodiscard]] std::string start();
+  /// Stops cleanly; idempotent. Called by the destructor too.
+  void stop();
+
+  [[nodiscard]] metrics& probe();
+  /// Bound metrics port (0 when metrics are off).
+  [[nodiscard]] int metrics_port() const;
+  /// Tasks currently assigned to this instance.
+  [[nodiscard]] std::size_t assigned_tasks() const;
+  /// Consumer lag over assigned partitions (refreshed about once a second).
+  [[nodiscard]] std::int64_t consumer_lag() const;
+  [[nodiscard]] const app_config& config() const;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace herald::actors

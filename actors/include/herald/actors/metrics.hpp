@@ -1,0 +1,93 @@
+#pragma once
+/// Herald's Prometheus probe: every metric the app exports, created up front so the hot path
+/// only increments pre-resolved counters (callers aggregate per batch).
+///
+/// Thread-safety: all increment/set functions are thread-safe. Lifecycle: owned by the app,
+/// outlives every task.
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/schemas/codec.hpp"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+class Exposer;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace herald::actors {
+
+/// Outcome of one input record.
+enum class event_result : std::uint8_t { ok, dlq };
+inline constexpr std::size_t event_result_count = 2;
+inline constexpr std::size_t decode_code_count = 8;
+
+class metrics {
+ public:
+  /// `topics`: input topic names, indexed as the source's bindings.
+  explicit metrics(const std::vector<std::string>& topics, std::size_t reminder_steps);
+  ~metrics();
+  metrics(const metrics&) = delete;
+  metrics& operator=(const metrics&) = delete;
+
+  /// Serves /metrics on `listen` ("host:port", port 0 = any free port). False + error on
+  /// failure.
+  bool serve(const std::string& listen, std::string& error);
+  /// The port actually bound (after `serve`), else 0.
+  [[nodiscard]] int port() const;
+  [[nodiscard]] prometheus::Registry& registry() noexcept { return *registry_; }
+
+  void add_events(std::size_t topic, event_result result, std::uint64_t n);
+  void add_dlq(schemas::decode_code reason, std::uint64_t n);
+  void add_late(std::size_t topic, std::uint64_t n);
+  void add_reminder(int reminder_number);
+  void add_suppression(rules::suppression reason, std::uint64_t n);
+  /// `n` records finished `seconds` after they were polled.
+  void observe_latency(double seconds, std::uint64_t n);
+  void add_commit(double seconds);
+  void add_produced(bool ok);
+  void add_timers(std::int64_t delta);
+  void add_tasks(std::int64_t delta);
+  void set_in_flight(std::int64_t n);
+  void set_paused_tasks(std::int64_t n);
+  void set_consumer_lag(std::int64_t n);
+  void add_rebalances(std::uint64_t n);
+  void set_state_bytes(std::size_t store, double bytes);
+
+  // Totals, for the demo's progress lines and tests.
+  [[nodiscard]] std::uint64_t events_total(event_result result) const;
+  [[nodiscard]] std::uint64_t reminders_total() const;
+  [[nodiscard]] std::uint64_t suppressions_total() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
+  std::vector<prometheus::Counter*> late_;
+  std::array<prometheus::Counter*, decode_code_count> dlq_{};
+  std::vector<prometheus::Counter*> reminders_;
+  std::array<prometheus::Counter*, rules::suppression_count> suppressions_{};
+  prometheus::Histogram* latency_ = nullptr;
+  prometheus::Histogram* commit_latency_ = nullptr;
+  std::array<prometheus::Counter*, 2> produced_{};
+  prometheus::Gauge* timers_ = nullptr;
+  prometheus::Gauge* tasks_ = nullptr;
+  prometheus::Gauge* in_flight_ = nullptr;
+  prometheus::Gauge* paused_ = nullptr;
+  prometheus::Gauge* lag_ = nullptr;
+  prometheus::Counter* rebalances_ = nullptr;
+  std::vector<prometheus::Gauge*> state_bytes_;
+  std::vector<double> latency_bounds_;
+};
+
+}  // namespace herald::actors

@@ -1,0 +1,104 @@
+#pragma once
+/// Abandoned-cart reminders (ARCHITECTURE.md "Rules").
+///
+/// Trigger: a known customer's cart stays non-empty with no order for `steps[n].delay_ms`
+/// after its last cart activity (item added/removed, checkout started). Response: reminder
+/// number n+1, with the step's coupon if any. Conditions, each counted as a suppression reason
+/// when it stops a reminder that was due or pending:
+/// - the customer ordered (order_placed), cleared or emptied the cart;
+/// - the cart is anonymous (tracked, never reminded);
+/// - the cart already had `steps.size()` reminders (at most that many per cart, ever: new
+///   activity re-arms the timer but never resets the count).
+///
+/// Owned by one task actor; single-threaded. State: one `cart_state` per customer.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/actors/rules/context.hpp"
+#include "herald/schemas/codec.hpp"
+#include "herald/schemas/events.hpp"
+
+namespace herald::rules {
+
+/// One reminder of the sequence.
+struct reminder_step {
+  /// Inactivity after the cart's last activity before this reminder is due.
+  std::int64_t delay_ms = 3'600'000;
+  /// Coupon code carried by this reminder; empty = none.
+  std::string coupon;
+};
+
+struct abandoned_cart_config {
+  /// The reminder sequence; its length is the most reminders a cart ever gets.
+  /// Default: 1 h without coupon, then 24 h with coupon "COMEBACK10".
+  std::vector<reminder_step> steps = {{3'600'000, ""}, {86'400'000, "COMEBACK10"}};
+  /// How long a finished cart (ordered, or all reminders sent) is remembered so that late or
+  /// replayed events for it are recognised, then purged. Default: 7 days.
+  std::int64_t retention_ms = 7 * 86'400'000LL;
+};
+
+/// Why a reminder was not sent. Bounded: a metrics label.
+enum class suppression : std::uint8_t {
+  ordered,        ///< customer placed an order while a reminder was pending
+  cart_cleared,   ///< cart_cleared while a reminder was pending
+  cart_emptied,   ///< last item removed while a reminder was pending
+  anonymous,      ///< the cart cannot be contacted
+  max_reminders,  ///< activity after the last allowed reminder
+};
+inline constexpr std::size_t suppression_count = 5;
+[[nodiscard]] std::string_view to_string(suppression s) noexcept;
+
+/// Per-customer cart state, persisted with a format version byte.
+struct cart_state {
+  std::string cart_id;
+  std::string currency;
+  std::vector<schemas::order_line> lines;
+  std::int64_t last_activity_ms = 0;
+  std::string last_event_id;     ///< event that last (re-)armed the timer: the reminder's trigger
+  std::int32_t reminders_sent = 0;
+  bool anonymous = false;
+  bool closed = false;           ///< ordered (or finished): later events of this cart ignored
+  std::int64_t timer_ms = 0;     ///< pending reminder timer, 0 = none
+  std::int64_t purge_ms = 0;     ///< pending purge timer, 0 = none
+
+  void encode(std::string& out) const;
+  static bool decode(std::string_view in, cart_state& out);
+  friend bool operator==(const cart_state&, const cart_state&) = default;
+};
+
+/// What the operator did, for the task's metrics and outputs.
+class cart_effects {
+ public:
+  virtual ~cart_effects() = default;
+  virtual void emit(schemas::cart_reminder&& reminder) = 0;
+  virtual void suppressed(suppression reason) = 0;
+};
+
+class abandoned_cart_operator {
+ public:
+  explicit abandoned_cart_operator(abandoned_cart_config config = {});
+
+  /// Applies one carts-topic event. Other event types are ignored (returns false).
+  bool on_event(const schemas::event& ev, keyed_state<cart_state>& carts, timer_service& timers,
+                cart_effects& effects);
+  /// A timer of this operator fired (the watermark passed `fire_ms`).
+  void on_timer(std::string_view customer_id, std::int64_t fire_ms, std::string_view payload,
+                keyed_state<cart_state>& carts, timer_service& timers, cart_effects& effects);
+
+  [[nodiscard]] const abandoned_cart_config& config() const noexcept { return config_; }
+
+ private:
+  static void touch(cart_state& cart, const schemas::event& ev);
+  void arm(std::string_view customer, cart_state& cart, timer_service& timers,
+           cart_effects& effects);
+  void disarm(std::string_view customer, cart_state& cart, timer_service& timers,
+              cart_effects& effects, suppression reason);
+  void settle(std::string_view customer, cart_state& cart, timer_service& timers);
+
+  abandoned_cart_config config_;
+};
+
+}  // namespace herald::rules

@@ -1,0 +1,37 @@
+#pragma once
+/// What a rule operator may touch: its keyed state, its timers and its outputs.
+///
+/// Operators are plain C++ (no CAF, Kafka or RocksDB types): the task actor implements these
+/// interfaces over its write-back cache, timer store and outbox; unit tests implement them
+/// over std::map. Everything an operator does goes through here, so replays are
+/// deterministic.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald::rules {
+
+/// Keyed state of one operator, scoped to the task's partition.
+template <class T>
+class keyed_state {
+ public:
+  virtual ~keyed_state() = default;
+  /// The value of `key`, or nullptr. Valid until the operator call returns.
+  [[nodiscard]] virtual T* find(std::string_view key) = 0;
+  /// The value of `key`, default-constructed when absent.
+  [[nodiscard]] virtual T& get_or_create(std::string_view key) = 0;
+  /// Records that the value of `key` changed (it will be persisted).
+  virtual void mark_dirty(std::string_view key) = 0;
+  virtual void erase(std::string_view key) = 0;
+};
+
+/// Event-time timers of one operator: `on_timer` is called once the watermark passes.
+class timer_service {
+ public:
+  virtual ~timer_service() = default;
+  virtual void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) = 0;
+  virtual void cancel(std::int64_t fire_ms, std::string_view key) = 0;
+};
+
+}  // namespace herald::rules

@@ -1,0 +1,247 @@
+#include "herald/actors/app.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "herald/actors/customer_task.hpp"
+#include "herald/state/db.hpp"
+#include "herald/streams/sink.hpp"
+#include "herald/streams/source.hpp"
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::streams::record_batch)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::promise<void>>)
+
+namespace herald::actors {
+namespace {
+
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct task_actor_state {
+  std::shared_ptr<customer_task> task;
+  static inline const char* name = "herald.task";
+};
+
+/// The thin CAF shell around a customer_task: batches in, periodic ticks, stop on revoke.
+caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
+                         std::shared_ptr<customer_task> task, std::int64_t tick_ms) {
+  self->state.task = std::move(task);
+  self->state.task->start();
+  self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
+  return {
+      [=](streams::record_batch& batch) { self->state.task->process(batch, wall_ms()); },
+      [=](tick_atom) {
+        self->state.task->tick(wall_ms());
+        self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
+      },
+      [=](stop_atom, std::shared_ptr<std::promise<void>>& done) {
+        self->state.task->shutdown(wall_ms());
+        self->state.task.reset();
+        done->set_value();
+        self->quit();
+      },
+  };
+}
+
+}  // namespace
+
+struct app::impl final : streams::source_listener {
+  app_config config;
+  std::unique_ptr<metrics> probe;
+  std::unique_ptr<state::db> database;
+  std::unique_ptr<streams::sink> sink;
+  std::unique_ptr<streams::source> source;
+  std::unique_ptr<caf::actor_system_config> actor_config;
+  std::unique_ptr<caf::actor_system> system;
+  task_env env;
+  mutable std::mutex tasks_mutex;
+  std::map<state::task_id, caf::actor> tasks;
+  // Offsets read when a task was created, answered to the source before the task runs.
+  std::map<state::task_id, std::map<std::string, std::optional<std::int64_t>>> resume;
+  std::thread gauges;
+  std::mutex gauges_mutex;
+  std::condition_variable gauges_cv;
+  bool stopping = false;
+  bool started = false;
+
+  explicit impl(app_config c) : config(std::move(c)) {}
+
+  // ---- source_listener (called on the source thread) ---------------------------------
+
+  void on_assigned(const std::vector<state::task_id>& assigned) override {
+    std::lock_guard<std::mutex> lock(tasks_mutex);
+    for (const auto& id : assigned) {
+      auto task = std::make_shared<customer_task>(env, id);
+      auto& offsets = resume[id];
+      for (const auto& t : env.topics)
+        if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
+      tasks[id] = system->spawn(task_actor, task, config.task.tick_interval_ms);
+    }
+  }
+
+  std::optional<std::int64_t> resume_offset(state::task_id id, const std::string& topic) override {
+    std::lock_guard<std::mutex> lock(tasks_mutex);
+    auto it = resume.find(id);
+    if (it == resume.end()) return std::nullopt;
+    auto off = it->second.find(topic);
+    return off == it->second.end() ? std::nullopt : off->second;
+  }
+
+  void on_revoked(const std::vector<state::task_id>& revoked) override {
+    std::vector<std::future<void>> done;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mutex);
+      for (const auto& id : revoked) {
+        resume.erase(id);
+        auto it = tasks.find(id);
+        if (it == tasks.end()) continue;
+        auto promise = std::make_shared<std::promise<void>>();
+        done.push_back(promise->get_future());
+        caf::anon_send(it->second, stop_atom::value, promise);
+        tasks.erase(it);
+      }
+    }
+    for (auto& f : done) f.wait();
+  }
+
+  void on_batch(streams::record_batch&& batch) override {
+    caf::actor target;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mutex);
+      if (auto it = tasks.find(batch.task); it != tasks.end()) target = it->second;
+    }
+    if (target) caf::anon_send(target, std::move(batch));
+  }
+
+  void refresh_gauges() {
+    std::uint64_t last_rebalances = 0;
+    std::unique_lock<std::mutex> lock(gauges_mutex);
+    while (!stopping) {
+      gauges_cv.wait_for(lock, std::chrono::seconds(1));
+      if (!source) continue;
+      probe->set_in_flight(source->in_flight());
+      probe->set_paused_tasks(static_cast<std::int64_t>(source->paused_tasks()));
+      probe->set_consumer_lag(source->lag());
+      const auto r = source->rebalances();
+      probe->add_rebalances(r - last_rebalances);
+      last_rebalances = r;
+      for (std::size_t s = 0; s < state::store_count; ++s)
+        probe->set_state_bytes(
+            s, static_cast<double>(database->approximate_bytes(static_cast<state::store>(s))));
+    }
+  }
+};
+
+app::app(app_config config) : impl_(std::make_unique<impl>(std::move(config))) {}
+
+app::~app() { stop(); }
+
+std::string app::start() {
+  auto& s = *impl_;
+  try {
+    validate(s.config);
+  } catch (const config_error& e) {
+    return e.what();
+  }
+  std::vector<streams::topic_binding> topics = {
+      {s.config.topics.clickstream, schemas::topic_kind::clickstream, state::family::customer},
+      {s.config.topics.carts, schemas::topic_kind::carts, state::family::customer},
+  };
+  std::vector<std::string> names;
+  for (const auto& t : topics) names.push_back(t.name);
+  s.probe = std::make_unique<metrics>(names, s.config.abandoned_cart.steps.size());
+  std::string error;
+  if (!s.config.metrics.listen.empty() && !s.probe->serve(s.config.metrics.listen, error))
+    return error;
+
+  state::db_options db_opts;
+  db_opts.path = s.config.state.dir;
+  db_opts.sync = s.config.state.sync;
+  if (auto st = state::db::open(db_opts, s.database); !st.ok())
+    return "state: cannot open '" + s.config.state.dir + "': " + st.message;
+
+  streams::sink_config sink_cfg;
+  sink_cfg.properties = s.config.kafka.properties;
+  s.sink = streams::sink::create(sink_cfg, error);
+  if (!s.sink) return error;
+
+  s.actor_config = std::make_unique<caf::actor_system_config>();
+  s.actor_config->set("scheduler.max-threads", s.config.worker_threads);
+  s.actor_config->set("logger.verbosity", caf::atom("quiet"));
+  s.system = std::make_unique<caf::actor_system>(*s.actor_config);
+
+  s.env.db = s.database.get();
+  s.env.sink = s.sink.get();
+  s.env.probe = s.probe.get();
+  s.env.config = &s.config;
+  s.env.topics = topics;
+
+  streams::source_config src_cfg;
+  src_cfg.properties = s.config.kafka.properties;
+  src_cfg.properties["group.id"] = s.config.kafka.group_id;
+  src_cfg.properties["session.timeout.ms"] = std::to_string(s.config.kafka.session_timeout_ms);
+  src_cfg.topics = topics;
+  src_cfg.max_poll_records = s.config.kafka.max_poll_records;
+  src_cfg.max_in_flight = s.config.kafka.max_in_flight;
+  src_cfg.resume_in_flight = s.config.kafka.resume_in_flight;
+  s.source = streams::source::create(src_cfg, s, error);
+  if (!s.source) return error;
+  streams::source* src = s.source.get();
+  s.env.release = [src](state::task_id t, std::int64_t n) { src->release(t, n); };
+  s.env.committed = [src](state::task_id t, std::uint16_t topic, std::int64_t off) {
+    src->committed(t, topic, off);
+  };
+  s.source->start();
+  s.gauges = std::thread([&s] { s.refresh_gauges(); });
+  s.started = true;
+  spdlog::info("herald started: group '{}', state '{}', metrics port {}", s.config.kafka.group_id,
+               s.config.state.dir, metrics_port());
+  return {};
+}
+
+void app::stop() {
+  auto& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  s.source->stop();  // revokes every task: each commits and flushes its outputs
+  {
+    std::lock_guard<std::mutex> lock(s.gauges_mutex);
+    s.stopping = true;
+  }
+  s.gauges_cv.notify_all();
+  if (s.gauges.joinable()) s.gauges.join();
+  s.system->await_all_actors_done();
+  s.sink->flush();
+  if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
+  s.source.reset();
+  s.system.reset();
+  s.sink.reset();
+  s.database.reset();
+  spdlog::info("herald stopped");
+}
+
+metrics& app::probe() { return *impl_->probe; }
+int app::metrics_port() const { return impl_->probe ? impl_->probe->port() : 0; }
+std::size_t app::assigned_tasks() const {
+  std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
+  return impl_->tasks.size();
+}
+std::int64_t app::consumer_lag() const {
+  return impl_->source ? impl_->source->lag() : 0;
+}
+const app_config& app::config() const { return impl_->config; }
+
+}  // namespace herald::actors

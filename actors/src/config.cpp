@@ -1,0 +1,152 @@
+#include "herald/actors/config.hpp"
+
+#include <set>
+
+#include <yaml-cpp/yaml.h>
+
+namespace herald::actors {
+namespace {
+
+[[noreturn]] void fail(const std::string& key, const std::string& why) {
+  throw config_error("config key '" + key + "': " + why);
+}
+
+/// Rejects keys of `node` that are not in `known`, so a typo is an error, not a silent default.
+void check_keys(const YAML::Node& node, const std::string& path, std::set<std::string> known) {
+  if (!node) return;
+  if (!node.IsMap()) fail(path, "must be a mapping");
+  for (const auto& kv : node) {
+    const auto key = kv.first.as<std::string>();
+    if (known.count(key) == 0) fail(path.empty() ? key : path + "." + key, "unknown key");
+  }
+}
+
+template <class T>
+void read(const YAML::Node& node, const std::string& key, const std::string& path, T& out) {
+  const YAML::Node v = node[key];
+  if (!v) return;
+  try {
+    out = v.as<T>();
+  } catch (const YAML::Exception&) {
+    fail(path + key, "has the wrong type");
+  }
+}
+
+}  // namespace
+
+app_config load_config(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw config_error("cannot read config '" + path + "': " + e.what());
+  }
+  app_config c;
+  if (!root || root.IsNull()) return c;
+  check_keys(root, "",
+             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads"});
+  read(root, "worker_threads", "", c.worker_threads);
+
+  const auto kafka = root["kafka"];
+  check_keys(kafka, "kafka",
+             {"group_id", "session_timeout_ms", "max_poll_records", "max_in_flight",
+              "resume_in_flight", "properties"});
+  if (kafka) {
+    read(kafka, "group_id", "kafka.", c.kafka.group_id);
+    read(kafka, "session_timeout_ms", "kafka.", c.kafka.session_timeout_ms);
+    read(kafka, "max_poll_records", "kafka.", c.kafka.max_poll_records);
+    read(kafka, "max_in_flight", "kafka.", c.kafka.max_in_flight);
+    read(kafka, "resume_in_flight", "kafka.", c.kafka.resume_in_flight);
+    if (const auto props = kafka["properties"]) {
+      if (!props.IsMap()) fail("kafka.properties", "must be a mapping");
+      for (const auto& kv : props)
+        c.kafka.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    }
+  }
+  const auto topics = root["topics"];
+  check_keys(topics, "topics", {"clickstream", "carts", "cart_reminders", "dlq"});
+  if (topics) {
+    read(topics, "clickstream", "topics.", c.topics.clickstream);
+    read(topics, "carts", "topics.", c.topics.carts);
+    read(topics, "cart_reminders", "topics.", c.topics.cart_reminders);
+    read(topics, "dlq", "topics.", c.topics.dlq);
+  }
+  const auto st = root["state"];
+  check_keys(st, "state", {"dir", "sync", "cache_entries"});
+  if (st) {
+    read(st, "dir", "state.", c.state.dir);
+    read(st, "sync", "state.", c.state.sync);
+    read(st, "cache_entries", "state.", c.state.cache_entries);
+  }
+  const auto task = root["task"];
+  check_keys(task, "task",
+             {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
+              "idle_timeout_ms"});
+  if (task) {
+    read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
+    read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);
+    read(task, "max_record_bytes", "task.", c.task.max_record_bytes);
+    read(task, "allowed_lateness_ms", "task.", c.task.watermark.allowed_lateness_ms);
+    read(task, "idle_timeout_ms", "task.", c.task.watermark.idle_timeout_ms);
+  }
+  const auto m = root["metrics"];
+  check_keys(m, "metrics", {"listen"});
+  if (m) read(m, "listen", "metrics.", c.metrics.listen);
+
+  const auto rules = root["rules"];
+  check_keys(rules, "rules", {"abandoned_cart"});
+  if (rules && rules["abandoned_cart"]) {
+    const auto ac = rules["abandoned_cart"];
+    check_keys(ac, "rules.abandoned_cart", {"steps", "retention_ms"});
+    read(ac, "retention_ms", "rules.abandoned_cart.", c.abandoned_cart.retention_ms);
+    if (const auto steps = ac["steps"]) {
+      if (!steps.IsSequence()) fail("rules.abandoned_cart.steps", "must be a list");
+      c.abandoned_cart.steps.clear();
+      for (std::size_t i = 0; i < steps.size(); ++i) {
+        const std::string p = "rules.abandoned_cart.steps[" + std::to_string(i) + "]";
+        check_keys(steps[i], p, {"delay_ms", "coupon"});
+        rules::reminder_step step;
+        read(steps[i], "delay_ms", p + ".", step.delay_ms);
+        read(steps[i], "coupon", p + ".", step.coupon);
+        c.abandoned_cart.steps.push_back(step);
+      }
+    }
+  }
+  validate(c);
+  return c;
+}
+
+void validate(const app_config& c) {
+  if (c.kafka.properties.find("bootstrap.servers") == c.kafka.properties.end())
+    fail("kafka.properties.bootstrap.servers", "is required");
+  if (c.kafka.group_id.empty()) fail("kafka.group_id", "must not be empty");
+  if (c.kafka.session_timeout_ms <= 3000) fail("kafka.session_timeout_ms", "must be > 3000");
+  if (c.kafka.max_poll_records == 0) fail("kafka.max_poll_records", "must be > 0");
+  if (c.kafka.max_in_flight <= 0) fail("kafka.max_in_flight", "must be > 0");
+  if (c.kafka.resume_in_flight < 0 || c.kafka.resume_in_flight > c.kafka.max_in_flight)
+    fail("kafka.resume_in_flight", "must be between 0 and kafka.max_in_flight");
+  for (const auto* t : {&c.topics.clickstream, &c.topics.carts, &c.topics.cart_reminders,
+                        &c.topics.dlq})
+    if (t->empty()) fail("topics", "topic names must not be empty");
+  if (c.state.dir.empty()) fail("state.dir", "must not be empty");
+  if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");
+  if (c.task.commit_interval_ms <= 0) fail("task.commit_interval_ms", "must be > 0");
+  if (c.task.tick_interval_ms <= 0) fail("task.tick_interval_ms", "must be > 0");
+  if (c.task.max_record_bytes < 64) fail("task.max_record_bytes", "must be >= 64");
+  if (c.task.watermark.allowed_lateness_ms < 0) fail("task.allowed_lateness_ms", "must be >= 0");
+  if (c.task.watermark.idle_timeout_ms < 0) fail("task.idle_timeout_ms", "must be >= 0");
+  if (c.worker_threads == 0) fail("worker_threads", "must be > 0");
+  if (c.abandoned_cart.steps.empty()) fail("rules.abandoned_cart.steps", "must not be empty");
+  std::int64_t prev = 0;
+  for (std::size_t i = 0; i < c.abandoned_cart.steps.size(); ++i) {
+    const auto d = c.abandoned_cart.steps[i].delay_ms;
+    if (d <= prev)
+      fail("rules.abandoned_cart.steps[" + std::to_string(i) + "].delay_ms",
+           "must be > 0 and greater than the previous step's");
+    prev = d;
+  }
+  if (c.abandoned_cart.retention_ms < prev)
+    fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
+}
+
+}  // namespace herald::actors

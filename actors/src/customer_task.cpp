@@ -1,0 +1,274 @@
+#include "herald/actors/customer_task.hpp"
+
+#include <chrono>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "herald/streams/dlq.hpp"
+
+namespace herald::actors {
+namespace {
+
+// Timer keys are tagged by operator, so operators of one task never see each other's timers.
+constexpr char cart_timer_tag = 'c';
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+/// keyed_state over the task's write-back cache.
+class customer_task::cart_store final : public rules::keyed_state<rules::cart_state> {
+ public:
+  explicit cart_store(state::cache<rules::cart_state>& cache) : cache_(cache) {}
+  rules::cart_state* find(std::string_view key) override { return cache_.find(key); }
+  rules::cart_state& get_or_create(std::string_view key) override {
+    return cache_.get_or_create(key);
+  }
+  void mark_dirty(std::string_view key) override { cache_.mark_dirty(key); }
+  void erase(std::string_view key) override { cache_.erase(key); }
+
+ private:
+  state::cache<rules::cart_state>& cache_;
+};
+
+/// timer_service over the task's timer store, tagging keys with the operator.
+class customer_task::cart_timers final : public rules::timer_service {
+ public:
+  explicit cart_timers(state::task_state& st) : state_(st) {}
+  void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) override {
+    state_.schedule(fire_ms, tagged(key), payload);
+  }
+  void cancel(std::int64_t fire_ms, std::string_view key) override {
+    state_.cancel(fire_ms, tagged(key));
+  }
+
+ private:
+  const std::string& tagged(std::string_view key) {
+    key_.assign(1, cart_timer_tag);
+    key_.append(key);
+    return key_;
+  }
+  state::task_state& state_;
+  std::string key_;
+};
+
+/// Reminders go to the outbox; suppressions to metrics.
+class customer_task::cart_sink final : public rules::cart_effects {
+ public:
+  explicit cart_sink(customer_task& task) : task_(task) {}
+  void emit(schemas::cart_reminder&& msg) override {
+    std::string value;
+    schemas::encode(msg, value);
+    task_.add_output(task_.env_.config->topics.cart_reminders, msg.customer_id, std::move(value));
+    task_.env_.probe->add_reminder(msg.reminder_number);
+  }
+  void suppressed(rules::suppression reason) override {
+    task_.env_.probe->add_suppression(reason, 1);
+  }
+
+ private:
+  customer_task& task_;
+};
+
+customer_task::customer_task(const task_env& env, state::task_id id)
+    : env_(env),
+      id_(id),
+      state_(*env.db, id),
+      cart_cache_(state_, state::store::carts, env.config->state.cache_entries),
+      decoder_(env.config->task.max_record_bytes),
+      watermark_(env.config->task.watermark),
+      carts_(env.config->abandoned_cart),
+      cart_store_(std::make_unique<cart_store>(cart_cache_)),
+      cart_timers_(std::make_unique<cart_timers>(state_)),
+      cart_sink_(std::make_unique<cart_sink>(*this)),
+      next_offsets_(env.topics.size(), -1) {
+  if (auto wm = state_.watermark()) watermark_.restore(*wm);
+  reported_timers_ = state_.timer_count();
+  env_.probe->add_timers(reported_timers_);
+  env_.probe->add_tasks(1);
+}
+
+customer_task::~customer_task() {
+  env_.probe->add_timers(-reported_timers_);
+  env_.probe->add_tasks(-1);
+}
+
+std::optional<std::int64_t> customer_task::resume_offset(const std::string& topic) const {
+  return state_.offset(topic);
+}
+
+void customer_task::start() {
+  std::vector<state::outbox_record> pending;
+  if (auto st = state_.load_outbox(pending); !st.ok()) {
+    spdlog::error("task {}/{}: cannot read the outbox: {}", state::to_string(id_.fam),
+                  id_.partition, st.message);
+    return;
+  }
+  if (!pending.empty())
+    spdlog::info("task {}/{}: re-producing {} unacknowledged output records",
+                 state::to_string(id_.fam), id_.partition, pending.size());
+  for (auto& rec : pending) produce(std::move(rec));
+}
+
+void customer_task::process(streams::record_batch& batch, std::int64_t wall_ms) {
+  std::vector<std::array<std::uint64_t, event_result_count>> counts(env_.topics.size());
+  std::vector<std::uint64_t> late(env_.topics.size(), 0);
+  for (const streams::record& rec : batch.records) {
+    const auto& binding = env_.topics[rec.topic];
+    const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, event_);
+    if (err) {
+      dead_letter(rec, err);
+      ++counts[rec.topic][static_cast<std::size_t>(event_result::dlq)];
+    } else {
+      if (watermark_.observe(event_.ts_ms, wall_ms)) ++late[rec.topic];
+      fire_timers(watermark_.current());
+      apply(event_);
+      ++counts[rec.topic][static_cast<std::size_t>(event_result::ok)];
+    }
+    next_offsets_[rec.topic] = rec.offset + 1;
+  }
+  for (std::size_t t = 0; t < counts.size(); ++t) {
+    env_.probe->add_events(t, event_result::ok, counts[t][0]);
+    env_.probe->add_events(t, event_result::dlq, counts[t][1]);
+    env_.probe->add_late(t, late[t]);
+  }
+  const auto n = static_cast<std::int64_t>(batch.records.size());
+  env_.probe->observe_latency(static_cast<double>(steady_ns() - batch.polled_at_ns) / 1e9,
+                              static_cast<std::uint64_t>(n));
+  if (env_.release) env_.release(id_, n);
+  if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) commit(wall_ms);
+}
+
+void customer_task::apply(const schemas::event& ev) {
+  // Clickstream events feed later rules (bots, demand, waitlists); carts feed this one.
+  carts_.on_event(ev, *cart_store_, *cart_timers_, *cart_sink_);
+}
+
+void customer_task::fire_timers(std::int64_t up_to_ms) {
+  if (up_to_ms == streams::watermark::none) return;
+  auto next = state_.next_fire_ms();
+  while (next && *next <= up_to_ms) {
+    due_.clear();
+    state_.pop_due(up_to_ms, due_);
+    for (const auto& t : due_) {
+      if (t.key.empty() || t.key[0] != cart_timer_tag) continue;
+      carts_.on_timer(std::string_view(t.key).substr(1), t.fire_ms, t.payload, *cart_store_,
+                      *cart_timers_, *cart_sink_);
+    }
+    // A timer may schedule another that is already due (e.g. the next reminder step).
+    next = state_.next_fire_ms();
+  }
+}
+
+void customer_task::tick(std::int64_t wall_ms) {
+  if (watermark_.tick(wall_ms)) fire_timers(watermark_.current());
+  drain_acks();
+  if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
+      (state_.pending_ops() > 0 || cart_cache_.size() > 0))
+    commit(wall_ms);
+}
+
+void customer_task::dead_letter(const streams::record& rec, const schemas::decode_error& err) {
+  const auto& topic = env_.topics[rec.topic].name;
+  add_output(env_.config->topics.dlq, rec.key, std::string(rec.value),
+             streams::dlq_headers(err.message, topic, id_.partition, rec.offset));
+  env_.probe->add_dlq(err.code, 1);
+}
+
+void customer_task::add_output(const std::string& topic, const std::string& key,
+                               std::string&& value, streams::header_list headers) {
+  state_.add_output(topic, key, value, headers);
+}
+
+void customer_task::commit(std::int64_t wall_ms) {
+  last_commit_wall_ms_ = wall_ms;
+  const std::int64_t t0 = steady_ns();
+  cart_cache_.flush();
+  for (std::size_t t = 0; t < next_offsets_.size(); ++t)
+    if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
+  if (watermark_.current() != streams::watermark::none) state_.set_watermark(watermark_.current());
+  drain_acks();
+  std::vector<state::outbox_record> committed;
+  if (auto st = state_.commit(committed); !st.ok()) {
+    // Pending state is kept: the next commit retries. Offsets did not move, so nothing is lost.
+    spdlog::error("task {}/{}: commit failed: {}", state::to_string(id_.fam), id_.partition,
+                  st.message);
+    return;
+  }
+  env_.probe->add_commit(static_cast<double>(steady_ns() - t0) / 1e9);
+  for (auto& rec : committed) produce(std::move(rec));
+  for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
+    if (next_offsets_[t] < 0) continue;
+    if (env_.committed) env_.committed(id_, static_cast<std::uint16_t>(t), next_offsets_[t]);
+    next_offsets_[t] = -1;
+  }
+  const std::int64_t timers = state_.timer_count();
+  env_.probe->add_timers(timers - reported_timers_);
+  reported_timers_ = timers;
+}
+
+void customer_task::produce(state::outbox_record&& rec) {
+  const std::uint64_t seq = rec.seq;
+  std::weak_ptr<acks> weak = acks_;
+  metrics* probe = env_.probe;
+  const bool queued = env_.sink->produce(
+      rec.topic, rec.key, rec.value, rec.headers, [weak, seq, probe](bool ok) {
+        probe->add_produced(ok);
+        if (auto a = weak.lock()) {
+          std::lock_guard<std::mutex> lock(a->mutex);
+          (ok ? a->ok : a->failed).push_back(seq);
+        }
+      });
+  if (!queued) {
+    std::lock_guard<std::mutex> lock(acks_->mutex);
+    acks_->failed.push_back(seq);
+  }
+  unacked_.emplace(seq, std::move(rec));
+}
+
+void customer_task::drain_acks() {
+  std::vector<std::uint64_t> ok, failed;
+  {
+    std::lock_guard<std::mutex> lock(acks_->mutex);
+    ok.swap(acks_->ok);
+    failed.swap(acks_->failed);
+  }
+  if (!ok.empty()) {
+    for (auto seq : ok) unacked_.erase(seq);
+    state_.ack_outputs(ok);
+  }
+  // Kafka gave up on these (after librdkafka's own retries): try again, they are still in the
+  // outbox, so a crash meanwhile loses nothing either.
+  for (auto seq : failed) {
+    auto it = unacked_.find(seq);
+    if (it == unacked_.end()) continue;
+    state::outbox_record rec = std::move(it->second);
+    unacked_.erase(it);
+    produce(std::move(rec));
+  }
+}
+
+void customer_task::shutdown(std::int64_t wall_ms) {
+  commit(wall_ms);
+  // Wait for the broker to acknowledge what this task emitted, so a clean stop leaves an
+  // empty outbox and a restart re-sends nothing.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!unacked_.empty() && std::chrono::steady_clock::now() < deadline) {
+    env_.sink->flush(100);
+    drain_acks();
+  }
+  if (!unacked_.empty())
+    spdlog::warn("task {}/{}: {} outputs unacknowledged at shutdown; re-sent on restart",
+                 state::to_string(id_.fam), id_.partition, unacked_.size());
+  std::vector<state::outbox_record> none;
+  if (auto st = state_.commit(none); !st.ok())
+    spdlog::error("task {}/{}: final commit failed: {}", state::to_string(id_.fam), id_.partition,
+                  st.message);
+}
+
+}  // namespace herald::actors

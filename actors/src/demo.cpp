@@ -1,0 +1,168 @@
+#include "herald/actors/demo.hpp"
+
+#include <csignal>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "herald/actors/app.hpp"
+#include "herald/actors/traffic.hpp"
+#include "herald/streams/dlq.hpp"
+#include "herald/streams/mock_cluster.hpp"
+#include "herald/streams/sink.hpp"
+#include "herald/streams/topic_reader.hpp"
+
+namespace herald::actors {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
+void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
+  for (const auto* name : {&t.clickstream, &t.carts, &t.cart_reminders, &t.dlq})
+    mc.create_topic(*name, partitions);
+}
+
+}  // namespace
+
+int run_demo(const demo_options& o) {
+  std::string error;
+  auto mc = streams::mock_cluster::start(3, error);
+  if (!mc) {
+    fmt::print(stderr, "demo: {}\n", error);
+    return 1;
+  }
+  app_config cfg;
+  create_topics(*mc, cfg.topics, o.partitions);
+  cfg.kafka.properties["bootstrap.servers"] = mc->bootstrap_servers();
+  cfg.kafka.session_timeout_ms = 6000;
+  cfg.kafka.group_id = "herald-demo";
+  cfg.metrics.listen = o.metrics_listen;
+  const bool temp_state = o.state_dir.empty();
+  cfg.state.dir = temp_state ? (std::filesystem::temp_directory_path() /
+                                fmt::format("herald-demo-{}", ::getpid()))
+                                   .string()
+                             : o.state_dir;
+  // Event time runs `time_scale` times faster than the wall clock in the demo.
+  cfg.task.watermark.idle_timeout_ms = 2000;
+
+  fmt::print("herald demo: mock Kafka at {}, {} partitions, {:.0f} records/s for {:.0f} s, "
+             "event time x{:.0f}\n",
+             mc->bootstrap_servers(), o.partitions, o.rate, o.duration_s, o.time_scale);
+  app herald(cfg);
+  if (auto err = herald.start(); !err.empty()) {
+    fmt::print(stderr, "demo: {}\n", err);
+    return 1;
+  }
+  fmt::print("metrics: http://{}:{}/metrics\n",
+             o.metrics_listen.substr(0, o.metrics_listen.rfind(':')), herald.metrics_port());
+
+  streams::sink_config sink_cfg;
+  sink_cfg.properties["bootstrap.servers"] = mc->bootstrap_servers();
+  auto producer = streams::sink::create(sink_cfg, error);
+  if (!producer) {
+    fmt::print(stderr, "demo: {}\n", error);
+    return 1;
+  }
+  traffic_config tcfg;
+  tcfg.malformed_share = o.malformed_share;
+  traffic_generator gen(tcfg);
+  const std::int64_t sim_start = 1'760'000'000'000;  // 2025-10-09, any fixed epoch works
+  std::uint64_t produced = 0, malformed = 0;
+  const auto start = clock::now();
+  auto next_progress = o.progress_s;
+  auto& probe = herald.probe();
+  auto processed = [&] {
+    return probe.events_total(event_result::ok) + probe.events_total(event_result::dlq);
+  };
+  fmt::print("{:>6} {:>11} {:>11} {:>10} {:>9} {:>6} {:>8}\n", "time", "produced", "processed",
+             "events/s", "reminders", "dlq", "lag");
+  std::uint64_t last_processed = 0;
+  double last_t = 0;
+  while (true) {
+    const double t = seconds_since(start);
+    if (t >= o.duration_s) break;
+    const auto target = static_cast<std::uint64_t>(o.rate * t);
+    const auto sim_now = sim_start + static_cast<std::int64_t>(t * 1000 * o.time_scale);
+    while (produced < target) {
+      traffic_record r = gen.next(sim_now);
+      const auto& topic = r.topic == schemas::topic_kind::clickstream ? cfg.topics.clickstream
+                                                                      : cfg.topics.carts;
+      producer->produce(topic, r.key, r.value);
+      ++produced;
+      malformed += r.malformed ? 1 : 0;
+    }
+    if (t >= next_progress) {
+      const auto p = processed();
+      fmt::print("{:>5.0f}s {:>11} {:>11} {:>10.0f} {:>9} {:>6} {:>8}\n", t, produced, p,
+                 static_cast<double>(p - last_processed) / (t - last_t), probe.reminders_total(),
+                 probe.events_total(event_result::dlq), herald.consumer_lag());
+      last_processed = p;
+      last_t = t;
+      next_progress += o.progress_s;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  producer->flush();
+  const double gen_s = seconds_since(start);
+  // Let Herald drain what was produced.
+  while (processed() < produced && seconds_since(start) < gen_s + 60)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const double total_s = seconds_since(start);
+  herald.stop();
+
+  std::vector<streams::consumed_record> reminders, dlq;
+  streams::kafka_properties props{{"bootstrap.servers", mc->bootstrap_servers()}};
+  const bool read_ok = streams::read_topic(props, cfg.topics.cart_reminders, reminders, error) &&
+                       streams::read_topic(props, cfg.topics.dlq, dlq, error);
+  fmt::print("\nsummary\n");
+  fmt::print("  records produced      {} ({} malformed), {} customer journeys\n", produced,
+             malformed, gen.journeys_started());
+  fmt::print("  records processed     {} in {:.1f} s: {:.0f} records/s\n", processed(), total_s,
+             static_cast<double>(processed()) / total_s);
+  fmt::print("  reminders emitted     {} (metrics), {} in {}\n", probe.reminders_total(),
+             reminders.size(), cfg.topics.cart_reminders);
+  fmt::print("  suppressed            {}\n", probe.suppressions_total());
+  fmt::print("  dead-lettered         {} (metrics), {} in {}\n",
+             probe.events_total(event_result::dlq), dlq.size(), cfg.topics.dlq);
+  if (!read_ok) fmt::print("  (could not read outputs back: {})\n", error);
+  if (!reminders.empty()) fmt::print("  sample reminder       {}\n", reminders.front().value);
+  if (!dlq.empty())
+    fmt::print("  sample DLQ reason     {}\n", dlq.front().header(std::string(streams::dlq_error_header)));
+  if (temp_state) std::filesystem::remove_all(cfg.state.dir);
+  const bool ok = processed() == produced && dlq.size() == malformed;
+  if (!ok) fmt::print("demo: FAILED: processed {} of {} records, {} of {} malformed in the DLQ\n",
+                      processed(), produced, dlq.size(), malformed);
+  return ok ? 0 : 1;
+}
+
+int run_dev_kafka(int brokers, int partitions) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::string error;
+  auto mc = streams::mock_cluster::start(brokers, error);
+  if (!mc) {
+    fmt::print(stderr, "dev-kafka: {}\n", error);
+    return 1;
+  }
+  create_topics(*mc, topics_config{}, partitions);
+  fmt::print("{}\n", mc->bootstrap_servers());
+  std::fflush(stdout);
+  spdlog::info("mock Kafka cluster with {} brokers up; topics created with {} partitions; "
+               "Ctrl-C to stop",
+               brokers, partitions);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return 0;
+}
+
+}  // namespace herald::actors

@@ -1,0 +1,82 @@
+#include <csignal>
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "herald/actors/app.hpp"
+#include "herald/actors/demo.hpp"
+
+#ifndef HERALD_VERSION
+#define HERALD_VERSION "0.0.0"
+#endif
+
+namespace {
+
+int run(const std::string& config_path) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: all inherit it
+  herald::actors::app_config cfg;
+  try {
+    cfg = herald::actors::load_config(config_path);
+  } catch (const herald::actors::config_error& e) {
+    fmt::print(stderr, "herald: {}\n", e.what());
+    return 2;
+  }
+  herald::actors::app app(cfg);
+  if (auto err = app.start(); !err.empty()) {
+    fmt::print(stderr, "herald: {}\n", err);
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("signal {}: stopping", sig);
+  app.stop();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Herald: event-stream automation for e-commerce"};
+  cli.require_subcommand(1);
+
+  herald::actors::demo_options demo;
+  auto* demo_cmd = cli.add_subcommand("demo", "Run the whole pipeline on an embedded mock Kafka "
+                                              "with generated shop traffic");
+  demo_cmd->add_option("--rate", demo.rate, "Records per second")->capture_default_str();
+  demo_cmd->add_option("--duration", demo.duration_s, "Seconds of traffic")->capture_default_str();
+  demo_cmd->add_option("--time-scale", demo.time_scale,
+                       "Simulated event-time seconds per wall-clock second")
+      ->capture_default_str();
+  demo_cmd->add_option("--partitions", demo.partitions, "Partitions per topic")
+      ->capture_default_str();
+  demo_cmd->add_option("--metrics", demo.metrics_listen, "Metrics listen address")
+      ->capture_default_str();
+  demo_cmd->add_option("--state-dir", demo.state_dir, "State directory (default: temporary)");
+  demo_cmd->add_option("--malformed", demo.malformed_share, "Share of malformed records")
+      ->capture_default_str();
+
+  int brokers = 1, partitions = 4;
+  auto* dev = cli.add_subcommand("dev-kafka", "Run a standalone mock Kafka cluster with Herald's "
+                                              "topics and print its bootstrap address");
+  dev->add_option("--brokers", brokers, "Mock brokers")->capture_default_str();
+  dev->add_option("--partitions", partitions, "Partitions per topic")->capture_default_str();
+
+  std::string config_path;
+  auto* run_cmd = cli.add_subcommand("run", "Run against a Kafka cluster");
+  run_cmd->add_option("--config", config_path, "YAML configuration file")->required();
+
+  auto* version = cli.add_subcommand("version", "Print the version");
+
+  CLI11_PARSE(cli, argc, argv);
+  if (demo_cmd->parsed()) return herald::actors::run_demo(demo);
+  if (dev->parsed()) return herald::actors::run_dev_kafka(brokers, partitions);
+  if (run_cmd->parsed()) return run(config_path);
+  if (version->parsed()) fmt::print("herald {}\n", HERALD_VERSION);
+  return 0;
+}

@@ -1,0 +1,182 @@
+#include "herald/actors/metrics.hpp"
+
+#include <algorithm>
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "herald/state/db.hpp"
+
+namespace herald::actors {
+
+metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_steps)
+    : registry_(std::make_shared<prometheus::Registry>()) {
+  using namespace prometheus;
+  auto& events = BuildCounter()
+                     .Name("herald_events_total")
+                     .Help("Input records by topic and result (ok = decoded and applied, "
+                           "dlq = sent to the dead-letter topic)")
+                     .Register(*registry_);
+  auto& late = BuildCounter()
+                   .Name("herald_late_events_total")
+                   .Help("Events older than their task's watermark (still applied)")
+                   .Register(*registry_);
+  for (const auto& t : topics) {
+    events_.push_back({&events.Add({{"topic", t}, {"result", "ok"}}),
+                       &events.Add({{"topic", t}, {"result", "dlq"}})});
+    late_.push_back(&late.Add({{"topic", t}}));
+  }
+  auto& dlq = BuildCounter()
+                  .Name("herald_dlq_records_total")
+                  .Help("Bad input records copied to the dead-letter topic, by reason")
+                  .Register(*registry_);
+  for (std::size_t i = 1; i < decode_code_count; ++i)
+    dlq_[i] = &dlq.Add(
+        {{"reason", std::string(schemas::to_string(static_cast<schemas::decode_code>(i)))}});
+  auto& reminders = BuildCounter()
+                        .Name("herald_cart_reminders_total")
+                        .Help("Abandoned-cart reminders emitted, by reminder number")
+                        .Register(*registry_);
+  for (std::size_t i = 1; i <= reminder_steps; ++i)
+    reminders_.push_back(&reminders.Add({{"reminder_number", std::to_string(i)}}));
+  auto& suppressions = BuildCounter()
+                           .Name("herald_suppressions_total")
+                           .Help("Messages not sent because a condition said no, by rule and "
+                                 "reason")
+                           .Register(*registry_);
+  for (std::size_t i = 0; i < rules::suppression_count; ++i)
+    suppressions_[i] = &suppressions.Add(
+        {{"rule", "abandoned_cart"},
+         {"reason", std::string(rules::to_string(static_cast<rules::suppression>(i)))}});
+  latency_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+  latency_ = &BuildHistogram()
+                  .Name("herald_processing_latency_seconds")
+                  .Help("Time from poll to the end of processing, per record")
+                  .Register(*registry_)
+                  .Add({}, Histogram::BucketBoundaries(latency_bounds_));
+  commit_latency_ = &BuildHistogram()
+                         .Name("herald_state_commit_seconds")
+                         .Help("Duration of a task's state commit (one RocksDB WriteBatch)")
+                         .Register(*registry_)
+                         .Add({}, Histogram::BucketBoundaries(latency_bounds_));
+  auto& produced = BuildCounter()
+                       .Name("herald_produced_records_total")
+                       .Help("Output records acknowledged (ok) or failed (retried) by Kafka")
+                       .Register(*registry_);
+  produced_ = {&produced.Add({{"result", "failed"}}), &produced.Add({{"result", "ok"}})};
+  timers_ = &BuildGauge()
+                 .Name("herald_timers_pending")
+                 .Help("Scheduled event-time timers of the tasks on this instance")
+                 .Register(*registry_)
+                 .Add({});
+  tasks_ = &BuildGauge()
+                .Name("herald_tasks")
+                .Help("Tasks (family, partition) running on this instance")
+                .Register(*registry_)
+                .Add({});
+  in_flight_ = &BuildGauge()
+                    .Name("herald_in_flight_records")
+                    .Help("Records handed to tasks and not yet processed")
+                    .Register(*registry_)
+                    .Add({});
+  paused_ = &BuildGauge()
+                 .Name("herald_paused_tasks")
+                 .Help("Tasks whose partitions are paused by backpressure")
+                 .Register(*registry_)
+                 .Add({});
+  lag_ = &BuildGauge()
+              .Name("herald_consumer_lag_records")
+              .Help("Records behind the high watermark over assigned partitions")
+              .Register(*registry_)
+              .Add({});
+  rebalances_ = &BuildCounter()
+                     .Name("herald_rebalances_total")
+                     .Help("Consumer-group rebalance callbacks (assign and revoke)")
+                     .Register(*registry_)
+                     .Add({});
+  auto& bytes = BuildGauge()
+                    .Name("herald_state_bytes")
+                    .Help("Estimated live bytes of each RocksDB store")
+                    .Register(*registry_);
+  for (std::size_t i = 0; i < state::store_count; ++i)
+    state_bytes_.push_back(
+        &bytes.Add({{"store", std::string(state::to_string(static_cast<state::store>(i)))}}));
+}
+
+metrics::~metrics() = default;
+
+bool metrics::serve(const std::string& listen, std::string& error) {
+  try {
+    exposer_ = std::make_unique<prometheus::Exposer>(listen);
+    exposer_->RegisterCollectable(registry_);
+    return true;
+  } catch (const std::exception& e) {
+    error = "metrics: cannot listen on '" + listen + "': " + e.what();
+    return false;
+  }
+}
+
+int metrics::port() const {
+  if (!exposer_) return 0;
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+void metrics::add_events(std::size_t topic, event_result result, std::uint64_t n) {
+  if (n != 0) events_[topic][static_cast<std::size_t>(result)]->Increment(static_cast<double>(n));
+}
+void metrics::add_dlq(schemas::decode_code reason, std::uint64_t n) {
+  if (auto* c = dlq_[static_cast<std::size_t>(reason)]) c->Increment(static_cast<double>(n));
+}
+void metrics::add_late(std::size_t topic, std::uint64_t n) {
+  if (n != 0) late_[topic]->Increment(static_cast<double>(n));
+}
+void metrics::add_reminder(int number) {
+  if (number >= 1 && static_cast<std::size_t>(number) <= reminders_.size())
+    reminders_[static_cast<std::size_t>(number - 1)]->Increment();
+}
+void metrics::add_suppression(rules::suppression reason, std::uint64_t n) {
+  suppressions_[static_cast<std::size_t>(reason)]->Increment(static_cast<double>(n));
+}
+void metrics::observe_latency(double seconds, std::uint64_t n) {
+  if (n == 0) return;
+  std::vector<double> buckets(latency_bounds_.size() + 1, 0.0);
+  const auto i = static_cast<std::size_t>(
+      std::lower_bound(latency_bounds_.begin(), latency_bounds_.end(), seconds) -
+      latency_bounds_.begin());
+  buckets[i] = static_cast<double>(n);
+  latency_->ObserveMultiple(buckets, seconds * static_cast<double>(n));
+}
+void metrics::add_commit(double seconds) { commit_latency_->Observe(seconds); }
+void metrics::add_produced(bool ok) { produced_[ok ? 1 : 0]->Increment(); }
+void metrics::add_timers(std::int64_t delta) { timers_->Increment(static_cast<double>(delta)); }
+void metrics::add_tasks(std::int64_t delta) { tasks_->Increment(static_cast<double>(delta)); }
+void metrics::set_in_flight(std::int64_t n) { in_flight_->Set(static_cast<double>(n)); }
+void metrics::set_paused_tasks(std::int64_t n) { paused_->Set(static_cast<double>(n)); }
+void metrics::set_consumer_lag(std::int64_t n) { lag_->Set(static_cast<double>(n)); }
+void metrics::add_rebalances(std::uint64_t n) {
+  if (n != 0) rebalances_->Increment(static_cast<double>(n));
+}
+void metrics::set_state_bytes(std::size_t store, double bytes) { state_bytes_[store]->Set(bytes); }
+
+std::uint64_t metrics::events_total(event_result result) const {
+  double sum = 0;
+  for (const auto& t : events_) sum += t[static_cast<std::size_t>(result)]->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+std::uint64_t metrics::reminders_total() const {
+  double sum = 0;
+  for (const auto* c : reminders_) sum += c->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+std::uint64_t metrics::suppressions_total() const {
+  double sum = 0;
+  for (const auto* c : suppressions_) sum += c->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+
+}  // namespace herald::actors

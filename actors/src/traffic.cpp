@@ -1,0 +1,192 @@
+#include "herald/actors/traffic.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace herald::actors {
+
+traffic_generator::traffic_generator(traffic_config config)
+    : config_(config), rng_(config.seed) {}
+
+std::string traffic_generator::pick_sku() {
+  // Inverse-CDF of a power law: a few SKUs are popular, most are long tail.
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double x = std::pow(u(rng_), 2.5);
+  return fmt::format("sku-{}", static_cast<std::uint32_t>(x * config_.skus));
+}
+
+void traffic_generator::push(std::int64_t at_ms, schemas::event ev) {
+  ev.ts_ms = at_ms;
+  due_.push(step{at_ms, seq_++, std::move(ev)});
+}
+
+void traffic_generator::start_journey(std::int64_t now_ms) {
+  using schemas::event_type;
+  const std::uint64_t j = journeys_++;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  std::uniform_int_distribution<std::int64_t> secs(5'000, 90'000);
+  schemas::event base;
+  base.customer_id = fmt::format("cust-{}", (j * 2654435761ULL) % config_.customers);
+  base.session_id = fmt::format("sess-{}", j);
+  base.cart_id = fmt::format("cart-{}", j);
+  base.currency = "EUR";
+  base.anonymous = u(rng_) < config_.anonymous_share;
+  std::int64_t t = now_ms;
+
+  schemas::event pv = base;
+  pv.type = event_type::page_view;
+  pv.url = "/";
+  push(t, pv);
+  const int views = 1 + static_cast<int>(u(rng_) * 4);
+  std::vector<schemas::order_line> lines;
+  for (int i = 0; i < views; ++i) {
+    schemas::event v = base;
+    v.type = event_type::product_view;
+    v.sku = pick_sku();
+    v.price = std::round(std::exp(2.5 + u(rng_) * 3.0) * 100) / 100;  // ~12 .. 250 EUR
+    t += secs(rng_);
+    push(t, v);
+    if (u(rng_) < 0.45 || (i == views - 1 && lines.empty())) {
+      schemas::event add = base;
+      add.type = event_type::cart_item_added;
+      add.sku = v.sku;
+      add.quantity = 1 + static_cast<int>(u(rng_) * u(rng_) * 3);
+      add.unit_price = v.price;
+      t += secs(rng_);
+      push(t, add);
+      lines.push_back({add.sku, add.quantity, add.unit_price});
+    }
+  }
+  const double outcome = u(rng_);
+  schemas::event e = base;
+  if (outcome < 0.35) {  // buys
+    e.type = event_type::checkout_started;
+    t += secs(rng_);
+    push(t, e);
+    e.type = event_type::order_placed;
+    e.order_id = fmt::format("order-{}", j);
+    e.lines = lines;
+    e.total = 0;
+    for (const auto& l : lines) e.total += static_cast<double>(l.quantity) * l.unit_price;
+    t += secs(rng_) * 3;
+    push(t, e);
+  } else if (outcome < 0.45) {  // clears the cart
+    e.type = event_type::cart_cleared;
+    t += secs(rng_) * 10;
+    push(t, e);
+  } else if (outcome < 0.50) {  // removes every item
+    for (const auto& l : lines) {
+      e.type = event_type::cart_item_removed;
+      e.sku = l.sku;
+      e.quantity = 0;
+      t += secs(rng_);
+      push(t, e);
+    }
+  } else if (outcome < 0.62) {  // comes back after the first reminder, adds, abandons again
+    e.type = event_type::cart_item_added;
+    e.sku = pick_sku();
+    e.quantity = 1;
+    e.unit_price = 19.99;
+    t += 2 * 3'600'000 + secs(rng_) * 20;
+    push(t, e);
+  } else if (outcome < 0.70) {  // comes back after the first reminder and buys
+    e.type = event_type::order_placed;
+    e.order_id = fmt::format("order-{}", j);
+    e.lines = lines;
+    e.total = 0;
+    for (const auto& l : lines) e.total += static_cast<double>(l.quantity) * l.unit_price;
+    t += 3 * 3'600'000 + secs(rng_) * 20;
+    push(t, e);
+  }  // else: abandons
+}
+
+traffic_record traffic_generator::next(std::int64_t now_ms) {
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  ++events_;
+  if (u(rng_) < config_.malformed_share) return malformed(now_ms);
+  if (due_.empty() || due_.top().at_ms > now_ms) start_journey(now_ms);
+  step s = due_.top();
+  due_.pop();
+  return encode(s.ev);
+}
+
+traffic_record traffic_generator::encode(const schemas::event& ev) {
+  using schemas::event_type;
+  traffic_record r;
+  r.topic = schemas::topic_of(ev.type);
+  r.key = ev.customer_id;
+  const auto type = schemas::to_string(ev.type);
+  const std::string id = fmt::format("ev-{}", events_);
+  auto& v = r.value;
+  v = fmt::format(R"({{"type":"{}","event_id":"{}","ts":{},"customer_id":"{}")", type, id,
+                  ev.ts_ms, ev.customer_id);
+  switch (ev.type) {
+    case event_type::page_view:
+      fmt::format_to(std::back_inserter(v), R"(,"session_id":"{}","url":"{}")", ev.session_id,
+                     ev.url);
+      break;
+    case event_type::product_view:
+      fmt::format_to(std::back_inserter(v), R"(,"session_id":"{}","sku":"{}","price":{})",
+                     ev.session_id, ev.sku, ev.price);
+      break;
+    case event_type::cart_item_added:
+      fmt::format_to(std::back_inserter(v),
+                     R"(,"cart_id":"{}","sku":"{}","quantity":{},"unit_price":{},"currency":"{}")",
+                     ev.cart_id, ev.sku, ev.quantity, ev.unit_price, ev.currency);
+      break;
+    case event_type::cart_item_removed:
+      fmt::format_to(std::back_inserter(v), R"(,"cart_id":"{}","sku":"{}")", ev.cart_id, ev.sku);
+      break;
+    case event_type::cart_cleared:
+    case event_type::checkout_started:
+      fmt::format_to(std::back_inserter(v), R"(,"cart_id":"{}")", ev.cart_id);
+      break;
+    case event_type::order_placed: {
+      fmt::format_to(std::back_inserter(v), R"(,"order_id":"{}","cart_id":"{}","lines":[)",
+                     ev.order_id, ev.cart_id);
+      for (std::size_t i = 0; i < ev.lines.size(); ++i)
+        fmt::format_to(std::back_inserter(v), R"({}{{"sku":"{}","quantity":{},"unit_price":{}}})",
+                       i ? "," : "", ev.lines[i].sku, ev.lines[i].quantity, ev.lines[i].unit_price);
+      fmt::format_to(std::back_inserter(v), R"(],"total":{},"currency":"{}")", ev.total,
+                     ev.currency);
+      break;
+    }
+    default:
+      break;
+  }
+  if (ev.anonymous && r.topic == schemas::topic_kind::carts) v += R"(,"anonymous":true)";
+  v += '}';
+  return r;
+}
+
+traffic_record traffic_generator::malformed(std::int64_t now_ms) {
+  traffic_record r;
+  r.topic = schemas::topic_kind::carts;
+  r.malformed = true;
+  r.key = fmt::format("cust-{}", events_ % config_.customers);
+  switch (events_ % 4) {
+    case 0:  // truncated JSON
+      r.value = fmt::format(R"({{"type":"cart_item_added","event_id":"bad-{}","ts":{})", events_,
+                            now_ms);
+      break;
+    case 1:  // missing cart_id
+      r.value = fmt::format(
+          R"({{"type":"cart_cleared","event_id":"bad-{}","ts":{},"customer_id":"{}"}})", events_,
+          now_ms, r.key);
+      break;
+    case 2:  // wrong type
+      r.value = fmt::format(
+          R"({{"type":"cart_item_added","event_id":"bad-{}","ts":{},"customer_id":"{}","cart_id":"x","sku":"s","quantity":"two","unit_price":1,"currency":"EUR"}})",
+          events_, now_ms, r.key);
+      break;
+    default:  // unknown event type
+      r.value = fmt::format(
+          R"({{"type":"cart_teleported","event_id":"bad-{}","ts":{},"customer_id":"{}"}})",
+          events_, now_ms, r.key);
+      break;
+  }
+  return r;
+}
+
+}  // namespace herald::actors

@@ -1,0 +1,213 @@
+// End-to-end throughput: on one mock cluster, in one run, the same generated shop traffic goes
+// (a) through a raw consume->produce pass-through (librdkafka consumer + producer, no
+// processing) and (b) through Herald (decode, watermark, abandoned-cart state and timers,
+// RocksDB commits, outbox, reminders). Prints both rates and their ratio.
+//
+// The mock cluster keeps only ~5 MiB per partition, so the producer stays at most `--window`
+// records ahead of the consumer in both phases (consume while producing).
+//
+// Usage: bench_e2e [--events N] [--partitions P] [--window W]
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include "herald/actors/app.hpp"
+#include "herald/actors/traffic.hpp"
+#include "herald/streams/mock_cluster.hpp"
+#include "herald/streams/sink.hpp"
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using herald::actors::traffic_record;
+
+struct options {
+  std::size_t events = 400'000;
+  int partitions = 4;
+  std::int64_t window = 40'000;
+};
+
+options parse(int argc, char** argv) {
+  options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    const long long v = std::atoll(argv[i + 1]);
+    if (k == "--events") o.events = static_cast<std::size_t>(v);
+    else if (k == "--partitions") o.partitions = static_cast<int>(v);
+    else if (k == "--window") o.window = v;
+  }
+  return o;
+}
+
+/// Produces `input` to `topic_of(record)`, never more than `window` ahead of `consumed()`.
+template <class TopicOf, class Consumed>
+void produce_paced(herald::streams::sink& producer, const std::vector<traffic_record>& input,
+                   TopicOf topic_of, Consumed consumed, std::int64_t window) {
+  std::int64_t sent = 0;
+  for (const auto& r : input) {
+    while (sent - static_cast<std::int64_t>(consumed()) > window)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    producer.produce(topic_of(r), r.key, r.value);
+    ++sent;
+  }
+  producer.flush();
+}
+
+double passthrough(const std::string& bootstrap, const std::vector<traffic_record>& input,
+                   const options& o, herald::streams::sink& feeder) {
+  char err[512];
+  rd_kafka_conf_t* cconf = rd_kafka_conf_new();
+  for (auto [k, v] : {std::pair{"bootstrap.servers", bootstrap.c_str()},
+                      {"group.id", "bench-passthrough"},
+                      {"auto.offset.reset", "earliest"},
+                      {"enable.auto.commit", "true"},
+                      {"session.timeout.ms", "6000"}})
+    rd_kafka_conf_set(cconf, k, v, err, sizeof(err));
+  rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
+  rd_kafka_poll_set_consumer(consumer);
+  auto* subs = rd_kafka_topic_partition_list_new(2);
+  rd_kafka_topic_partition_list_add(subs, "pt.clickstream", RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(subs, "pt.carts", RD_KAFKA_PARTITION_UA);
+  rd_kafka_subscribe(consumer, subs);
+  rd_kafka_topic_partition_list_destroy(subs);
+
+  rd_kafka_conf_t* pconf = rd_kafka_conf_new();
+  for (auto [k, v] : {std::pair{"bootstrap.servers", bootstrap.c_str()},
+                      {"enable.idempotence", "true"},
+                      {"linger.ms", "5"},
+                      {"compression.type", "lz4"}})
+    rd_kafka_conf_set(pconf, k, v, err, sizeof(err));
+  rd_kafka_t* producer = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof(err));
+
+  std::atomic<std::uint64_t> consumed{0};
+  std::thread feed([&] {
+    produce_paced(
+        feeder, input,
+        [](const traffic_record& r) {
+          return r.topic == herald::schemas::topic_kind::clickstream ? "pt.clickstream"
+                                                                      : "pt.carts";
+        },
+        [&] { return consumed.load(); }, o.window);
+  });
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(consumer);
+  std::vector<rd_kafka_message_t*> msgs(2000);
+  clock_type::time_point first{};
+  while (consumed.load() < input.size()) {
+    const ssize_t n = rd_kafka_consume_batch_queue(queue, 100, msgs.data(), msgs.size());
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs[i];
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (consumed.load() == 0) first = clock_type::now();
+        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("pt.out"),
+                                 RD_KAFKA_V_KEY(m->key, m->key_len),
+                                 RD_KAFKA_V_VALUE(m->payload, m->len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          rd_kafka_poll(producer, 1);
+        consumed.fetch_add(1);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    rd_kafka_poll(producer, 0);
+  }
+  rd_kafka_flush(producer, 30'000);
+  const double secs = std::chrono::duration<double>(clock_type::now() - first).count();
+  feed.join();
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_consumer_close(consumer);
+  rd_kafka_destroy(consumer);
+  rd_kafka_destroy(producer);
+  return static_cast<double>(input.size()) / secs;
+}
+
+double herald_rate(const std::string& bootstrap, const std::vector<traffic_record>& input,
+                   const options& o, herald::streams::sink& feeder, double& p99_ms) {
+  herald::actors::app_config cfg;
+  cfg.kafka.properties["bootstrap.servers"] = bootstrap;
+  cfg.kafka.session_timeout_ms = 6000;
+  cfg.kafka.group_id = "bench-herald";
+  cfg.metrics.listen = "127.0.0.1:0";
+  cfg.state.dir = (std::filesystem::temp_directory_path() /
+                   fmt::format("herald-bench-{}", ::getpid()))
+                      .string();
+  std::filesystem::remove_all(cfg.state.dir);
+  herald::actors::app app(cfg);
+  if (auto e = app.start(); !e.empty()) {
+    fmt::print(stderr, "bench: {}\n", e);
+    std::exit(1);
+  }
+  auto processed = [&] {
+    return app.probe().events_total(herald::actors::event_result::ok) +
+           app.probe().events_total(herald::actors::event_result::dlq);
+  };
+  std::thread feed([&] {
+    produce_paced(
+        feeder, input,
+        [&](const traffic_record& r) {
+          return r.topic == herald::schemas::topic_kind::clickstream ? cfg.topics.clickstream
+                                                                      : cfg.topics.carts;
+        },
+        processed, o.window);
+  });
+  while (processed() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  const auto first = clock_type::now();
+  while (processed() < input.size()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  const double secs = std::chrono::duration<double>(clock_type::now() - first).count();
+  feed.join();
+  p99_ms = 0;
+  app.stop();
+  std::filesystem::remove_all(cfg.state.dir);
+  return static_cast<double>(input.size()) / secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::warn);
+  const options o = parse(argc, argv);
+  std::string error;
+  auto mc = herald::streams::mock_cluster::start(1, error);
+  if (!mc) {
+    fmt::print(stderr, "bench: {}\n", error);
+    return 1;
+  }
+  for (const char* t : {"pt.clickstream", "pt.carts", "pt.out", "shop.clickstream", "shop.carts",
+                        "herald.cart-reminders", "herald.dlq"})
+    mc->create_topic(t, o.partitions);
+
+  // Same input for both phases: generated shop traffic, 1 simulated hour per wall second.
+  herald::actors::traffic_config tc;
+  herald::actors::traffic_generator gen(tc);
+  std::vector<traffic_record> input;
+  input.reserve(o.events);
+  const std::int64_t sim_start = 1'760'000'000'000;
+  for (std::size_t i = 0; i < o.events; ++i)
+    input.push_back(gen.next(sim_start + static_cast<std::int64_t>(i) * 180));  // 5.5k/s sim
+  std::size_t bytes = 0;
+  for (const auto& r : input) bytes += r.value.size();
+
+  herald::streams::sink_config sc;
+  sc.properties["bootstrap.servers"] = mc->bootstrap_servers();
+  auto feeder = herald::streams::sink::create(sc, error);
+
+  fmt::print("bench_e2e: {} events ({:.0f} B avg), {} partitions, window {}\n", o.events,
+             static_cast<double>(bytes) / static_cast<double>(o.events), o.partitions, o.window);
+  const double pt = passthrough(mc->bootstrap_servers(), input, o, *feeder);
+  fmt::print("pass-through (consume->produce): {:>10.0f} events/s\n", pt);
+  double p99 = 0;
+  const double hr = herald_rate(mc->bootstrap_servers(), input, o, *feeder, p99);
+  fmt::print("herald (abandoned-cart pipeline): {:>10.0f} events/s\n", hr);
+  fmt::print("ratio herald / pass-through:      {:>10.2f} (target >= 0.60)\n", hr / pt);
+  return 0;
+}

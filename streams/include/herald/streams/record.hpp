@@ -1,0 +1,37 @@
+#pragma once
+/// Records as they travel from the Kafka source to a task, and the task identity they are
+/// routed by.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "herald/schemas/events.hpp"
+#include "herald/state/keys.hpp"
+
+namespace herald::streams {
+
+/// One input topic and what it feeds.
+struct topic_binding {
+  std::string name;                  ///< Kafka topic name
+  schemas::topic_kind kind;          ///< which events it carries
+  state::family fam;                 ///< the task family it belongs to
+};
+
+/// One consumed record (key and value copied out of librdkafka's buffers).
+struct record {
+  std::string key;
+  std::string value;
+  std::int64_t offset = 0;
+  std::int64_t timestamp_ms = 0;  ///< Kafka record timestamp (event time comes from the body)
+  std::uint16_t topic = 0;        ///< index into the source's topic bindings
+};
+
+/// Records of one task, in per-topic offset order, handed over as one message.
+struct record_batch {
+  state::task_id task;
+  std::vector<record> records;
+  std::int64_t polled_at_ns = 0;  ///< steady clock when polled, for latency metrics
+};
+
+}  // namespace herald::streams

@@ -1,0 +1,71 @@
+#pragma once
+/// The Kafka sink: one idempotent producer per process, shared by every task.
+///
+/// Thread-safety: `produce` may be called from any thread (librdkafka is thread-safe).
+/// Delivery reports are served on the sink's own thread, which calls each record's
+/// `on_delivered` callback. Lifecycle: started by the app before tasks, `flush`ed and destroyed
+/// after every task stopped.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "herald/streams/kafka_config.hpp"
+
+typedef struct rd_kafka_s rd_kafka_t;
+
+namespace herald::streams {
+
+struct sink_config {
+  /// librdkafka properties; bootstrap.servers is required. `enable.idempotence` is forced on.
+  kafka_properties properties;
+  /// How long `flush` waits for outstanding deliveries. Default: 30 s.
+  int flush_timeout_ms = 30'000;
+};
+
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// Called once per record on the delivery thread: ok = acknowledged by the broker.
+using delivery_fn = std::function<void(bool ok)>;
+
+class sink {
+ public:
+  /// Creates the producer; on a bad property returns nullptr and sets `error`.
+  [[nodiscard]] static std::unique_ptr<sink> create(const sink_config& config, std::string& error);
+  ~sink();
+  sink(const sink&) = delete;
+  sink& operator=(const sink&) = delete;
+
+  /// Queues one record; `on_delivered` (optional) reports its fate. Returns false (and calls
+  /// nothing) only when the local queue is full after retrying for a while or the topic is
+  /// unknown locally; delivery failures are reported through the callback.
+  bool produce(std::string_view topic, std::string_view key, std::string_view value,
+               const header_list& headers = {}, delivery_fn on_delivered = {});
+
+  /// Waits until every queued record is delivered or the timeout passes; true when all were.
+  bool flush(int timeout_ms = -1);
+
+  [[nodiscard]] std::uint64_t delivered() const noexcept { return delivered_.load(); }
+  [[nodiscard]] std::uint64_t failed() const noexcept { return failed_.load(); }
+  [[nodiscard]] std::int64_t outstanding() const;
+
+ private:
+  sink() = default;
+  static void on_delivery(rd_kafka_t*, const void* msg, void* opaque);
+  void run_poller();
+
+  rd_kafka_t* rk_ = nullptr;
+  int flush_timeout_ms_ = 30'000;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> delivered_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::thread poller_;
+};
+
+}  // namespace herald::streams

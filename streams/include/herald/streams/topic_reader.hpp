@@ -1,0 +1,32 @@
+#pragma once
+/// Reads a whole topic once (every partition from the beginning to its current end), without
+/// a consumer group. For tools (`herald demo`'s summary), tests and benchmarks, not the
+/// pipeline.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "herald/streams/kafka_config.hpp"
+#include "herald/streams/sink.hpp"
+
+namespace herald::streams {
+
+struct consumed_record {
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  std::string key;
+  std::string value;
+  header_list headers;
+
+  /// The value of header `name`, or empty.
+  [[nodiscard]] std::string header(const std::string& name) const;
+};
+
+/// Every record of `topic` at the time of the call, ordered by (partition, offset). `props`
+/// needs bootstrap.servers. Returns false and sets `error` on failure or timeout.
+[[nodiscard]] bool read_topic(const kafka_properties& props, const std::string& topic,
+                              std::vector<consumed_record>& out, std::string& error,
+                              int timeout_ms = 15'000);
+
+}  // namespace herald::streams

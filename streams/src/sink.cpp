@@ -1,0 +1,92 @@
+#include "herald/streams/sink.hpp"
+
+#include <chrono>
+
+#include <librdkafka/rdkafka.h>
+
+namespace herald::streams {
+
+std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error) {
+  kafka_properties props = config.properties;
+  props["enable.idempotence"] = "true";
+  props.try_emplace("linger.ms", "5");
+  props.try_emplace("batch.num.messages", "10000");
+  props.try_emplace("compression.type", "lz4");
+  rd_kafka_conf_t* conf = make_conf(props, error);
+  if (conf == nullptr) return nullptr;
+  std::unique_ptr<sink> out(new sink());
+  out->flush_timeout_ms_ = config.flush_timeout_ms;
+  rd_kafka_conf_set_opaque(conf, out.get());
+  rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* msg,
+                                       void* opaque) { on_delivery(rk, msg, opaque); });
+  char err[512];
+  out->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (out->rk_ == nullptr) {
+    error = std::string("cannot create the producer: ") + err;
+    return nullptr;
+  }
+  out->poller_ = std::thread([s = out.get()] { s->run_poller(); });
+  return out;
+}
+
+sink::~sink() {
+  if (rk_ != nullptr) flush(flush_timeout_ms_);
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+  if (rk_ != nullptr) rd_kafka_destroy(rk_);
+}
+
+void sink::run_poller() {
+  while (!stop_.load(std::memory_order_relaxed)) rd_kafka_poll(rk_, 50);
+}
+
+void sink::on_delivery(rd_kafka_t*, const void* m, void* opaque) {
+  const auto* msg = static_cast<const rd_kafka_message_t*>(m);
+  auto* self = static_cast<sink*>(opaque);
+  const bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  (ok ? self->delivered_ : self->failed_).fetch_add(1, std::memory_order_relaxed);
+  if (msg->_private != nullptr) {
+    std::unique_ptr<delivery_fn> fn(static_cast<delivery_fn*>(msg->_private));
+    (*fn)(ok);
+  }
+}
+
+bool sink::produce(std::string_view topic, std::string_view key, std::string_view value,
+                   const header_list& headers, delivery_fn on_delivered) {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (!headers.empty()) {
+    hdrs = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, val] : headers)
+      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), val.data(),
+                          static_cast<ssize_t>(val.size()));
+  }
+  auto* opaque = on_delivered ? new delivery_fn(std::move(on_delivered)) : nullptr;
+  const std::string topic_name(topic);
+  // A full local queue is transient (the poller drains it): wait, up to a bound.
+  for (int attempt = 0;; ++attempt) {
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 6000) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      continue;
+    }
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
+    delete opaque;
+    failed_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+}
+
+bool sink::flush(int timeout_ms) {
+  return rd_kafka_flush(rk_, timeout_ms < 0 ? flush_timeout_ms_ : timeout_ms) ==
+         RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+std::int64_t sink::outstanding() const { return rd_kafka_outq_len(rk_); }
+
+}  // namespace herald::streams

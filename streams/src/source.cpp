@@ -1,0 +1,332 @@
+#include "herald/streams/source.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+#include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+namespace herald::streams {
+namespace {
+
+std::int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::unique_ptr<source> source::create(const source_config& config, source_listener& listener,
+                                       std::string& error) {
+  if (config.topics.empty()) {
+    error = "source: no input topics configured";
+    return nullptr;
+  }
+  if (config.resume_in_flight > config.max_in_flight) {
+    error = "source: resume_in_flight must not exceed max_in_flight";
+    return nullptr;
+  }
+  kafka_properties props = config.properties;
+  if (props.find("group.id") == props.end()) {
+    error = "kafka property 'group.id' is required";
+    return nullptr;
+  }
+  props.try_emplace("partition.assignment.strategy", "range");
+  props["enable.auto.commit"] = "false";
+  props.try_emplace("enable.auto.offset.store", "false");
+  props.try_emplace("auto.offset.reset", "earliest");
+  props.try_emplace("isolation.level", "read_committed");
+  rd_kafka_conf_t* conf = make_conf(props, error);
+  if (conf == nullptr) return nullptr;
+
+  std::unique_ptr<source> out(new source());
+  out->config_ = config;
+  out->listener_ = &listener;
+  out->topics_ = config.topics;
+  rd_kafka_conf_set_opaque(conf, out.get());
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+               void* opaque) { static_cast<source*>(opaque)->handle_rebalance(err, parts); });
+  char err[512];
+  out->rk_ = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  if (out->rk_ == nullptr) {
+    error = std::string("cannot create the consumer: ") + err;
+    return nullptr;
+  }
+  rd_kafka_poll_set_consumer(out->rk_);
+  rd_kafka_topic_partition_list_t* subs =
+      rd_kafka_topic_partition_list_new(static_cast<int>(config.topics.size()));
+  for (const auto& t : config.topics)
+    rd_kafka_topic_partition_list_add(subs, t.name.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t sub_err = rd_kafka_subscribe(out->rk_, subs);
+  rd_kafka_topic_partition_list_destroy(subs);
+  if (sub_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = std::string("cannot subscribe: ") + rd_kafka_err2str(sub_err);
+    return nullptr;
+  }
+  return out;
+}
+
+source::~source() {
+  stop();
+  if (rk_ != nullptr) rd_kafka_destroy(rk_);
+}
+
+void source::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void source::stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+  if (closed_ || rk_ == nullptr) return;
+  closed_ = true;
+  // Revoke our tasks first so they commit while we still know them; closing the consumer then
+  // leaves the group (its revoke callback finds no tasks left).
+  std::vector<state::task_id> all;
+  {
+    std::lock_guard<std::mutex> lock(flows_mutex_);
+    for (const auto& [task, flow] : flows_) all.push_back(task);
+  }
+  if (!all.empty()) listener_->on_revoked(all);
+  {
+    std::lock_guard<std::mutex> lock(flows_mutex_);
+    flows_.clear();
+  }
+  commit_to_kafka();
+  rd_kafka_consumer_close(rk_);
+}
+
+int source::topic_index(const char* name) const {
+  for (std::size_t i = 0; i < topics_.size(); ++i)
+    if (topics_[i].name == name) return static_cast<int>(i);
+  return -1;
+}
+
+std::vector<state::task_id> source::tasks_of(const rd_kafka_topic_partition_list_t* parts) const {
+  std::vector<state::task_id> out;
+  for (int i = 0; i < parts->cnt; ++i) {
+    const int idx = topic_index(parts->elems[i].topic);
+    if (idx < 0) continue;
+    state::task_id t{topics_[idx].fam, parts->elems[i].partition};
+    bool seen = false;
+    for (const auto& o : out) seen = seen || o == t;
+    if (!seen) out.push_back(t);
+  }
+  return out;
+}
+
+rd_kafka_topic_partition_list_t* source::partitions_of(state::task_id task) const {
+  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(topics_.size()));
+  for (const auto& t : topics_)
+    if (t.fam == task.fam) rd_kafka_topic_partition_list_add(list, t.name.c_str(), task.partition);
+  return list;
+}
+
+void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
+  rebalances_.fetch_add(1, std::memory_order_relaxed);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
+  const std::vector<state::task_id> tasks = tasks_of(parts);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    std::vector<state::task_id> fresh;
+    {
+      std::lock_guard<std::mutex> lock(flows_mutex_);
+      for (const auto& t : tasks)
+        if (flows_.find(t) == flows_.end()) fresh.push_back(t);
+    }
+    if (!fresh.empty()) listener_->on_assigned(fresh);
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& p = parts->elems[i];
+      const int idx = topic_index(p.topic);
+      if (idx < 0) continue;
+      if (auto off = listener_->resume_offset({topics_[idx].fam, p.partition}, p.topic)) p.offset = *off;
+    }
+    {
+      std::lock_guard<std::mutex> lock(flows_mutex_);
+      for (const auto& t : fresh) flows_.emplace(t, std::make_unique<task_flow>());
+    }
+    spdlog::info("assigned {} partitions ({} new tasks, {} protocol)", parts->cnt, fresh.size(),
+                 cooperative ? "cooperative" : "eager");
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk_, parts)) {
+        spdlog::error("incremental assign failed: {}", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(rk_, parts);
+    }
+    return;
+  }
+  // Revoked (or lost): stop the tasks, then hand the partitions back.
+  spdlog::info("revoking {} partitions ({} tasks)", parts->cnt, tasks.size());
+  std::vector<state::task_id> known;
+  {
+    std::lock_guard<std::mutex> lock(flows_mutex_);
+    for (const auto& t : tasks)
+      if (flows_.find(t) != flows_.end()) known.push_back(t);
+  }
+  if (!known.empty()) listener_->on_revoked(known);
+  {
+    std::lock_guard<std::mutex> lock(flows_mutex_);
+    for (const auto& t : known) {
+      auto it = flows_.find(t);
+      total_in_flight_.fetch_sub(it->second->in_flight.load());
+      flows_.erase(it);
+    }
+  }
+  commit_to_kafka();
+  if (cooperative) {
+    if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) rd_kafka_error_destroy(e);
+  } else {
+    rd_kafka_assign(rk_, nullptr);
+  }
+}
+
+void source::run() {
+  rd_kafka_queue_t* queue = rd_kafka_queue_get_consumer(rk_);
+  std::vector<rd_kafka_message_t*> msgs(config_.max_poll_records);
+  std::map<state::task_id, record_batch> batches;
+  std::unordered_map<const void*, int> topic_cache;  // rd_kafka_topic_t* -> binding index
+  auto last_commit = std::chrono::steady_clock::now();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const ssize_t n = rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(),
+                                                   msgs.size());
+    const std::int64_t now_ns = steady_ns();
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs[i];
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          spdlog::warn("consumer error: {}", rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      auto [it, inserted] = topic_cache.try_emplace(m->rkt, -1);
+      if (inserted) it->second = topic_index(rd_kafka_topic_name(m->rkt));
+      const int idx = it->second;
+      if (idx >= 0) {
+        const state::task_id task{topics_[idx].fam, m->partition};
+        auto& batch = batches[task];
+        batch.task = task;
+        batch.polled_at_ns = now_ns;
+        record r;
+        if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+        if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+        r.offset = m->offset;
+        r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+        r.topic = static_cast<std::uint16_t>(idx);
+        batch.records.push_back(std::move(r));
+      }
+      rd_kafka_message_destroy(m);
+    }
+    for (auto& [task, batch] : batches) {
+      if (batch.records.empty()) continue;
+      const auto count = static_cast<std::int64_t>(batch.records.size());
+      {
+        std::lock_guard<std::mutex> lock(flows_mutex_);
+        auto f = flows_.find(task);
+        if (f == flows_.end()) {  // revoked meanwhile: the next owner re-reads these
+          batch.records.clear();
+          continue;
+        }
+        f->second->in_flight.fetch_add(count, std::memory_order_relaxed);
+      }
+      total_in_flight_.fetch_add(count, std::memory_order_relaxed);
+      listener_->on_batch(std::move(batch));
+      batch = record_batch{};
+    }
+    apply_backpressure();
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_commit >= std::chrono::milliseconds(config_.kafka_commit_interval_ms)) {
+      last_commit = now;
+      commit_to_kafka();
+    }
+  }
+  rd_kafka_queue_destroy(queue);
+}
+
+void source::apply_backpressure() {
+  std::vector<std::pair<state::task_id, bool>> changes;  // (task, pause?)
+  {
+    std::lock_guard<std::mutex> lock(flows_mutex_);
+    for (auto& [task, flow] : flows_) {
+      const std::int64_t n = flow->in_flight.load(std::memory_order_relaxed);
+      if (!flow->paused && n > config_.max_in_flight) {
+        flow->paused = true;
+        changes.emplace_back(task, true);
+      } else if (flow->paused && n <= config_.resume_in_flight) {
+        flow->paused = false;
+        changes.emplace_back(task, false);
+      }
+    }
+  }
+  for (const auto& [task, pause] : changes) {
+    rd_kafka_topic_partition_list_t* parts = partitions_of(task);
+    if (pause)
+      rd_kafka_pause_partitions(rk_, parts);
+    else
+      rd_kafka_resume_partitions(rk_, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+}
+
+void source::release(state::task_id task, std::int64_t count) {
+  total_in_flight_.fetch_sub(count, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(flows_mutex_);
+  if (auto f = flows_.find(task); f != flows_.end())
+    f->second->in_flight.fetch_sub(count, std::memory_order_relaxed);
+}
+
+void source::committed(state::task_id task, std::uint16_t topic, std::int64_t next_offset) {
+  std::lock_guard<std::mutex> lock(commit_mutex_);
+  to_commit_[{topic, task.partition}] = next_offset;
+}
+
+void source::commit_to_kafka() {
+  std::map<std::pair<std::uint16_t, std::int32_t>, std::int64_t> pending;
+  {
+    std::lock_guard<std::mutex> lock(commit_mutex_);
+    pending.swap(to_commit_);
+  }
+  if (!pending.empty()) {
+    auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(pending.size()));
+    for (const auto& [tp, off] : pending)
+      rd_kafka_topic_partition_list_add(list, topics_[tp.first].name.c_str(), tp.second)->offset =
+          off;
+    rd_kafka_commit(rk_, list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+  // Lag from locally cached high watermarks: no broker round trip.
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(rk_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == nullptr)
+    return;
+  rd_kafka_position(rk_, assigned);
+  std::int64_t lag = 0;
+  for (int i = 0; i < assigned->cnt; ++i) {
+    const auto& p = assigned->elems[i];
+    std::int64_t lo = 0, hi = 0;
+    if (rd_kafka_get_watermark_offsets(rk_, p.topic, p.partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0)
+      continue;
+    const std::int64_t pos = p.offset >= 0 ? p.offset : lo;
+    if (hi > pos) lag += hi - pos;
+  }
+  lag_.store(lag, std::memory_order_relaxed);
+  rd_kafka_topic_partition_list_destroy(assigned);
+}
+
+std::size_t source::paused_tasks() const {
+  std::lock_guard<std::mutex> lock(flows_mutex_);
+  std::size_t n = 0;
+  for (const auto& [task, flow] : flows_) n += flow->paused ? 1 : 0;
+  return n;
+}
+
+std::size_t source::assigned_tasks() const {
+  std::lock_guard<std::mutex> lock(flows_mutex_);
+  return flows_.size();
+}
+
+}  // namespace herald::streams

@@ -1,0 +1,377 @@
+#include "herald/actors/rules/abandoned_cart.hpp"
+
+#include <map>
+
+#include <gtest/gtest.h>
+
+namespace herald::rules {
+namespace {
+
+using schemas::event;
+using schemas::event_type;
+
+constexpr std::int64_t t0 = 1'700'000'000'000;
+constexpr std::int64_t minute = 60'000;
+constexpr std::int64_t hour = 60 * minute;
+constexpr std::int64_t day = 24 * hour;
+
+struct fake_carts final : keyed_state<cart_state> {
+  std::map<std::string, cart_state, std::less<>> values;
+  cart_state* find(std::string_view k) override {
+    auto it = values.find(k);
+    return it == values.end() ? nullptr : &it->second;
+  }
+  cart_state& get_or_create(std::string_view k) override { return values[std::string(k)]; }
+  void mark_dirty(std::string_view) override {}
+  void erase(std::string_view k) override { values.erase(std::string(k)); }
+};
+
+struct fake_timers final : timer_service {
+  std::map<std::pair<std::int64_t, std::string>, std::string> pending;
+  void schedule(std::int64_t at, std::string_view k, std::string_view p) override {
+    pending[{at, std::string(k)}] = std::string(p);
+  }
+  void cancel(std::int64_t at, std::string_view k) override { pending.erase({at, std::string(k)}); }
+};
+
+struct fake_effects final : cart_effects {
+  std::vector<schemas::cart_reminder> sent;
+  std::map<suppression, int> suppressed_by;
+  void emit(schemas::cart_reminder&& r) override { sent.push_back(std::move(r)); }
+  void suppressed(suppression s) override { ++suppressed_by[s]; }
+};
+
+/// Drives the operator like a task does: timers due up to an event's time fire before it.
+struct harness {
+  abandoned_cart_operator op;
+  fake_carts carts;
+  fake_timers timers;
+  fake_effects fx;
+  int next_id = 0;
+
+  explicit harness(abandoned_cart_config cfg = {}) : op(std::move(cfg)) {}
+
+  void advance(std::int64_t to) {
+    while (!timers.pending.empty() && timers.pending.begin()->first.first <= to) {
+      auto it = timers.pending.begin();
+      auto [at, key] = it->first;
+      std::string payload = it->second;
+      timers.pending.erase(it);
+      op.on_timer(key, at, payload, carts, timers, fx);
+    }
+  }
+  void apply(event ev) {
+    if (ev.event_id.empty()) ev.event_id = "e" + std::to_string(++next_id);
+    advance(ev.ts_ms);
+    op.on_event(ev, carts, timers, fx);
+  }
+  static event base(event_type type, std::int64_t ts, std::string customer = "c1",
+                    std::string cart = "cart1") {
+    event e;
+    e.type = type;
+    e.ts_ms = ts;
+    e.customer_id = std::move(customer);
+    e.cart_id = std::move(cart);
+    return e;
+  }
+  void add(std::int64_t ts, std::string sku = "sku-1", std::int64_t qty = 1, double price = 10,
+           std::string customer = "c1", std::string cart = "cart1", bool anonymous = false) {
+    event e = base(event_type::cart_item_added, ts, std::move(customer), std::move(cart));
+    e.sku = std::move(sku);
+    e.quantity = qty;
+    e.unit_price = price;
+    e.currency = "EUR";
+    e.anonymous = anonymous;
+    apply(std::move(e));
+  }
+  void remove(std::int64_t ts, std::string sku, std::int64_t qty = 0) {
+    event e = base(event_type::cart_item_removed, ts);
+    e.sku = std::move(sku);
+    e.quantity = qty;
+    apply(std::move(e));
+  }
+  void order(std::int64_t ts, std::string cart = "cart1") {
+    event e = base(event_type::order_placed, ts, "c1", std::move(cart));
+    e.order_id = "o1";
+    apply(std::move(e));
+  }
+  int suppressed(suppression s) { return fx.suppressed_by[s]; }
+};
+
+TEST(AbandonedCartTest, FirstReminderAfterOneHourOfInactivity) {
+  harness h;
+  h.add(t0, "sku-1", 2, 10.5);
+  h.advance(t0 + hour - 1);
+  EXPECT_TRUE(h.fx.sent.empty());
+  h.advance(t0 + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  const auto& r = h.fx.sent[0];
+  EXPECT_EQ(r.reminder_number, 1);
+  EXPECT_EQ(r.customer_id, "c1");
+  EXPECT_EQ(r.cart_id, "cart1");
+  EXPECT_EQ(r.ts_ms, t0 + hour);
+  ASSERT_EQ(r.lines.size(), 1u);
+  EXPECT_EQ(r.lines[0].sku, "sku-1");
+  EXPECT_EQ(r.lines[0].quantity, 2);
+  EXPECT_DOUBLE_EQ(r.cart_value, 21.0);
+  EXPECT_EQ(r.currency, "EUR");
+  EXPECT_TRUE(r.coupon.empty());
+}
+
+TEST(AbandonedCartTest, SecondReminderAfterADayCarriesCoupon) {
+  harness h;
+  h.add(t0);
+  h.advance(t0 + day - 1);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  h.advance(t0 + day);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.fx.sent[1].reminder_number, 2);
+  EXPECT_EQ(h.fx.sent[1].coupon, "COMEBACK10");
+}
+
+TEST(AbandonedCartTest, AtMostTwoRemindersPerCart) {
+  harness h;
+  h.add(t0);
+  h.advance(t0 + 30 * day);
+  EXPECT_EQ(h.fx.sent.size(), 2u);
+}
+
+TEST(AbandonedCartTest, ConfiguredStepsAndCoupons) {
+  abandoned_cart_config cfg;
+  cfg.steps = {{30 * minute, ""}, {2 * hour, "A"}, {6 * hour, "B"}};
+  harness h(cfg);
+  h.add(t0);
+  h.advance(t0 + 10 * day);
+  ASSERT_EQ(h.fx.sent.size(), 3u);
+  EXPECT_EQ(h.fx.sent[0].ts_ms, t0 + 30 * minute);
+  EXPECT_EQ(h.fx.sent[1].coupon, "A");
+  EXPECT_EQ(h.fx.sent[2].ts_ms, t0 + 6 * hour);
+  EXPECT_EQ(h.fx.sent[2].coupon, "B");
+}
+
+TEST(AbandonedCartTest, NoReminderAfterOrder) {
+  harness h;
+  h.add(t0);
+  h.order(t0 + 30 * minute);
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::ordered), 1);
+}
+
+TEST(AbandonedCartTest, OrderFromAnotherCartAlsoStopsReminders) {
+  harness h;
+  h.add(t0);
+  h.order(t0 + 30 * minute, "other-cart");
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+}
+
+TEST(AbandonedCartTest, ReminderDueBeforeTheOrderIsSentButNotTheNextOne) {
+  harness h;
+  h.add(t0);
+  h.order(t0 + 2 * hour);  // the 1 h reminder was due before the order
+  h.advance(t0 + 10 * day);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].reminder_number, 1);
+  EXPECT_EQ(h.suppressed(suppression::ordered), 1);
+}
+
+TEST(AbandonedCartTest, LateEventOfAnOrderedCartIsIgnored) {
+  harness h;
+  h.add(t0);
+  h.order(t0 + 10 * minute);
+  h.add(t0 + 5 * minute, "sku-2");  // replayed / late add of the ordered cart
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+}
+
+TEST(AbandonedCartTest, NoReminderAfterCartCleared) {
+  harness h;
+  h.add(t0);
+  h.apply(harness::base(event_type::cart_cleared, t0 + 10 * minute));
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::cart_cleared), 1);
+}
+
+TEST(AbandonedCartTest, NoReminderWhenEveryItemWasRemoved) {
+  harness h;
+  h.add(t0, "sku-1", 2);
+  h.add(t0 + minute, "sku-2", 1);
+  h.remove(t0 + 2 * minute, "sku-1", 1);
+  h.remove(t0 + 3 * minute, "sku-1", 1);
+  h.remove(t0 + 4 * minute, "sku-2");  // no quantity: all of it
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::cart_emptied), 1);
+}
+
+TEST(AbandonedCartTest, PartialRemovalRemindsWithRemainingLines) {
+  harness h;
+  h.add(t0, "sku-1", 3, 5);
+  h.add(t0 + minute, "sku-2", 1, 7);
+  h.remove(t0 + 2 * minute, "sku-1", 1);
+  h.advance(t0 + 2 * minute + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  const auto& lines = h.fx.sent[0].lines;
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0].quantity, 2);
+  EXPECT_DOUBLE_EQ(h.fx.sent[0].cart_value, 2 * 5 + 7);
+}
+
+TEST(AbandonedCartTest, AnonymousCartIsTrackedButNeverReminded) {
+  harness h;
+  h.add(t0, "sku-1", 1, 10, "visitor", "cart-v", true);
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::anonymous), 1);
+}
+
+TEST(AbandonedCartTest, ActivityBeforeTheReminderRearmsTheTimer) {
+  harness h;
+  h.add(t0);
+  h.add(t0 + 50 * minute, "sku-2");
+  h.advance(t0 + hour);
+  EXPECT_TRUE(h.fx.sent.empty());
+  h.advance(t0 + 50 * minute + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].lines.size(), 2u);
+}
+
+TEST(AbandonedCartTest, CheckoutStartedCountsAsActivity) {
+  harness h;
+  h.add(t0);
+  h.apply(harness::base(event_type::checkout_started, t0 + 30 * minute));
+  h.advance(t0 + hour);
+  EXPECT_TRUE(h.fx.sent.empty());
+  h.advance(t0 + 30 * minute + hour);
+  EXPECT_EQ(h.fx.sent.size(), 1u);
+}
+
+TEST(AbandonedCartTest, ActivityAfterAReminderRearmsButNeverResetsTheCount) {
+  harness h;
+  h.add(t0);
+  h.advance(t0 + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  const std::int64_t t1 = t0 + 3 * hour;
+  h.add(t1, "sku-2");  // re-activated after reminder 1
+  h.advance(t1 + hour);
+  EXPECT_EQ(h.fx.sent.size(), 1u) << "re-arming must not restart the sequence at reminder 1";
+  h.advance(t1 + day);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.fx.sent[1].reminder_number, 2);
+  EXPECT_EQ(h.fx.sent[1].ts_ms, t1 + day);
+  h.add(t1 + 2 * day, "sku-3");  // activity after the last allowed reminder
+  h.advance(t1 + 30 * day);
+  EXPECT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.suppressed(suppression::max_reminders), 1);
+}
+
+TEST(AbandonedCartTest, ANewCartStartsItsOwnCount) {
+  harness h;
+  h.add(t0);
+  h.advance(t0 + 2 * day);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  h.add(t0 + 3 * day, "sku-9", 1, 10, "c1", "cart2");
+  h.advance(t0 + 3 * day + hour);
+  ASSERT_EQ(h.fx.sent.size(), 3u);
+  EXPECT_EQ(h.fx.sent[2].cart_id, "cart2");
+  EXPECT_EQ(h.fx.sent[2].reminder_number, 1);
+  ASSERT_EQ(h.fx.sent[2].lines.size(), 1u);
+  EXPECT_EQ(h.fx.sent[2].lines[0].sku, "sku-9");
+}
+
+TEST(AbandonedCartTest, OutOfOrderEventDoesNotMoveTheInactivityClockBack) {
+  harness h;
+  h.add(t0 + 10 * minute);
+  event late = harness::base(event_type::cart_item_added, t0);
+  late.sku = "sku-2";
+  late.quantity = 1;
+  late.event_id = "late";
+  h.op.on_event(late, h.carts, h.timers, h.fx);  // applied without advancing time
+  h.advance(t0 + 10 * minute + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].ts_ms, t0 + 10 * minute + hour);
+  EXPECT_EQ(h.fx.sent[0].lines.size(), 2u);
+}
+
+TEST(AbandonedCartTest, RemindersForManyCustomersAreIndependent) {
+  harness h;
+  for (int i = 0; i < 50; ++i) h.add(t0 + i * minute, "sku", 1, 1, "cust" + std::to_string(i), "k");
+  h.order(t0 + 55 * minute);  // c1 is not among them: nothing suppressed
+  h.advance(t0 + 49 * minute + hour);
+  EXPECT_EQ(h.fx.sent.size(), 50u);
+}
+
+TEST(AbandonedCartTest, NotificationIdsAreDeterministicAndDistinct) {
+  auto run = [] {
+    harness h;
+    h.add(t0);
+    h.advance(t0 + 2 * day);
+    return h.fx.sent;
+  };
+  auto a = run(), b = run();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].notification_id, b[0].notification_id);
+  EXPECT_EQ(a[1].notification_id, b[1].notification_id);
+  EXPECT_NE(a[0].notification_id, a[1].notification_id);
+  EXPECT_EQ(a[0].notification_id.size(), 32u);
+}
+
+TEST(AbandonedCartTest, FinishedCartStateIsPurgedAfterRetention) {
+  harness h;
+  h.add(t0);
+  h.order(t0 + minute);
+  ASSERT_NE(h.carts.find("c1"), nullptr);
+  h.advance(t0 + minute + 7 * day);
+  EXPECT_EQ(h.carts.find("c1"), nullptr);
+  EXPECT_TRUE(h.timers.pending.empty());
+}
+
+TEST(AbandonedCartTest, EveryStoredCartHasExactlyOnePendingTimer) {
+  harness h;
+  h.add(t0);
+  EXPECT_EQ(h.timers.pending.size(), 1u);
+  h.advance(t0 + hour);
+  EXPECT_EQ(h.timers.pending.size(), 1u);
+  h.advance(t0 + day);
+  EXPECT_EQ(h.timers.pending.size(), 1u);  // the purge timer
+  EXPECT_EQ(h.timers.pending.begin()->second, "p");
+}
+
+TEST(CartStateTest, EncodeDecodeRoundTrip) {
+  cart_state s;
+  s.cart_id = "cart-1";
+  s.currency = "EUR";
+  s.lines = {{"a", 2, 1.25}, {"b", 1, 99.99}};
+  s.last_activity_ms = -5;
+  s.last_event_id = "ev-9";
+  s.reminders_sent = 1;
+  s.anonymous = true;
+  s.closed = false;
+  s.timer_ms = t0;
+  s.purge_ms = 0;
+  std::string bytes;
+  s.encode(bytes);
+  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 1) << "format version byte";
+  cart_state back;
+  ASSERT_TRUE(cart_state::decode(bytes, back));
+  EXPECT_EQ(back, s);
+}
+
+TEST(CartStateTest, DecodeRejectsUnknownVersionAndTruncation) {
+  cart_state s;
+  s.cart_id = "x";
+  std::string bytes;
+  s.encode(bytes);
+  cart_state out;
+  std::string bad = bytes;
+  bad[0] = 9;
+  EXPECT_FALSE(cart_state::decode(bad, out));
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    EXPECT_FALSE(cart_state::decode(std::string_view(bytes).substr(0, n), out)) << n;
+  EXPECT_FALSE(cart_state::decode(bytes + "x", out));
+}
+
+}  // namespace
+}  // namespace herald::rules

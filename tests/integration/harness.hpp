@@ -1,0 +1,139 @@
+#pragma once
+// Shared fixtures for integration tests: a mock Kafka cluster with Herald's topics, a producer,
+// a temporary state directory, waiting helpers and a tiny HTTP GET for /metrics.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "herald/actors/app.hpp"
+#include "herald/streams/mock_cluster.hpp"
+#include "herald/streams/sink.hpp"
+#include "herald/streams/topic_reader.hpp"
+
+namespace herald::testing {
+
+class temp_dir {
+ public:
+  temp_dir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("herald-it-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path_); }
+  [[nodiscard]] std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// A mock cluster with Herald's default topics and a producer into it.
+class kafka_fixture {
+ public:
+  explicit kafka_fixture(int partitions = 3) {
+    std::string error;
+    cluster_ = streams::mock_cluster::start(1, error);
+    if (!cluster_) throw std::runtime_error(error);
+    actors::topics_config t;
+    for (const auto* name : {&t.clickstream, &t.carts, &t.cart_reminders, &t.dlq})
+      cluster_->create_topic(*name, partitions);
+    streams::sink_config sc;
+    sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    producer_ = streams::sink::create(sc, error);
+    if (!producer_) throw std::runtime_error(error);
+  }
+
+  [[nodiscard]] actors::app_config config(const std::string& state_dir) const {
+    actors::app_config c;
+    c.kafka.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    c.kafka.session_timeout_ms = 4000;
+    c.kafka.group_id = "herald-it";
+    c.state.dir = state_dir;
+    c.metrics.listen = "127.0.0.1:0";
+    c.task.commit_interval_ms = 50;
+    c.task.watermark.idle_timeout_ms = 0;  // event time only: deterministic
+    c.task.max_record_bytes = 4096;
+    return c;
+  }
+
+  void produce(const std::string& topic, const std::string& key, const std::string& value) {
+    ASSERT_TRUE(producer_->produce(topic, key, value));
+  }
+  void flush() { ASSERT_TRUE(producer_->flush(10'000)); }
+
+  [[nodiscard]] std::vector<streams::consumed_record> read(const std::string& topic) const {
+    std::vector<streams::consumed_record> out;
+    std::string error;
+    EXPECT_TRUE(streams::read_topic({{"bootstrap.servers", cluster_->bootstrap_servers()}}, topic,
+                                    out, error))
+        << error;
+    return out;
+  }
+
+ private:
+  std::unique_ptr<streams::mock_cluster> cluster_;
+  std::unique_ptr<streams::sink> producer_;
+};
+
+/// Polls `done` until true or `timeout`; returns its last value.
+inline bool wait_for(const std::function<bool()>& done,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+inline std::uint64_t processed(actors::app& a) {
+  return a.probe().events_total(actors::event_result::ok) +
+         a.probe().events_total(actors::event_result::dlq);
+}
+
+/// GET http://127.0.0.1:port/path; returns the body ("" on failure).
+inline std::string http_get(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    ::close(fd);
+    return {};
+  }
+  const std::string req = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  (void)::send(fd, req.data(), req.size(), 0);
+  std::string resp;
+  char buf[8192];
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  ::close(fd);
+  const auto body = resp.find("\r\n\r\n");
+  return body == std::string::npos ? std::string{} : resp.substr(body + 4);
+}
+
+/// The value of the sample `name{labels}` in a Prometheus text exposition (-1 when absent).
+/// `labels` is the exact label set as exposed, e.g. `reason="ordered",rule="abandoned_cart"`.
+inline double metric_value(const std::string& text, const std::string& name,
+                           const std::string& labels = "") {
+  const std::string key = labels.empty() ? name + " " : name + "{" + labels + "} ";
+  for (std::size_t pos = 0; (pos = text.find(key, pos)) != std::string::npos; pos += key.size()) {
+    if (pos != 0 && text[pos - 1] != '\n') continue;
+    return std::stod(text.substr(pos + key.size()));
+  }
+  return -1;
+}
+
+}  // namespace herald::testing

@@ -1,0 +1,165 @@
+// End-to-end through Kafka (librdkafka's mock cluster): the scripted scenario yields exactly the
+// expected reminders and dead letters; a restart mid-scenario loses and repeats nothing; the
+// /metrics endpoint agrees with the scenario.
+
+#include <map>
+#include <set>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "scenario.hpp"
+#include "herald/streams/dlq.hpp"
+
+namespace herald::testing {
+namespace {
+
+using nlohmann::json;
+
+void run_part(kafka_fixture& kafka, actors::app& app, const std::vector<input>& part,
+              std::uint64_t expect_processed) {
+  for (const auto& in : part) kafka.produce(in.topic, in.key, in.value);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) >= expect_processed; }))
+      << "processed " << processed(app) << " of " << expect_processed;
+}
+
+void expect_reminders(const std::vector<streams::consumed_record>& out, const scenario& s) {
+  // Exactly the expected set: no extra, none missing, none twice.
+  std::map<std::pair<std::string, int>, json> got;
+  std::set<std::string> ids;
+  for (const auto& r : out) {
+    const json j = json::parse(r.value);
+    EXPECT_EQ(j.at("type"), "cart_reminder");
+    EXPECT_EQ(r.key, j.at("customer_id").get<std::string>());
+    EXPECT_TRUE(ids.insert(j.at("notification_id").get<std::string>()).second)
+        << "notification emitted twice: " << r.value;
+    const auto k = std::make_pair(j.at("customer_id").get<std::string>(),
+                                  j.at("reminder_number").get<int>());
+    EXPECT_TRUE(got.emplace(k, j).second) << "duplicate reminder " << r.value;
+  }
+  ASSERT_EQ(got.size(), s.reminders.size());
+  for (const auto& e : s.reminders) {
+    auto it = got.find({e.customer, e.number});
+    ASSERT_NE(it, got.end()) << "missing reminder " << e.number << " for " << e.customer;
+    const json& j = it->second;
+    EXPECT_EQ(j.at("ts").get<std::int64_t>(), e.ts_ms) << e.customer << " #" << e.number;
+    std::vector<std::string> skus;
+    for (const auto& l : j.at("lines")) skus.push_back(l.at("sku"));
+    EXPECT_EQ(skus, e.skus) << e.customer << " #" << e.number;
+    if (e.coupon.empty())
+      EXPECT_FALSE(j.contains("coupon")) << j.dump();
+    else
+      EXPECT_EQ(j.at("coupon"), e.coupon);
+  }
+}
+
+void expect_dead_letters(const std::vector<streams::consumed_record>& out, const scenario& s) {
+  ASSERT_EQ(out.size(), s.dlq.size());
+  // The DLQ keeps per-partition order; every malformed record has the same key, so one partition.
+  std::vector<input> bad;
+  for (const auto& in : s.part2)
+    if (in.key == "mallory") bad.push_back(in);
+  ASSERT_EQ(bad.size(), out.size());
+  std::int64_t last_offset = -1;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto& r = out[i];
+    EXPECT_EQ(r.key, bad[i].key);
+    EXPECT_EQ(r.value, bad[i].value) << "DLQ copy must be byte for byte";
+    const std::string reason = r.header(std::string(streams::dlq_error_header));
+    EXPECT_NE(reason.find(s.dlq[i].reason_fragment), std::string::npos)
+        << "reason '" << reason << "' should mention " << s.dlq[i].reason_fragment;
+    EXPECT_EQ(r.header(std::string(streams::dlq_topic_header)), "shop.carts");
+    EXPECT_FALSE(r.header(std::string(streams::dlq_partition_header)).empty());
+    const auto offset = std::stoll(r.header(std::string(streams::dlq_offset_header)));
+    EXPECT_GT(offset, last_offset);
+    last_offset = offset;
+  }
+}
+
+TEST(PipelineTest, ScenarioYieldsExactlyTheExpectedRemindersAndDeadLetters) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  scenario s;
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    run_part(kafka, app, s.part1, s.part1.size());
+    run_part(kafka, app, s.part2, s.total());
+    app.stop();
+  }
+  expect_reminders(kafka.read("herald.cart-reminders"), s);
+  expect_dead_letters(kafka.read("herald.dlq"), s);
+}
+
+TEST(PipelineTest, RestartMidScenarioLosesAndRepeatsNothing) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  scenario s;
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    run_part(kafka, app, s.part1, s.part1.size());
+    app.stop();  // reminders pending in the timer store, erin's first one already sent
+  }
+  const auto before = kafka.read("herald.cart-reminders");
+  EXPECT_GE(before.size(), 2u) << "part 1 already emits erin's and alice's first reminders";
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    // A fresh process: its counters start at zero, and it must not re-read part 1.
+    run_part(kafka, app, s.part2, s.part2.size());
+    EXPECT_TRUE(wait_for([&] { return processed(app) == s.part2.size(); },
+                         std::chrono::milliseconds(500)));
+    EXPECT_EQ(processed(app), s.part2.size()) << "re-read already-committed input";
+    app.stop();
+  }
+  expect_reminders(kafka.read("herald.cart-reminders"), s);
+  expect_dead_letters(kafka.read("herald.dlq"), s);
+}
+
+TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  scenario s;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  run_part(kafka, app, s.part1, s.part1.size());
+  run_part(kafka, app, s.part2, s.total());
+  // Reminders fire inside processing; wait until the last commit's counters are visible.
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == s.reminders.size(); }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  ASSERT_FALSE(text.empty());
+  const auto carts_ok = metric_value(text, "herald_events_total", R"(result="ok",topic="shop.carts")");
+  const auto clicks_ok =
+      metric_value(text, "herald_events_total", R"(result="ok",topic="shop.clickstream")");
+  EXPECT_EQ(carts_ok + clicks_ok, static_cast<double>(s.valid));
+  EXPECT_EQ(clicks_ok, 1);
+  EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="dlq",topic="shop.carts")"), 6);
+  for (const char* reason : {"malformed_json", "missing_field", "wrong_type", "unknown_type",
+                             "key_mismatch", "oversized"})
+    EXPECT_EQ(metric_value(text, "herald_dlq_records_total",
+                           std::string("reason=\"") + reason + "\""),
+              1)
+        << reason;
+  EXPECT_EQ(metric_value(text, "herald_cart_reminders_total", R"(reminder_number="1")"), 3);
+  EXPECT_EQ(metric_value(text, "herald_cart_reminders_total", R"(reminder_number="2")"), 2);
+  auto suppressed = [&](const char* reason) {
+    return metric_value(text, "herald_suppressions_total",
+                        std::string("reason=\"") + reason + "\",rule=\"abandoned_cart\"");
+  };
+  EXPECT_EQ(suppressed("ordered"), 2);  // bob, grace
+  EXPECT_EQ(suppressed("cart_cleared"), 1);
+  EXPECT_EQ(suppressed("cart_emptied"), 1);
+  EXPECT_EQ(suppressed("anonymous"), 1);
+  EXPECT_EQ(suppressed("max_reminders"), 1);
+  EXPECT_EQ(metric_value(text, "herald_tasks"), 3);
+  EXPECT_EQ(metric_value(text, "herald_processing_latency_seconds_count"),
+            static_cast<double>(s.total()));
+  EXPECT_GT(metric_value(text, "herald_timers_pending"), 0);
+  app.stop();
+}
+
+}  // namespace
+}  // namespace herald::testing
