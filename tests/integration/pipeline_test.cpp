@@ -103,8 +103,15 @@ TEST(PipelineTest, RestartMidScenarioLosesAndRepeatsNothing) {
     run_part(kafka, app, s.part1, s.part1.size());
     app.stop();  // reminders pending in the timer store, erin's first one already sent
   }
+  // Erin's own later event in part 1 moved her partition's watermark past her first reminder,
+  // so it went out before the stop; the rest waits in the timer store across the restart.
   const auto before = kafka.read("herald.cart-reminders");
-  EXPECT_GE(before.size(), 2u) << "part 1 already emits erin's and alice's first reminders";
+  bool erin_first = false;
+  for (const auto& r : before)
+    erin_first = erin_first || (r.key == "erin" && r.value.find("\"reminder_number\":1") !=
+                                                       std::string::npos);
+  EXPECT_TRUE(erin_first);
+  EXPECT_LT(before.size(), s.reminders.size());
   {
     actors::app app(kafka.config(dir.str()));
     ASSERT_EQ(app.start(), "");
