@@ -48,10 +48,14 @@ options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     const long long v = std::atoll(argv[i + 1]);
-    if (k == "--events") o.events = static_cast<std::size_t>(v);
-    else if (k == "--partitions") o.partitions = static_cast<int>(v);
-    else if (k == "--window") o.window = v;
-    else if (k == "--rounds") o.rounds = static_cast<int>(v);
+    if (k == "--events")
+      o.events = static_cast<std::size_t>(v);
+    else if (k == "--partitions")
+      o.partitions = static_cast<int>(v);
+    else if (k == "--window")
+      o.window = v;
+    else if (k == "--rounds")
+      o.rounds = static_cast<int>(v);
   }
   return o;
 }
@@ -117,11 +121,10 @@ double passthrough(const std::string& bootstrap, const std::vector<traffic_recor
       rd_kafka_message_t* m = msgs[i];
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         if (consumed.load() == 0) first = clock_type::now();
-        while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC("pt.out"),
-                                 RD_KAFKA_V_KEY(m->key, m->key_len),
-                                 RD_KAFKA_V_VALUE(m->payload, m->len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        while (rd_kafka_producev(
+                   producer, RD_KAFKA_V_TOPIC("pt.out"), RD_KAFKA_V_KEY(m->key, m->key_len),
+                   RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                   RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
           rd_kafka_poll(producer, 1);
         consumed.fetch_add(1);
       }
@@ -148,9 +151,9 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   cfg.topics.clickstream = fmt::format("shop.clickstream.{}", round);
   cfg.topics.carts = fmt::format("shop.carts.{}", round);
   cfg.metrics.listen = "127.0.0.1:0";
-  cfg.state.dir = (std::filesystem::temp_directory_path() /
-                   fmt::format("herald-bench-{}", ::getpid()))
-                      .string();
+  cfg.state.dir =
+      (std::filesystem::temp_directory_path() / fmt::format("herald-bench-{}", ::getpid()))
+          .string();
   std::filesystem::remove_all(cfg.state.dir);
   herald::actors::app app(cfg);
   if (auto e = app.start(); !e.empty()) {
@@ -166,7 +169,7 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
         feeder, input,
         [&](const traffic_record& r) {
           return r.topic == herald::schemas::topic_kind::clickstream ? cfg.topics.clickstream
-                                                                      : cfg.topics.carts;
+                                                                     : cfg.topics.carts;
         },
         processed, o.window);
   });

@@ -19,7 +19,8 @@ std::vector<actors::traffic_record> sample(std::size_t n) {
   c.malformed_share = 0;
   actors::traffic_generator gen(c);
   std::vector<actors::traffic_record> out;
-  for (std::size_t i = 0; i < n; ++i) out.push_back(gen.next(1'760'000'000'000 + static_cast<std::int64_t>(i) * 180));
+  for (std::size_t i = 0; i < n; ++i)
+    out.push_back(gen.next(1'760'000'000'000 + static_cast<std::int64_t>(i) * 180));
   return out;
 }
 

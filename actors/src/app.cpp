@@ -7,8 +7,8 @@
 #include <mutex>
 #include <thread>
 
-#include <caf/all.hpp>
 #include <spdlog/spdlog.h>
+#include <caf/all.hpp>
 
 #include "herald/actors/customer_task.hpp"
 #include "herald/state/db.hpp"
@@ -147,7 +147,9 @@ struct app::impl final : streams::source_listener {
 
 app::app(app_config config) : impl_(std::make_unique<impl>(std::move(config))) {}
 
-app::~app() { stop(); }
+app::~app() {
+  stop();
+}
 
 std::string app::start() {
   auto& s = *impl_;
@@ -233,8 +235,12 @@ void app::stop() {
   spdlog::info("herald stopped");
 }
 
-metrics& app::probe() { return *impl_->probe; }
-int app::metrics_port() const { return impl_->probe ? impl_->probe->port() : 0; }
+metrics& app::probe() {
+  return *impl_->probe;
+}
+int app::metrics_port() const {
+  return impl_->probe ? impl_->probe->port() : 0;
+}
 std::size_t app::assigned_tasks() const {
   std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
   return impl_->tasks.size();
@@ -242,6 +248,8 @@ std::size_t app::assigned_tasks() const {
 std::int64_t app::consumer_lag() const {
   return impl_->source ? impl_->source->lag() : 0;
 }
-const app_config& app::config() const { return impl_->config; }
+const app_config& app::config() const {
+  return impl_->config;
+}
 
 }  // namespace herald::actors

@@ -43,8 +43,7 @@ app_config load_config(const std::string& path) {
   }
   app_config c;
   if (!root || root.IsNull()) return c;
-  check_keys(root, "",
-             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads"});
+  check_keys(root, "", {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads"});
   read(root, "worker_threads", "", c.worker_threads);
 
   const auto kafka = root["kafka"];
@@ -125,8 +124,8 @@ void validate(const app_config& c) {
   if (c.kafka.max_in_flight <= 0) fail("kafka.max_in_flight", "must be > 0");
   if (c.kafka.resume_in_flight < 0 || c.kafka.resume_in_flight > c.kafka.max_in_flight)
     fail("kafka.resume_in_flight", "must be between 0 and kafka.max_in_flight");
-  for (const auto* t : {&c.topics.clickstream, &c.topics.carts, &c.topics.cart_reminders,
-                        &c.topics.dlq})
+  for (const auto* t :
+       {&c.topics.clickstream, &c.topics.carts, &c.topics.cart_reminders, &c.topics.dlq})
     if (t->empty()) fail("topics", "topic names must not be empty");
   if (c.state.dir.empty()) fail("state.dir", "must not be empty");
   if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");

@@ -216,8 +216,8 @@ void customer_task::produce(state::outbox_record&& rec) {
   const std::uint64_t seq = rec.seq;
   std::weak_ptr<acks> weak = acks_;
   metrics* probe = env_.probe;
-  const bool queued = env_.sink->produce(
-      rec.topic, rec.key, rec.value, rec.headers, [weak, seq, probe](bool ok) {
+  const bool queued =
+      env_.sink->produce(rec.topic, rec.key, rec.value, rec.headers, [weak, seq, probe](bool ok) {
         probe->add_produced(ok);
         if (auto a = weak.lock()) {
           std::lock_guard<std::mutex> lock(a->mutex);

@@ -1,7 +1,7 @@
 #include "herald/actors/demo.hpp"
 
-#include <csignal>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <thread>
 
@@ -45,16 +45,18 @@ int run_demo(const demo_options& o) {
   cfg.kafka.group_id = "herald-demo";
   cfg.metrics.listen = o.metrics_listen;
   const bool temp_state = o.state_dir.empty();
-  cfg.state.dir = temp_state ? (std::filesystem::temp_directory_path() /
-                                fmt::format("herald-demo-{}", ::getpid()))
-                                   .string()
-                             : o.state_dir;
+  cfg.state.dir =
+      temp_state
+          ? (std::filesystem::temp_directory_path() / fmt::format("herald-demo-{}", ::getpid()))
+                .string()
+          : o.state_dir;
   // Event time runs `time_scale` times faster than the wall clock in the demo.
   cfg.task.watermark.idle_timeout_ms = 2000;
 
-  fmt::print("herald demo: mock Kafka at {}, {} partitions, {:.0f} records/s for {:.0f} s, "
-             "event time x{:.0f}\n",
-             mc->bootstrap_servers(), o.partitions, o.rate, o.duration_s, o.time_scale);
+  fmt::print(
+      "herald demo: mock Kafka at {}, {} partitions, {:.0f} records/s for {:.0f} s, "
+      "event time x{:.0f}\n",
+      mc->bootstrap_servers(), o.partitions, o.rate, o.duration_s, o.time_scale);
   app herald(cfg);
   if (auto err = herald.start(); !err.empty()) {
     fmt::print(stderr, "demo: {}\n", err);
@@ -92,8 +94,8 @@ int run_demo(const demo_options& o) {
     const auto sim_now = sim_start + static_cast<std::int64_t>(t * 1000 * o.time_scale);
     while (produced < target) {
       traffic_record r = gen.next(sim_now);
-      const auto& topic = r.topic == schemas::topic_kind::clickstream ? cfg.topics.clickstream
-                                                                      : cfg.topics.carts;
+      const auto& topic =
+          r.topic == schemas::topic_kind::clickstream ? cfg.topics.clickstream : cfg.topics.carts;
       producer->produce(topic, r.key, r.value);
       ++produced;
       malformed += r.malformed ? 1 : 0;
@@ -134,11 +136,13 @@ int run_demo(const demo_options& o) {
   if (!read_ok) fmt::print("  (could not read outputs back: {})\n", error);
   if (!reminders.empty()) fmt::print("  sample reminder       {}\n", reminders.front().value);
   if (!dlq.empty())
-    fmt::print("  sample DLQ reason     {}\n", dlq.front().header(std::string(streams::dlq_error_header)));
+    fmt::print("  sample DLQ reason     {}\n",
+               dlq.front().header(std::string(streams::dlq_error_header)));
   if (temp_state) std::filesystem::remove_all(cfg.state.dir);
   const bool ok = processed() == produced && dlq.size() == malformed;
-  if (!ok) fmt::print("demo: FAILED: processed {} of {} records, {} of {} malformed in the DLQ\n",
-                      processed(), produced, dlq.size(), malformed);
+  if (!ok)
+    fmt::print("demo: FAILED: processed {} of {} records, {} of {} malformed in the DLQ\n",
+               processed(), produced, dlq.size(), malformed);
   return ok ? 0 : 1;
 }
 
@@ -157,9 +161,10 @@ int run_dev_kafka(int brokers, int partitions) {
   create_topics(*mc, topics_config{}, partitions);
   fmt::print("{}\n", mc->bootstrap_servers());
   std::fflush(stdout);
-  spdlog::info("mock Kafka cluster with {} brokers up; topics created with {} partitions; "
-               "Ctrl-C to stop",
-               brokers, partitions);
+  spdlog::info(
+      "mock Kafka cluster with {} brokers up; topics created with {} partitions; "
+      "Ctrl-C to stop",
+      brokers, partitions);
   int sig = 0;
   sigwait(&set, &sig);
   return 0;

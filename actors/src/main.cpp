@@ -1,9 +1,9 @@
 #include <csignal>
 #include <cstdio>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "herald/actors/app.hpp"
 #include "herald/actors/demo.hpp"
@@ -46,12 +46,14 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
 
   herald::actors::demo_options demo;
-  auto* demo_cmd = cli.add_subcommand("demo", "Run the whole pipeline on an embedded mock Kafka "
-                                              "with generated shop traffic");
+  auto* demo_cmd = cli.add_subcommand("demo",
+                                      "Run the whole pipeline on an embedded mock Kafka "
+                                      "with generated shop traffic");
   demo_cmd->add_option("--rate", demo.rate, "Records per second")->capture_default_str();
   demo_cmd->add_option("--duration", demo.duration_s, "Seconds of traffic")->capture_default_str();
-  demo_cmd->add_option("--time-scale", demo.time_scale,
-                       "Simulated event-time seconds per wall-clock second")
+  demo_cmd
+      ->add_option("--time-scale", demo.time_scale,
+                   "Simulated event-time seconds per wall-clock second")
       ->capture_default_str();
   demo_cmd->add_option("--partitions", demo.partitions, "Partitions per topic")
       ->capture_default_str();
@@ -62,8 +64,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   int brokers = 1, partitions = 4;
-  auto* dev = cli.add_subcommand("dev-kafka", "Run a standalone mock Kafka cluster with Herald's "
-                                              "topics and print its bootstrap address");
+  auto* dev = cli.add_subcommand("dev-kafka",
+                                 "Run a standalone mock Kafka cluster with Herald's "
+                                 "topics and print its bootstrap address");
   dev->add_option("--brokers", brokers, "Mock brokers")->capture_default_str();
   dev->add_option("--partitions", partitions, "Partitions per topic")->capture_default_str();
 

@@ -17,8 +17,9 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
   using namespace prometheus;
   auto& events = BuildCounter()
                      .Name("herald_events_total")
-                     .Help("Input records by topic and result (ok = decoded and applied, "
-                           "dlq = sent to the dead-letter topic)")
+                     .Help(
+                         "Input records by topic and result (ok = decoded and applied, "
+                         "dlq = sent to the dead-letter topic)")
                      .Register(*registry_);
   auto& late = BuildCounter()
                    .Name("herald_late_events_total")
@@ -44,15 +45,16 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
     reminders_.push_back(&reminders.Add({{"reminder_number", std::to_string(i)}}));
   auto& suppressions = BuildCounter()
                            .Name("herald_suppressions_total")
-                           .Help("Messages not sent because a condition said no, by rule and "
-                                 "reason")
+                           .Help(
+                               "Messages not sent because a condition said no, by rule and "
+                               "reason")
                            .Register(*registry_);
   for (std::size_t i = 0; i < rules::suppression_count; ++i)
     suppressions_[i] = &suppressions.Add(
         {{"rule", "abandoned_cart"},
          {"reason", std::string(rules::to_string(static_cast<rules::suppression>(i)))}});
   latency_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,     10};
+                     0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   latency_ = &BuildHistogram()
                   .Name("herald_processing_latency_seconds")
                   .Help("Time from poll to the end of processing, per record")
@@ -151,17 +153,33 @@ void metrics::observe_latency(double seconds, std::uint64_t n) {
   buckets[i] = static_cast<double>(n);
   latency_->ObserveMultiple(buckets, seconds * static_cast<double>(n));
 }
-void metrics::add_commit(double seconds) { commit_latency_->Observe(seconds); }
-void metrics::add_produced(bool ok) { produced_[ok ? 1 : 0]->Increment(); }
-void metrics::add_timers(std::int64_t delta) { timers_->Increment(static_cast<double>(delta)); }
-void metrics::add_tasks(std::int64_t delta) { tasks_->Increment(static_cast<double>(delta)); }
-void metrics::set_in_flight(std::int64_t n) { in_flight_->Set(static_cast<double>(n)); }
-void metrics::set_paused_tasks(std::int64_t n) { paused_->Set(static_cast<double>(n)); }
-void metrics::set_consumer_lag(std::int64_t n) { lag_->Set(static_cast<double>(n)); }
+void metrics::add_commit(double seconds) {
+  commit_latency_->Observe(seconds);
+}
+void metrics::add_produced(bool ok) {
+  produced_[ok ? 1 : 0]->Increment();
+}
+void metrics::add_timers(std::int64_t delta) {
+  timers_->Increment(static_cast<double>(delta));
+}
+void metrics::add_tasks(std::int64_t delta) {
+  tasks_->Increment(static_cast<double>(delta));
+}
+void metrics::set_in_flight(std::int64_t n) {
+  in_flight_->Set(static_cast<double>(n));
+}
+void metrics::set_paused_tasks(std::int64_t n) {
+  paused_->Set(static_cast<double>(n));
+}
+void metrics::set_consumer_lag(std::int64_t n) {
+  lag_->Set(static_cast<double>(n));
+}
 void metrics::add_rebalances(std::uint64_t n) {
   if (n != 0) rebalances_->Increment(static_cast<double>(n));
 }
-void metrics::set_state_bytes(std::size_t store, double bytes) { state_bytes_[store]->Set(bytes); }
+void metrics::set_state_bytes(std::size_t store, double bytes) {
+  state_bytes_[store]->Set(bytes);
+}
 
 std::uint64_t metrics::events_total(event_result result) const {
   double sum = 0;

@@ -6,8 +6,7 @@
 
 namespace herald::actors {
 
-traffic_generator::traffic_generator(traffic_config config)
-    : config_(config), rng_(config.seed) {}
+traffic_generator::traffic_generator(traffic_config config) : config_(config), rng_(config.seed) {}
 
 std::string traffic_generator::pick_sku() {
   // Inverse-CDF of a power law: a few SKUs are popular, most are long tail.
@@ -119,8 +118,8 @@ traffic_record traffic_generator::encode(const schemas::event& ev) {
   const auto type = schemas::to_string(ev.type);
   const std::string id = fmt::format("ev-{}", events_);
   auto& v = r.value;
-  v = fmt::format(R"({{"type":"{}","event_id":"{}","ts":{},"customer_id":"{}")", type, id,
-                  ev.ts_ms, ev.customer_id);
+  v = fmt::format(R"({{"type":"{}","event_id":"{}","ts":{},"customer_id":"{}")", type, id, ev.ts_ms,
+                  ev.customer_id);
   switch (ev.type) {
     case event_type::page_view:
       fmt::format_to(std::back_inserter(v), R"(,"session_id":"{}","url":"{}")", ev.session_id,
@@ -167,13 +166,13 @@ traffic_record traffic_generator::malformed(std::int64_t now_ms) {
   r.key = fmt::format("cust-{}", events_ % config_.customers);
   switch (events_ % 4) {
     case 0:  // truncated JSON
-      r.value = fmt::format(R"({{"type":"cart_item_added","event_id":"bad-{}","ts":{})", events_,
-                            now_ms);
+      r.value =
+          fmt::format(R"({{"type":"cart_item_added","event_id":"bad-{}","ts":{})", events_, now_ms);
       break;
     case 1:  // missing cart_id
-      r.value = fmt::format(
-          R"({{"type":"cart_cleared","event_id":"bad-{}","ts":{},"customer_id":"{}"}})", events_,
-          now_ms, r.key);
+      r.value =
+          fmt::format(R"({{"type":"cart_cleared","event_id":"bad-{}","ts":{},"customer_id":"{}"}})",
+                      events_, now_ms, r.key);
       break;
     case 2:  // wrong type
       r.value = fmt::format(
@@ -182,8 +181,8 @@ traffic_record traffic_generator::malformed(std::int64_t now_ms) {
       break;
     default:  // unknown event type
       r.value = fmt::format(
-          R"({{"type":"cart_teleported","event_id":"bad-{}","ts":{},"customer_id":"{}"}})",
-          events_, now_ms, r.key);
+          R"({{"type":"cart_teleported","event_id":"bad-{}","ts":{},"customer_id":"{}"}})", events_,
+          now_ms, r.key);
       break;
   }
   return r;

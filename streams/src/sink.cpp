@@ -64,12 +64,12 @@ bool sink::produce(std::string_view topic, std::string_view key, std::string_vie
   const std::string topic_name(topic);
   // A full local queue is transient (the poller drains it): wait, up to a bound.
   for (int attempt = 0;; ++attempt) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()),
-        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 6000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -87,6 +87,8 @@ bool sink::flush(int timeout_ms) {
          RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-std::int64_t sink::outstanding() const { return rd_kafka_outq_len(rk_); }
+std::int64_t sink::outstanding() const {
+  return rd_kafka_outq_len(rk_);
+}
 
 }  // namespace herald::streams

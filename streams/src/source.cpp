@@ -141,7 +141,8 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       auto& p = parts->elems[i];
       const int idx = topic_index(p.topic);
       if (idx < 0) continue;
-      if (auto off = listener_->resume_offset({topics_[idx].fam, p.partition}, p.topic)) p.offset = *off;
+      if (auto off = listener_->resume_offset({topics_[idx].fam, p.partition}, p.topic))
+        p.offset = *off;
     }
     {
       std::lock_guard<std::mutex> lock(flows_mutex_);
@@ -191,8 +192,8 @@ void source::run() {
   std::unordered_map<const void*, int> topic_cache;  // rd_kafka_topic_t* -> binding index
   auto last_commit = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
-    const ssize_t n = rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(),
-                                                   msgs.size());
+    const ssize_t n =
+        rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(), msgs.size());
     const std::int64_t now_ns = steady_ns();
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];

@@ -31,8 +31,8 @@ bool read_topic(const kafka_properties& props, const std::string& topic,
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   auto remaining = [&] {
     return static_cast<int>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(
-               deadline - std::chrono::steady_clock::now())
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
                .count()));
   };
   bool ok = false;
@@ -66,8 +66,8 @@ bool read_topic(const kafka_properties& props, const std::string& topic,
           const char* name = nullptr;
           const void* val = nullptr;
           size_t size = 0;
-          for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &val, &size) ==
-                             RD_KAFKA_RESP_ERR_NO_ERROR;
+          for (size_t i = 0;
+               rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
                ++i)
             r.headers.emplace_back(name, std::string(static_cast<const char*>(val), size));
         }

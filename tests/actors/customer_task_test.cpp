@@ -37,8 +37,8 @@ class CustomerTaskTest : public ::testing::Test {
     config_.kafka.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
     config_.task.watermark.idle_timeout_ms = 0;
     config_.task.commit_interval_ms = 1'000'000;  // commits only when the test says so
-    probe_ = std::make_unique<metrics>(std::vector<std::string>{"shop.clickstream", "shop.carts"},
-                                       2);
+    probe_ =
+        std::make_unique<metrics>(std::vector<std::string>{"shop.clickstream", "shop.carts"}, 2);
     open_db();
   }
   void TearDown() override {
@@ -72,7 +72,8 @@ class CustomerTaskTest : public ::testing::Test {
   }
 
   /// Feeds carts-topic records with consecutive offsets starting at `offset`.
-  void feed(customer_task& task, std::int64_t offset, const std::vector<std::pair<std::string, std::string>>& kv) {
+  void feed(customer_task& task, std::int64_t offset,
+            const std::vector<std::pair<std::string, std::string>>& kv) {
     streams::record_batch b;
     b.task = task.id();
     for (const auto& [k, v] : kv) b.records.push_back({k, v, offset++, 0, 1});
@@ -158,10 +159,11 @@ TEST_F(CustomerTaskTest, CrashAfterCommitBeforeAcknowledgementResendsTheSameId) 
 
 TEST_F(CustomerTaskTest, BadRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {
   auto task = make_task();
-  feed(*task, 10, {{"ann", "{not json"},
-                   {"ann", add("ann", t0)},
-                   {"ann", R"({"type":"cart_item_added","event_id":"x","ts":1,"customer_id":"ann"})"},
-                   {"zed", add("zed", t0 + 2 * hour)}});
+  feed(*task, 10,
+       {{"ann", "{not json"},
+        {"ann", add("ann", t0)},
+        {"ann", R"({"type":"cart_item_added","event_id":"x","ts":1,"customer_id":"ann"})"},
+        {"zed", add("zed", t0 + 2 * hour)}});
   task->shutdown(0);
   const auto dlq = read("herald.dlq");
   ASSERT_EQ(dlq.size(), 2u);

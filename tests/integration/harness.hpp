@@ -118,7 +118,8 @@ inline std::string http_get(int port, const std::string& path) {
   (void)::send(fd, req.data(), req.size(), 0);
   std::string resp;
   char buf[8192];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) resp.append(buf, static_cast<std::size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;)
+    resp.append(buf, static_cast<std::size_t>(n));
   ::close(fd);
   const auto body = resp.find("\r\n\r\n");
   return body == std::string::npos ? std::string{} : resp.substr(body + 4);

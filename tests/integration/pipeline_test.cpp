@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
-#include "scenario.hpp"
 #include "herald/streams/dlq.hpp"
+#include "scenario.hpp"
 
 namespace herald::testing {
 namespace {
@@ -35,8 +35,8 @@ void expect_reminders(const std::vector<streams::consumed_record>& out, const sc
     EXPECT_EQ(r.key, j.at("customer_id").get<std::string>());
     EXPECT_TRUE(ids.insert(j.at("notification_id").get<std::string>()).second)
         << "notification emitted twice: " << r.value;
-    const auto k = std::make_pair(j.at("customer_id").get<std::string>(),
-                                  j.at("reminder_number").get<int>());
+    const auto k =
+        std::make_pair(j.at("customer_id").get<std::string>(), j.at("reminder_number").get<int>());
     EXPECT_TRUE(got.emplace(k, j).second) << "duplicate reminder " << r.value;
   }
   ASSERT_EQ(got.size(), s.reminders.size());
@@ -108,8 +108,8 @@ TEST(PipelineTest, RestartMidScenarioLosesAndRepeatsNothing) {
   const auto before = kafka.read("herald.cart-reminders");
   bool erin_first = false;
   for (const auto& r : before)
-    erin_first = erin_first || (r.key == "erin" && r.value.find("\"reminder_number\":1") !=
-                                                       std::string::npos);
+    erin_first = erin_first ||
+                 (r.key == "erin" && r.value.find("\"reminder_number\":1") != std::string::npos);
   EXPECT_TRUE(erin_first);
   EXPECT_LT(before.size(), s.reminders.size());
   {
@@ -117,8 +117,8 @@ TEST(PipelineTest, RestartMidScenarioLosesAndRepeatsNothing) {
     ASSERT_EQ(app.start(), "");
     // A fresh process: its counters start at zero, and it must not re-read part 1.
     run_part(kafka, app, s.part2, s.part2.size());
-    EXPECT_TRUE(wait_for([&] { return processed(app) == s.part2.size(); },
-                         std::chrono::milliseconds(500)));
+    EXPECT_TRUE(
+        wait_for([&] { return processed(app) == s.part2.size(); }, std::chrono::milliseconds(500)));
     EXPECT_EQ(processed(app), s.part2.size()) << "re-read already-committed input";
     app.stop();
   }
@@ -138,7 +138,8 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == s.reminders.size(); }));
   const std::string text = http_get(app.metrics_port(), "/metrics");
   ASSERT_FALSE(text.empty());
-  const auto carts_ok = metric_value(text, "herald_events_total", R"(result="ok",topic="shop.carts")");
+  const auto carts_ok =
+      metric_value(text, "herald_events_total", R"(result="ok",topic="shop.carts")");
   const auto clicks_ok =
       metric_value(text, "herald_events_total", R"(result="ok",topic="shop.clickstream")");
   EXPECT_EQ(carts_ok + clicks_ok, static_cast<double>(s.valid));
@@ -146,9 +147,8 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="dlq",topic="shop.carts")"), 6);
   for (const char* reason : {"malformed_json", "missing_field", "wrong_type", "unknown_type",
                              "key_mismatch", "oversized"})
-    EXPECT_EQ(metric_value(text, "herald_dlq_records_total",
-                           std::string("reason=\"") + reason + "\""),
-              1)
+    EXPECT_EQ(
+        metric_value(text, "herald_dlq_records_total", std::string("reason=\"") + reason + "\""), 1)
         << reason;
   EXPECT_EQ(metric_value(text, "herald_cart_reminders_total", R"(reminder_number="1")"), 3);
   EXPECT_EQ(metric_value(text, "herald_cart_reminders_total", R"(reminder_number="2")"), 2);

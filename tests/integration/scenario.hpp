@@ -43,11 +43,12 @@ inline std::string add(const std::string& c, const std::string& cart, const std:
 }
 inline std::string simple(const std::string& type, const std::string& c, const std::string& cart,
                           std::int64_t ts) {
-  return fmt::format(R"({{"type":"{}","event_id":"{}-{}-{}","ts":{},"customer_id":"{}","cart_id":"{}"}})",
-                     type, c, type, ts, ts, c, cart);
+  return fmt::format(
+      R"({{"type":"{}","event_id":"{}-{}-{}","ts":{},"customer_id":"{}","cart_id":"{}"}})", type, c,
+      type, ts, ts, c, cart);
 }
-inline std::string remove_all(const std::string& c, const std::string& cart,
-                              const std::string& sku, std::int64_t ts) {
+inline std::string remove_all(const std::string& c, const std::string& cart, const std::string& sku,
+                              std::int64_t ts) {
   return fmt::format(
       R"({{"type":"cart_item_removed","event_id":"{}-rm-{}","ts":{},"customer_id":"{}","cart_id":"{}","sku":"{}"}})",
       c, ts, ts, c, cart, sku);
@@ -92,8 +93,11 @@ struct scenario {
     // grace buys 2 h later: reminder 1 was due before, reminder 2 never.
     c(part1, "grace", add("grace", "cg", "sku-6", 1, t0));
     // clickstream traffic is consumed too.
-    part1.push_back({clicks, "alice",
-                     fmt::format(R"({{"type":"page_view","event_id":"pv-1","ts":{},"customer_id":"alice","session_id":"s1"}})", t0 + min_ms)});
+    part1.push_back(
+        {clicks, "alice",
+         fmt::format(
+             R"({{"type":"page_view","event_id":"pv-1","ts":{},"customer_id":"alice","session_id":"s1"}})",
+             t0 + min_ms)});
     valid = part1.size();
 
     c(part2, "grace", order("grace", "cg", t0 + 2 * hour_ms));
@@ -101,15 +105,25 @@ struct scenario {
     // Malformed records: each must reach the DLQ byte for byte, with its reason.
     c(part2, "mallory", R"({"type":"cart_item_added","event_id":"m1","ts":1)");
     dlq.push_back({"mallory", "malformed"});
-    c(part2, "mallory", fmt::format(R"({{"type":"cart_cleared","event_id":"m2","ts":{},"customer_id":"mallory"}})", t0));
+    c(part2, "mallory",
+      fmt::format(R"({{"type":"cart_cleared","event_id":"m2","ts":{},"customer_id":"mallory"}})",
+                  t0));
     dlq.push_back({"mallory", "cart_id"});
-    c(part2, "mallory", fmt::format(R"({{"type":"cart_item_added","event_id":"m3","ts":{},"customer_id":"mallory","cart_id":"x","sku":"s","quantity":"two","unit_price":1,"currency":"EUR"}})", t0));
+    c(part2, "mallory",
+      fmt::format(
+          R"({{"type":"cart_item_added","event_id":"m3","ts":{},"customer_id":"mallory","cart_id":"x","sku":"s","quantity":"two","unit_price":1,"currency":"EUR"}})",
+          t0));
     dlq.push_back({"mallory", "quantity"});
-    c(part2, "mallory", fmt::format(R"({{"type":"cart_teleported","event_id":"m4","ts":{},"customer_id":"mallory"}})", t0));
+    c(part2, "mallory",
+      fmt::format(R"({{"type":"cart_teleported","event_id":"m4","ts":{},"customer_id":"mallory"}})",
+                  t0));
     dlq.push_back({"mallory", "cart_teleported"});
     c(part2, "mallory", simple("cart_cleared", "eve", "cx", t0));  // key disagrees with body
     dlq.push_back({"mallory", "customer_id"});
-    c(part2, "mallory", fmt::format(R"({{"type":"cart_cleared","event_id":"m6","ts":{},"customer_id":"mallory","cart_id":"{}"}})", t0, std::string(5000, 'x')));
+    c(part2, "mallory",
+      fmt::format(
+          R"({{"type":"cart_cleared","event_id":"m6","ts":{},"customer_id":"mallory","cart_id":"{}"}})",
+          t0, std::string(5000, 'x')));
     dlq.push_back({"mallory", "byte"});
     // Heartbeats: a later checkout of an unknown cart per customer moves each partition's
     // watermark past every due reminder without touching the carts.

@@ -137,9 +137,8 @@ TEST_F(TaskStateTest, OutboxAddCommitLoadAck) {
 
 TEST_F(TaskStateTest, OutboxKeepsHeadersAndAcksInTheNextCommit) {
   task_state ts(*db_, customer3);
-  const record_headers headers = {{"herald.error", "missing field 'cart_id'"},
-                                  {"herald.source.offset", "42"},
-                                  {"empty", ""}};
+  const record_headers headers = {
+      {"herald.error", "missing field 'cart_id'"}, {"herald.source.offset", "42"}, {"empty", ""}};
   const auto s1 = ts.add_output("herald.dlq", "c-1", "{bad", headers);
   const auto s2 = ts.add_output("herald.dlq", "c-2", "plain");
   std::vector<outbox_record> committed;

@@ -15,11 +15,16 @@ constexpr std::string_view purge_timer = "p";
 
 std::string_view to_string(suppression s) noexcept {
   switch (s) {
-    case suppression::ordered: return "ordered";
-    case suppression::cart_cleared: return "cart_cleared";
-    case suppression::cart_emptied: return "cart_emptied";
-    case suppression::anonymous: return "anonymous";
-    case suppression::max_reminders: return "max_reminders";
+    case suppression::ordered:
+      return "ordered";
+    case suppression::cart_cleared:
+      return "cart_cleared";
+    case suppression::cart_emptied:
+      return "cart_emptied";
+    case suppression::anonymous:
+      return "anonymous";
+    case suppression::max_reminders:
+      return "max_reminders";
   }
   return "unknown";
 }
@@ -172,7 +177,8 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
     msg.cart_id = cart->cart_id;
     msg.reminder_number = number;
     msg.lines = cart->lines;
-    for (const auto& l : cart->lines) msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
+    for (const auto& l : cart->lines)
+      msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
     msg.currency = cart->currency;
     msg.coupon = step.coupon;
     effects.emit(std::move(msg));

@@ -56,8 +56,8 @@ class decoder {
   /// equal the body's entity id for that topic (customer_id / sku / shipment_id).
   /// A `null` field counts as absent; unknown fields are ignored but must be valid JSON.
   /// The full rule set, with the message of each error, is in schemas/README.md.
-  [[nodiscard]] decode_error decode(topic_kind topic, std::string_view key,
-                                    std::string_view value, event& out);
+  [[nodiscard]] decode_error decode(topic_kind topic, std::string_view key, std::string_view value,
+                                    event& out);
 
  private:
   struct impl;

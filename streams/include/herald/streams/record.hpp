@@ -13,9 +13,9 @@ namespace herald::streams {
 
 /// One input topic and what it feeds.
 struct topic_binding {
-  std::string name;                  ///< Kafka topic name
-  schemas::topic_kind kind;          ///< which events it carries
-  state::family fam;                 ///< the task family it belongs to
+  std::string name;          ///< Kafka topic name
+  schemas::topic_kind kind;  ///< which events it carries
+  state::family fam;         ///< the task family it belongs to
 };
 
 /// One consumed record (key and value copied out of librdkafka's buffers).

@@ -106,7 +106,8 @@ class source {
   void run();
   void apply_backpressure();
   void commit_to_kafka();
-  [[nodiscard]] std::vector<state::task_id> tasks_of(const rd_kafka_topic_partition_list_t* parts) const;
+  [[nodiscard]] std::vector<state::task_id> tasks_of(
+      const rd_kafka_topic_partition_list_t* parts) const;
   [[nodiscard]] rd_kafka_topic_partition_list_t* partitions_of(state::task_id task) const;
   [[nodiscard]] int topic_index(const char* name) const;
 

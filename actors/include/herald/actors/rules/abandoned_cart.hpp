@@ -57,12 +57,12 @@ struct cart_state {
   std::string currency;
   std::vector<schemas::order_line> lines;
   std::int64_t last_activity_ms = 0;
-  std::string last_event_id;     ///< event that last (re-)armed the timer: the reminder's trigger
+  std::string last_event_id;  ///< event that last (re-)armed the timer: the reminder's trigger
   std::int32_t reminders_sent = 0;
   bool anonymous = false;
-  bool closed = false;           ///< ordered (or finished): later events of this cart ignored
-  std::int64_t timer_ms = 0;     ///< pending reminder timer, 0 = none
-  std::int64_t purge_ms = 0;     ///< pending purge timer, 0 = none
+  bool closed = false;        ///< ordered (or finished): later events of this cart ignored
+  std::int64_t timer_ms = 0;  ///< pending reminder timer, 0 = none
+  std::int64_t purge_ms = 0;  ///< pending purge timer, 0 = none
 
   void encode(std::string& out) const;
   static bool decode(std::string_view in, cart_state& out);
