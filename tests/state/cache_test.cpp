@@ -30,28 +30,9 @@ struct counter {
   }
 };
 
-class CacheTest : public test::temp_db {
+class CacheTest : public test::temp_task {
  protected:
-  void SetUp() override {
-    test::temp_db::SetUp();
-    ts_ = std::make_unique<task_state>(*db_, task_);
-  }
-  void TearDown() override {
-    ts_.reset();
-    test::temp_db::TearDown();
-  }
-  void commit() {
-    std::vector<outbox_record> out;
-    ASSERT_TRUE(ts_->commit(out).ok());
-  }
-  void restart() {
-    ts_.reset();
-    reopen();
-    ts_ = std::make_unique<task_state>(*db_, task_);
-  }
-
-  task_id task_{family::customer, 9};
-  std::unique_ptr<task_state> ts_;
+  CacheTest() : temp_task({family::customer, 9}) {}
 };
 
 TEST_F(CacheTest, MissThenHit) {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "herald/state/db.hpp"
+#include "herald/state/task_state.hpp"
 
 namespace herald::state::test {
 
@@ -43,6 +44,34 @@ class temp_db : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::unique_ptr<db> db_;
+};
+
+/// A temp_db with one task_state on it, which `restart` drops (uncommitted changes with it)
+/// and reopens as a new process would.
+class temp_task : public temp_db {
+ protected:
+  explicit temp_task(task_id task) : task_(task) {}
+  void SetUp() override {
+    temp_db::SetUp();
+    ts_ = std::make_unique<task_state>(*db_, task_);
+  }
+  void TearDown() override {
+    ts_.reset();
+    temp_db::TearDown();
+  }
+  void commit() {
+    std::vector<outbox_record> out;
+    ASSERT_TRUE(ts_->commit(out).ok());
+  }
+  void restart() {
+    ts_.reset();
+    reopen();
+    ts_ = std::make_unique<task_state>(*db_, task_);
+    ASSERT_TRUE(ts_->read_error().ok());
+  }
+
+  task_id task_;
+  std::unique_ptr<task_state> ts_;
 };
 
 }  // namespace herald::state::test

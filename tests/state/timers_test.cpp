@@ -16,27 +16,9 @@
 namespace herald::state {
 namespace {
 
-class TimersTest : public test::temp_db {
+class TimersTest : public test::temp_task {
  protected:
-  void SetUp() override {
-    test::temp_db::SetUp();
-    ts_ = std::make_unique<task_state>(*db_, task_);
-  }
-  void TearDown() override {
-    ts_.reset();
-    test::temp_db::TearDown();
-  }
-  void commit() {
-    std::vector<outbox_record> out;
-    ASSERT_TRUE(ts_->commit(out).ok());
-  }
-  // Drops the task state (uncommitted changes with it) and the db, then reopens both.
-  void restart() {
-    ts_.reset();
-    reopen();
-    ts_ = std::make_unique<task_state>(*db_, task_);
-    ASSERT_TRUE(ts_->read_error().ok());
-  }
+  TimersTest() : temp_task({family::customer, 4}) {}
   std::vector<timer> pop(std::int64_t up_to) {
     std::vector<timer> out;
     ts_->pop_due(up_to, out);
@@ -47,9 +29,6 @@ class TimersTest : public test::temp_db {
     for (const auto& t : ts) out.push_back(t.key);
     return out;
   }
-
-  task_id task_{family::customer, 4};
-  std::unique_ptr<task_state> ts_;
 };
 
 using strings = std::vector<std::string>;
