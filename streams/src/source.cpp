@@ -34,6 +34,17 @@ std::unique_ptr<source> source::create(const source_config& config, source_liste
     return nullptr;
   }
   props.try_emplace("partition.assignment.strategy", "range");
+  // Sticky assignors balance partitions without keeping a family's topics together, so with
+  // more than one instance a task could see only some of its inputs.
+  if (props["partition.assignment.strategy"].find("range") == std::string::npos) {
+    std::map<state::family, int> topics_per_family;
+    for (const auto& t : config.topics) ++topics_per_family[t.fam];
+    for (const auto& [fam, n] : topics_per_family)
+      if (n > 1)
+        spdlog::warn("partition.assignment.strategy '{}' does not co-partition the {} topics of "
+                     "family '{}'; run one instance or use 'range'",
+                     props["partition.assignment.strategy"], n, state::to_string(fam));
+  }
   props["enable.auto.commit"] = "false";
   props.try_emplace("enable.auto.offset.store", "false");
   props.try_emplace("auto.offset.reset", "earliest");

@@ -1,0 +1,101 @@
+#include "herald/actors/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <gtest/gtest.h>
+
+namespace herald::actors {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void TearDown() override { std::filesystem::remove(path_); }
+  std::string write(const std::string& yaml) {
+    std::ofstream(path_) << yaml;
+    return path_.string();
+  }
+  /// The config_error message for `yaml`, or "" when it loads.
+  std::string error_of(const std::string& yaml) {
+    try {
+      (void)load_config(write(yaml));
+    } catch (const config_error& e) {
+      return e.what();
+    }
+    return {};
+  }
+  std::filesystem::path path_ =
+      std::filesystem::temp_directory_path() /
+      ("herald-config-" + std::to_string(std::random_device{}()) + ".yaml");
+};
+
+constexpr const char* minimal = "kafka:\n  properties:\n    bootstrap.servers: k:9092\n";
+
+TEST_F(ConfigTest, MinimalFileKeepsDefaults) {
+  const app_config c = load_config(write(minimal));
+  EXPECT_EQ(c.kafka.properties.at("bootstrap.servers"), "k:9092");
+  EXPECT_EQ(c.kafka.group_id, "herald");
+  EXPECT_EQ(c.topics.carts, "shop.carts");
+  ASSERT_EQ(c.abandoned_cart.steps.size(), 2u);
+  EXPECT_EQ(c.abandoned_cart.steps[0].delay_ms, 3'600'000);
+  EXPECT_EQ(c.abandoned_cart.steps[1].coupon, "COMEBACK10");
+}
+
+TEST_F(ConfigTest, ReadsAllSections) {
+  const app_config c = load_config(write(R"(
+worker_threads: 3
+kafka:
+  group_id: shop-a
+  session_timeout_ms: 6000
+  max_in_flight: 1000
+  resume_in_flight: 10
+  properties:
+    bootstrap.servers: k:9092
+    security.protocol: SASL_SSL
+topics: {carts: c, clickstream: k, cart_reminders: r, dlq: d}
+state: {dir: /tmp/x, sync: true, cache_entries: 5}
+task: {commit_interval_ms: 20, tick_interval_ms: 30, max_record_bytes: 2048, allowed_lateness_ms: 7, idle_timeout_ms: 0}
+metrics: {listen: "127.0.0.1:1"}
+rules:
+  abandoned_cart:
+    retention_ms: 999999999
+    steps:
+      - {delay_ms: 1000}
+      - {delay_ms: 2000, coupon: X}
+      - {delay_ms: 3000, coupon: Y}
+)"));
+  EXPECT_EQ(c.worker_threads, 3u);
+  EXPECT_EQ(c.kafka.group_id, "shop-a");
+  EXPECT_EQ(c.kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c.topics.dlq, "d");
+  EXPECT_TRUE(c.state.sync);
+  EXPECT_EQ(c.task.watermark.allowed_lateness_ms, 7);
+  EXPECT_EQ(c.task.watermark.idle_timeout_ms, 0);
+  EXPECT_EQ(c.metrics.listen, "127.0.0.1:1");
+  ASSERT_EQ(c.abandoned_cart.steps.size(), 3u);
+  EXPECT_EQ(c.abandoned_cart.steps[2].coupon, "Y");
+}
+
+TEST_F(ConfigTest, ErrorsNameTheKey) {
+  EXPECT_NE(error_of(std::string(minimal) + "  bogus: 1\n").find("'kafka.bogus'"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "colour: red\n").find("'colour'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "task: {commit_interval_ms: soon}\n")
+                .find("'task.commit_interval_ms'"),
+            std::string::npos);
+  EXPECT_NE(error_of("kafka: {group_id: g}\n").find("'kafka.properties.bootstrap.servers'"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "kafka_x: 1\n").find("kafka_x"), std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) +
+                     "rules: {abandoned_cart: {steps: [{delay_ms: 5000}, {delay_ms: 10}]}}\n")
+                .find("'rules.abandoned_cart.steps[1].delay_ms'"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "rules: {abandoned_cart: {steps: [{delay: 5}]}}\n")
+                .find("'rules.abandoned_cart.steps[0].delay'"),
+            std::string::npos);
+  EXPECT_NE(error_of("kafka: [1, 2\n").find("cannot read config"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace herald::actors

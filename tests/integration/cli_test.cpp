@@ -1,0 +1,131 @@
+// The herald binary as an operator runs it: `version`, `run` with a bad config, and
+// `dev-kafka` + kcat + `herald run` + SIGTERM as separate processes.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include "harness.hpp"
+
+namespace herald::testing {
+namespace {
+
+/// Runs a shell command; returns (exit code, stdout+stderr).
+std::pair<int, std::string> shell(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (std::fgets(buf.data(), buf.size(), p) != nullptr) out += buf.data();
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+/// A child process whose stdout is a pipe.
+struct child {
+  pid_t pid = -1;
+  FILE* out = nullptr;
+
+  explicit child(const std::vector<std::string>& argv) {
+    int fds[2];
+    EXPECT_EQ(::pipe(fds), 0);
+    pid = ::fork();
+    if (pid == 0) {
+      ::dup2(fds[1], 1);
+      ::close(fds[0]);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out = ::fdopen(fds[0], "r");
+  }
+  std::string line() {
+    std::array<char, 1024> buf{};
+    return std::fgets(buf.data(), buf.size(), out) ? std::string(buf.data()) : std::string();
+  }
+  /// Sends `sig` and returns the exit code (-1 when killed by a signal).
+  int stop(int sig = SIGTERM) {
+    ::kill(pid, sig);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    std::fclose(out);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  ~child() {
+    if (pid > 0) stop(SIGKILL);
+  }
+};
+
+TEST(CliTest, VersionPrintsTheVersion) {
+  auto [code, out] = shell(HERALD_BIN " version");
+  EXPECT_EQ(code, 0);
+  EXPECT_EQ(out.rfind("herald ", 0), 0u) << out;
+}
+
+TEST(CliTest, RunRejectsABadConfigNamingTheKey) {
+  temp_dir dir;
+  const std::string path = dir.str() + "/bad.yaml";
+  std::ofstream(path) << "kafka:\n  properties: {bootstrap.servers: 'x:1'}\n  group: oops\n";
+  auto [code, out] = shell(fmt::format("{} run --config {}", HERALD_BIN, path));
+  EXPECT_EQ(code, 2);
+  EXPECT_NE(out.find("'kafka.group'"), std::string::npos) << out;
+}
+
+TEST(CliTest, DevKafkaServesKcatAndHeraldRunStopsCleanlyOnSigterm) {
+  child kafka({HERALD_BIN, "dev-kafka", "--partitions", "2"});
+  std::string bootstrap = kafka.line();
+  ASSERT_FALSE(bootstrap.empty());
+  bootstrap.pop_back();  // newline
+  auto [code, meta] = shell(fmt::format("kcat -b {} -L -m 5", bootstrap));
+  ASSERT_EQ(code, 0) << meta;
+  EXPECT_NE(meta.find("shop.carts"), std::string::npos) << meta;
+  EXPECT_NE(meta.find("herald.dlq"), std::string::npos) << meta;
+
+  temp_dir dir;
+  const int port = 20000 + static_cast<int>(::getpid() % 20000);
+  const std::string cfg = dir.str() + "/herald.yaml";
+  std::ofstream(cfg) << fmt::format(
+      "kafka:\n  session_timeout_ms: 4000\n  properties: {{bootstrap.servers: '{}'}}\n"
+      "state: {{dir: '{}/state'}}\nmetrics: {{listen: '127.0.0.1:{}'}}\n",
+      bootstrap, dir.str(), port);
+  const std::string events = dir.str() + "/events.txt";
+  std::ofstream(events)
+      << "ann|{\"type\":\"cart_item_added\",\"event_id\":\"e1\",\"ts\":1700000000000,"
+         "\"customer_id\":\"ann\",\"cart_id\":\"k\",\"sku\":\"s\",\"quantity\":1,"
+         "\"unit_price\":2,\"currency\":\"EUR\"}\n"
+      << "ann|{\"type\":\"cart_item_added\"\n";
+  auto [pcode, pout] =
+      shell(fmt::format("kcat -b {} -P -t shop.carts -K '|' -l {}", bootstrap, events));
+  ASSERT_EQ(pcode, 0) << pout;
+
+  child herald({HERALD_BIN, "run", "--config", cfg});
+  std::string text;
+  EXPECT_TRUE(wait_for(
+      [&] {
+        text = http_get(port, "/metrics");
+        return metric_value(text, "herald_events_total", R"(result="dlq",topic="shop.carts")") ==
+                   1 &&
+               metric_value(text, "herald_events_total", R"(result="ok",topic="shop.carts")") == 1;
+      },
+      std::chrono::seconds(30)))
+      << text;
+  EXPECT_EQ(herald.stop(SIGTERM), 0) << "SIGTERM is a clean stop";
+  auto [ccode, dlq] =
+      shell(fmt::format("kcat -b {} -C -t herald.dlq -e -q -f '%k %h\\n'", bootstrap));
+  EXPECT_EQ(ccode, 0);
+  EXPECT_NE(dlq.find("herald.error=malformed JSON"), std::string::npos) << dlq;
+  EXPECT_EQ(kafka.stop(SIGTERM), 0);
+}
+
+}  // namespace
+}  // namespace herald::testing
