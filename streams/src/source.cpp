@@ -41,9 +41,10 @@ std::unique_ptr<source> source::create(const source_config& config, source_liste
     for (const auto& t : config.topics) ++topics_per_family[t.fam];
     for (const auto& [fam, n] : topics_per_family)
       if (n > 1)
-        spdlog::warn("partition.assignment.strategy '{}' does not co-partition the {} topics of "
-                     "family '{}'; run one instance or use 'range'",
-                     props["partition.assignment.strategy"], n, state::to_string(fam));
+        spdlog::warn(
+            "partition.assignment.strategy '{}' does not co-partition the {} topics of "
+            "family '{}'; run one instance or use 'range'",
+            props["partition.assignment.strategy"], n, state::to_string(fam));
   }
   props["enable.auto.commit"] = "false";
   props.try_emplace("enable.auto.offset.store", "false");
