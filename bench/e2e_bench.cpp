@@ -87,11 +87,13 @@ double passthrough(const std::string& bootstrap, const std::vector<traffic_recor
     rd_kafka_conf_set(cconf, k, v != nullptr ? v : group.c_str(), err, sizeof(err));
   rd_kafka_t* consumer = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof(err));
   rd_kafka_poll_set_consumer(consumer);
-  auto* subs = rd_kafka_topic_partition_list_new(2);
+  auto* subs = rd_kafka_topic_partition_list_new(3);
   const std::string clicks = fmt::format("pt.clickstream.{}", round);
   const std::string carts = fmt::format("pt.carts.{}", round);
+  const std::string inventory = fmt::format("pt.inventory.{}", round);
   rd_kafka_topic_partition_list_add(subs, clicks.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_topic_partition_list_add(subs, carts.c_str(), RD_KAFKA_PARTITION_UA);
+  rd_kafka_topic_partition_list_add(subs, inventory.c_str(), RD_KAFKA_PARTITION_UA);
   rd_kafka_subscribe(consumer, subs);
   rd_kafka_topic_partition_list_destroy(subs);
 
@@ -107,8 +109,15 @@ double passthrough(const std::string& bootstrap, const std::vector<traffic_recor
   std::thread feed([&] {
     produce_paced(
         feeder, input,
-        [&](const traffic_record& r) {
-          return r.topic == herald::schemas::topic_kind::clickstream ? clicks : carts;
+        [&](const traffic_record& r) -> const std::string& {
+          switch (r.topic) {
+            case herald::schemas::topic_kind::clickstream:
+              return clicks;
+            case herald::schemas::topic_kind::inventory:
+              return inventory;
+            default:
+              return carts;
+          }
         },
         [&] { return consumed.load(); }, o.window);
   });
@@ -150,6 +159,8 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   cfg.kafka.group_id = fmt::format("bench-herald-{}", round);
   cfg.topics.clickstream = fmt::format("shop.clickstream.{}", round);
   cfg.topics.carts = fmt::format("shop.carts.{}", round);
+  cfg.topics.inventory = fmt::format("shop.inventory.{}", round);
+  cfg.topics.sku_signals = fmt::format("herald.sku-signals.{}", round);
   cfg.metrics.listen = "127.0.0.1:0";
   cfg.state.dir =
       (std::filesystem::temp_directory_path() / fmt::format("herald-bench-{}", ::getpid()))
@@ -160,16 +171,12 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
     fmt::print(stderr, "bench: {}\n", e);
     std::exit(1);
   }
-  auto processed = [&] {
-    return app.probe().events_total(herald::actors::event_result::ok) +
-           app.probe().events_total(herald::actors::event_result::dlq);
-  };
+  auto processed = [&] { return app.probe().input_events_total(); };
   std::thread feed([&] {
     produce_paced(
         feeder, input,
-        [&](const traffic_record& r) {
-          return r.topic == herald::schemas::topic_kind::clickstream ? cfg.topics.clickstream
-                                                                     : cfg.topics.carts;
+        [&](const traffic_record& r) -> const std::string& {
+          return herald::actors::input_topic(cfg.topics, r.topic);
         },
         processed, o.window);
   });
@@ -194,10 +201,11 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "bench: {}\n", error);
     return 1;
   }
-  for (const char* t : {"pt.out", "herald.cart-reminders", "herald.dlq"})
+  for (const char* t : {"pt.out", "herald.cart-reminders", "herald.restock-alerts", "herald.dlq"})
     mc->create_topic(t, o.partitions);
   for (int r = 0; r < o.rounds; ++r)
-    for (const char* t : {"pt.clickstream", "pt.carts", "shop.clickstream", "shop.carts"})
+    for (const char* t : {"pt.clickstream", "pt.carts", "pt.inventory", "shop.clickstream",
+                          "shop.carts", "shop.inventory", "herald.sku-signals"})
       mc->create_topic(fmt::format("{}.{}", t, r), o.partitions);
 
   // Same input for both phases: generated shop traffic, 1 simulated hour per wall second.

@@ -10,10 +10,12 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
-#include "herald/actors/customer_task.hpp"
+#include "herald/actors/availability.hpp"
+#include "herald/actors/task.hpp"
 #include "herald/state/db.hpp"
 #include "herald/streams/sink.hpp"
 #include "herald/streams/source.hpp"
+#include "herald/streams/topic_follower.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::streams::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::promise<void>>)
@@ -31,13 +33,13 @@ std::int64_t wall_ms() {
 }
 
 struct task_actor_state {
-  std::shared_ptr<customer_task> task;
+  std::shared_ptr<actors::task> task;
   static inline const char* name = "herald.task";
 };
 
-/// The thin CAF shell around a customer_task: batches in, periodic ticks, stop on revoke.
+/// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke.
 caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
-                         std::shared_ptr<customer_task> task, std::int64_t tick_ms) {
+                         std::shared_ptr<actors::task> task, std::int64_t tick_ms) {
   self->state.task = std::move(task);
   self->state.task->start();
   self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
@@ -63,6 +65,8 @@ struct app::impl final : streams::source_listener {
   std::unique_ptr<metrics> probe;
   std::unique_ptr<state::db> database;
   std::unique_ptr<streams::sink> sink;
+  availability_table availability;
+  std::unique_ptr<streams::topic_follower> availability_feed;
   std::unique_ptr<streams::source> source;
   std::unique_ptr<caf::actor_system_config> actor_config;
   std::unique_ptr<caf::actor_system> system;
@@ -84,7 +88,7 @@ struct app::impl final : streams::source_listener {
   void on_assigned(const std::vector<state::task_id>& assigned) override {
     std::lock_guard<std::mutex> lock(tasks_mutex);
     for (const auto& id : assigned) {
-      auto task = std::make_shared<customer_task>(env, id);
+      auto task = std::make_shared<actors::task>(env, id);
       auto& offsets = resume[id];
       for (const auto& t : env.topics)
         if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
@@ -135,6 +139,7 @@ struct app::impl final : streams::source_listener {
       probe->set_in_flight(source->in_flight());
       probe->set_paused_tasks(static_cast<std::int64_t>(source->paused_tasks()));
       probe->set_consumer_lag(source->lag());
+      probe->set_availability_skus(static_cast<std::int64_t>(availability.size()));
       const auto r = source->rebalances();
       probe->add_rebalances(r - last_rebalances);
       last_rebalances = r;
@@ -161,10 +166,16 @@ std::string app::start() {
   std::vector<streams::topic_binding> topics = {
       {s.config.topics.clickstream, schemas::topic_kind::clickstream, state::family::customer},
       {s.config.topics.carts, schemas::topic_kind::carts, state::family::customer},
+      {s.config.topics.inventory, schemas::topic_kind::inventory, state::family::sku},
+      {s.config.topics.sku_signals, schemas::topic_kind::inventory, state::family::sku, true},
   };
   std::vector<std::string> names;
-  for (const auto& t : topics) names.push_back(t.name);
-  s.probe = std::make_unique<metrics>(names, s.config.abandoned_cart.steps.size());
+  std::vector<bool> internal;
+  for (const auto& t : topics) {
+    names.push_back(t.name);
+    internal.push_back(t.internal);
+  }
+  s.probe = std::make_unique<metrics>(names, s.config.abandoned_cart.steps.size(), internal);
   std::string error;
   if (!s.config.metrics.listen.empty() && !s.probe->serve(s.config.metrics.listen, error))
     return error;
@@ -190,6 +201,19 @@ std::string app::start() {
   s.env.probe = s.probe.get();
   s.env.config = &s.config;
   s.env.topics = topics;
+  s.env.stock = &s.availability;
+
+  // The global availability table reads all of shop.inventory before tasks start, so a
+  // restarted instance never reminds of sold-out items from a stale (empty) table.
+  s.availability_feed = streams::topic_follower::start(
+      s.config.kafka.properties, s.config.topics.inventory,
+      [&s](std::string_view key, std::string_view value) { s.availability.apply(key, value); },
+      error);
+  if (!s.availability_feed) return error;
+  if (!s.availability_feed->wait_caught_up(
+          static_cast<int>(s.config.availability_bootstrap_timeout_ms)))
+    spdlog::warn("availability table not caught up after {} ms; starting anyway",
+                 s.config.availability_bootstrap_timeout_ms);
 
   streams::source_config src_cfg;
   src_cfg.properties = s.config.kafka.properties;
@@ -229,6 +253,7 @@ void app::stop() {
   s.sink->flush();
   if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
   s.source.reset();
+  s.availability_feed.reset();
   s.system.reset();
   s.sink.reset();
   s.database.reset();

@@ -34,6 +34,21 @@ void read(const YAML::Node& node, const std::string& key, const std::string& pat
 
 }  // namespace
 
+const std::string& input_topic(const topics_config& topics, schemas::topic_kind kind) {
+  switch (kind) {
+    case schemas::topic_kind::clickstream:
+      return topics.clickstream;
+    case schemas::topic_kind::carts:
+      return topics.carts;
+    case schemas::topic_kind::inventory:
+      return topics.inventory;
+    case schemas::topic_kind::shipments:
+      break;
+  }
+  static const std::string shipments = "shop.shipments";
+  return shipments;
+}
+
 app_config load_config(const std::string& path) {
   YAML::Node root;
   try {
@@ -63,8 +78,13 @@ app_config load_config(const std::string& path) {
     }
   }
   const auto topics = root["topics"];
-  check_keys(topics, "topics", {"clickstream", "carts", "cart_reminders", "dlq"});
+  check_keys(topics, "topics",
+             {"clickstream", "carts", "inventory", "sku_signals", "cart_reminders",
+              "restock_alerts", "dlq"});
   if (topics) {
+    read(topics, "inventory", "topics.", c.topics.inventory);
+    read(topics, "sku_signals", "topics.", c.topics.sku_signals);
+    read(topics, "restock_alerts", "topics.", c.topics.restock_alerts);
     read(topics, "clickstream", "topics.", c.topics.clickstream);
     read(topics, "carts", "topics.", c.topics.carts);
     read(topics, "cart_reminders", "topics.", c.topics.cart_reminders);
@@ -93,7 +113,22 @@ app_config load_config(const std::string& path) {
   if (m) read(m, "listen", "metrics.", c.metrics.listen);
 
   const auto rules = root["rules"];
-  check_keys(rules, "rules", {"abandoned_cart"});
+  check_keys(rules, "rules", {"abandoned_cart", "inventory"});
+  if (rules && rules["inventory"]) {
+    const auto inv = rules["inventory"];
+    const std::string p = "rules.inventory.";
+    check_keys(inv, "rules.inventory",
+               {"default_low_stock_threshold", "notify_ratio", "response_window_ms",
+                "renotify_interval_ms", "subscription_max_age_ms", "velocity_window_days",
+                "max_remembered_buyers"});
+    read(inv, "default_low_stock_threshold", p, c.inventory.default_low_stock_threshold);
+    read(inv, "notify_ratio", p, c.inventory.notify_ratio);
+    read(inv, "response_window_ms", p, c.inventory.response_window_ms);
+    read(inv, "renotify_interval_ms", p, c.inventory.renotify_interval_ms);
+    read(inv, "subscription_max_age_ms", p, c.inventory.subscription_max_age_ms);
+    read(inv, "velocity_window_days", p, c.inventory.velocity_window_days);
+    read(inv, "max_remembered_buyers", p, c.inventory.max_remembered_buyers);
+  }
   if (rules && rules["abandoned_cart"]) {
     const auto ac = rules["abandoned_cart"];
     check_keys(ac, "rules.abandoned_cart", {"steps", "retention_ms"});
@@ -125,7 +160,8 @@ void validate(const app_config& c) {
   if (c.kafka.resume_in_flight < 0 || c.kafka.resume_in_flight > c.kafka.max_in_flight)
     fail("kafka.resume_in_flight", "must be between 0 and kafka.max_in_flight");
   for (const auto* t :
-       {&c.topics.clickstream, &c.topics.carts, &c.topics.cart_reminders, &c.topics.dlq})
+       {&c.topics.clickstream, &c.topics.carts, &c.topics.inventory, &c.topics.sku_signals,
+        &c.topics.cart_reminders, &c.topics.restock_alerts, &c.topics.dlq})
     if (t->empty()) fail("topics", "topic names must not be empty");
   if (c.state.dir.empty()) fail("state.dir", "must not be empty");
   if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");
@@ -144,6 +180,17 @@ void validate(const app_config& c) {
            "must be > 0 and greater than the previous step's");
     prev = d;
   }
+  if (c.inventory.default_low_stock_threshold < 0)
+    fail("rules.inventory.default_low_stock_threshold", "must be >= 0");
+  if (!(c.inventory.notify_ratio > 0)) fail("rules.inventory.notify_ratio", "must be > 0");
+  if (c.inventory.response_window_ms <= 0)
+    fail("rules.inventory.response_window_ms", "must be > 0");
+  if (c.inventory.renotify_interval_ms < 0)
+    fail("rules.inventory.renotify_interval_ms", "must be >= 0");
+  if (c.inventory.subscription_max_age_ms <= 0)
+    fail("rules.inventory.subscription_max_age_ms", "must be > 0");
+  if (c.inventory.velocity_window_days <= 0)
+    fail("rules.inventory.velocity_window_days", "must be > 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
 }

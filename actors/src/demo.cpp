@@ -1,8 +1,10 @@
 #include "herald/actors/demo.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -25,7 +27,8 @@ double seconds_since(clock::time_point t) {
 }
 
 void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
-  for (const auto* name : {&t.clickstream, &t.carts, &t.cart_reminders, &t.dlq})
+  for (const auto* name : {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals,
+                           &t.cart_reminders, &t.restock_alerts, &t.dlq})
     mc.create_topic(*name, partitions);
 }
 
@@ -80,9 +83,7 @@ int run_demo(const demo_options& o) {
   const auto start = clock::now();
   auto next_progress = o.progress_s;
   auto& probe = herald.probe();
-  auto processed = [&] {
-    return probe.events_total(event_result::ok) + probe.events_total(event_result::dlq);
-  };
+  auto processed = [&] { return probe.input_events_total(); };
   fmt::print("{:>6} {:>11} {:>11} {:>10} {:>9} {:>6} {:>8}\n", "time", "produced", "processed",
              "events/s", "reminders", "dlq", "lag");
   std::uint64_t last_processed = 0;
@@ -94,9 +95,7 @@ int run_demo(const demo_options& o) {
     const auto sim_now = sim_start + static_cast<std::int64_t>(t * 1000 * o.time_scale);
     while (produced < target) {
       traffic_record r = gen.next(sim_now);
-      const auto& topic =
-          r.topic == schemas::topic_kind::clickstream ? cfg.topics.clickstream : cfg.topics.carts;
-      producer->produce(topic, r.key, r.value);
+      producer->produce(input_topic(cfg.topics, r.topic), r.key, r.value);
       ++produced;
       malformed += r.malformed ? 1 : 0;
     }
@@ -119,9 +118,10 @@ int run_demo(const demo_options& o) {
   const double total_s = seconds_since(start);
   herald.stop();
 
-  std::vector<streams::consumed_record> reminders, dlq;
+  std::vector<streams::consumed_record> reminders, dlq, alerts;
   streams::kafka_properties props{{"bootstrap.servers", mc->bootstrap_servers()}};
   const bool read_ok = streams::read_topic(props, cfg.topics.cart_reminders, reminders, error) &&
+                       streams::read_topic(props, cfg.topics.restock_alerts, alerts, error) &&
                        streams::read_topic(props, cfg.topics.dlq, dlq, error);
   fmt::print("\nsummary\n");
   fmt::print("  records produced      {} ({} malformed), {} customer journeys\n", produced,
@@ -130,14 +130,27 @@ int run_demo(const demo_options& o) {
              static_cast<double>(processed()) / total_s);
   fmt::print("  reminders emitted     {} (metrics), {} in {}\n", probe.reminders_total(),
              reminders.size(), cfg.topics.cart_reminders);
-  fmt::print("  suppressed            {}\n", probe.suppressions_total());
+  fmt::print("  cart reminders suppressed {}\n", probe.suppressions_total());
+  using rt = metrics::restock_type;
+  fmt::print("  back-in-stock         {} notifications ({} restock-alert records in {})\n",
+             probe.restock_alerts_total(rt::back_in_stock), alerts.size(),
+             cfg.topics.restock_alerts);
+  fmt::print("  stock alerts          {} low_stock, {} out_of_stock\n",
+             probe.restock_alerts_total(rt::low_stock),
+             probe.restock_alerts_total(rt::out_of_stock));
   fmt::print("  dead-lettered         {} (metrics), {} in {}\n",
              probe.events_total(event_result::dlq), dlq.size(), cfg.topics.dlq);
   if (!read_ok) fmt::print("  (could not read outputs back: {})\n", error);
   if (!reminders.empty()) fmt::print("  sample reminder       {}\n", reminders.front().value);
-  if (!dlq.empty())
-    fmt::print("  sample DLQ reason     {}\n",
-               dlq.front().header(std::string(streams::dlq_error_header)));
+  std::map<std::string, std::size_t> reasons;  // by source topic and reason
+  for (const auto& r : dlq)
+    ++reasons[r.header(std::string(streams::dlq_topic_header)) + ": " +
+              r.header(std::string(streams::dlq_error_header))];
+  std::vector<std::pair<std::size_t, std::string>> top;
+  for (const auto& [reason, n] : reasons) top.emplace_back(n, reason);
+  std::sort(top.rbegin(), top.rend());
+  for (std::size_t i = 0; i < top.size() && i < 4; ++i)
+    fmt::print("  DLQ {:>6} x          {}\n", top[i].first, top[i].second);
   if (temp_state) std::filesystem::remove_all(cfg.state.dir);
   const bool ok = processed() == produced && dlq.size() == malformed;
   if (!ok)

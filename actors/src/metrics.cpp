@@ -12,8 +12,10 @@
 
 namespace herald::actors {
 
-metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_steps)
-    : registry_(std::make_shared<prometheus::Registry>()) {
+metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_steps,
+                 std::vector<bool> internal)
+    : registry_(std::make_shared<prometheus::Registry>()), internal_(std::move(internal)) {
+  internal_.resize(topics.size(), false);
   using namespace prometheus;
   auto& events = BuildCounter()
                      .Name("herald_events_total")
@@ -53,6 +55,27 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
     suppressions_[i] = &suppressions.Add(
         {{"rule", "abandoned_cart"},
          {"reason", std::string(rules::to_string(static_cast<rules::suppression>(i)))}});
+  for (std::size_t i = 0; i < rules::inventory_suppression_count; ++i)
+    inventory_suppressions_[i] = &suppressions.Add(
+        {{"rule", "back_in_stock"},
+         {"reason", std::string(rules::to_string(static_cast<rules::inventory_suppression>(i)))}});
+  auto& restock = BuildCounter()
+                      .Name("herald_restock_alerts_total")
+                      .Help("Messages to herald.restock-alerts, by type")
+                      .Register(*registry_);
+  restock_alerts_ = {&restock.Add({{"type", "back_in_stock"}}),
+                     &restock.Add({{"type", "low_stock"}}),
+                     &restock.Add({{"type", "out_of_stock"}})};
+  sku_signals_ = &BuildCounter()
+                      .Name("herald_sku_signals_total")
+                      .Help("Waitlist requests and order lines re-keyed by SKU for the SKU tasks")
+                      .Register(*registry_)
+                      .Add({});
+  availability_skus_ = &BuildGauge()
+                            .Name("herald_availability_skus")
+                            .Help("SKUs in this instance's global availability table")
+                            .Register(*registry_)
+                            .Add({});
   latency_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   latency_ = &BuildHistogram()
@@ -144,6 +167,21 @@ void metrics::add_reminder(int number) {
 void metrics::add_suppression(rules::suppression reason, std::uint64_t n) {
   suppressions_[static_cast<std::size_t>(reason)]->Increment(static_cast<double>(n));
 }
+void metrics::add_inventory_suppression(rules::inventory_suppression reason, std::uint64_t n) {
+  inventory_suppressions_[static_cast<std::size_t>(reason)]->Increment(static_cast<double>(n));
+}
+void metrics::add_restock_alert(restock_type type) {
+  restock_alerts_[static_cast<std::size_t>(type)]->Increment();
+}
+void metrics::add_sku_signals(std::uint64_t n) {
+  if (n != 0) sku_signals_->Increment(static_cast<double>(n));
+}
+void metrics::set_availability_skus(std::int64_t n) {
+  availability_skus_->Set(static_cast<double>(n));
+}
+std::uint64_t metrics::restock_alerts_total(restock_type type) const {
+  return static_cast<std::uint64_t>(restock_alerts_[static_cast<std::size_t>(type)]->Value());
+}
 void metrics::observe_latency(double seconds, std::uint64_t n) {
   if (n == 0) return;
   std::vector<double> buckets(latency_bounds_.size() + 1, 0.0);
@@ -184,6 +222,12 @@ void metrics::set_state_bytes(std::size_t store, double bytes) {
 std::uint64_t metrics::events_total(event_result result) const {
   double sum = 0;
   for (const auto& t : events_) sum += t[static_cast<std::size_t>(result)]->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+std::uint64_t metrics::input_events_total() const {
+  double sum = 0;
+  for (std::size_t t = 0; t < events_.size(); ++t)
+    if (!internal_[t]) sum += events_[t][0]->Value() + events_[t][1]->Value();
   return static_cast<std::uint64_t>(sum);
 }
 std::uint64_t metrics::reminders_total() const {

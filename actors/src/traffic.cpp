@@ -1,5 +1,6 @@
 #include "herald/actors/traffic.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -8,11 +9,36 @@ namespace herald::actors {
 
 traffic_generator::traffic_generator(traffic_config config) : config_(config), rng_(config.seed) {}
 
-std::string traffic_generator::pick_sku() {
+std::uint32_t traffic_generator::pick_sku() {
   // Inverse-CDF of a power law: a few SKUs are popular, most are long tail.
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const double x = std::pow(u(rng_), 2.5);
-  return fmt::format("sku-{}", static_cast<std::uint32_t>(x * config_.skus));
+  return static_cast<std::uint32_t>(x * config_.skus);
+}
+
+std::string traffic_generator::sku_name(std::uint32_t sku) const {
+  return fmt::format("sku-{}", sku);
+}
+
+std::int64_t traffic_generator::level(std::uint32_t sku, std::int64_t at_ms) {
+  auto it = stock_.find(sku);
+  if (it != stock_.end()) return it->second;
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const std::int64_t initial =
+      u(rng_) < config_.sold_out_share ? 0 : 1 + static_cast<std::int64_t>(u(rng_) * 40);
+  set_level(sku, initial, at_ms);
+  return initial;
+}
+
+void traffic_generator::set_level(std::uint32_t sku, std::int64_t level, std::int64_t at_ms) {
+  stock_[sku] = level;
+  if (level == 0) sold_out_.push_back(sku);
+  schemas::event ev;
+  ev.type = schemas::event_type::stock_level;
+  ev.sku = sku_name(sku);
+  ev.location = "wh-1";
+  ev.available = level;
+  push(at_ms, std::move(ev));
 }
 
 void traffic_generator::push(std::int64_t at_ms, schemas::event ev) {
@@ -32,6 +58,13 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
   base.currency = "EUR";
   base.anonymous = u(rng_) < config_.anonymous_share;
   std::int64_t t = now_ms;
+  if (!sold_out_.empty() && u(rng_) < config_.restock_chance) {
+    const std::size_t i = static_cast<std::size_t>(u(rng_) * sold_out_.size()) % sold_out_.size();
+    const std::uint32_t sku = sold_out_[i];
+    sold_out_[i] = sold_out_.back();
+    sold_out_.pop_back();
+    if (stock_[sku] == 0) set_level(sku, 5 + static_cast<std::int64_t>(u(rng_) * 30), t);
+  }
 
   schemas::event pv = base;
   pv.type = event_type::page_view;
@@ -42,10 +75,21 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
   for (int i = 0; i < views; ++i) {
     schemas::event v = base;
     v.type = event_type::product_view;
-    v.sku = pick_sku();
+    const std::uint32_t sku = pick_sku();
+    v.sku = sku_name(sku);
     v.price = std::round(std::exp(2.5 + u(rng_) * 3.0) * 100) / 100;  // ~12 .. 250 EUR
     t += secs(rng_);
     push(t, v);
+    if (level(sku, t) == 0) {  // sold out: some ask to be told when it is back
+      if (!base.anonymous && u(rng_) < 0.5) {
+        schemas::event nm = base;
+        nm.type = event_type::notify_me;
+        nm.sku = v.sku;
+        t += secs(rng_);
+        push(t, nm);
+      }
+      continue;
+    }
     if (u(rng_) < 0.45 || (i == views - 1 && lines.empty())) {
       schemas::event add = base;
       add.type = event_type::cart_item_added;
@@ -59,7 +103,8 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
   }
   const double outcome = u(rng_);
   schemas::event e = base;
-  if (outcome < 0.35) {  // buys
+  if (lines.empty()) return;  // everything viewed was sold out
+  if (outcome < 0.35) {       // buys
     e.type = event_type::checkout_started;
     t += secs(rng_);
     push(t, e);
@@ -70,6 +115,10 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
     for (const auto& l : lines) e.total += static_cast<double>(l.quantity) * l.unit_price;
     t += secs(rng_) * 3;
     push(t, e);
+    for (const auto& l : lines) {  // the warehouse ships: stock goes down
+      const auto sku = static_cast<std::uint32_t>(std::stoul(l.sku.substr(4)));
+      set_level(sku, std::max<std::int64_t>(0, stock_[sku] - l.quantity), t + 1000);
+    }
   } else if (outcome < 0.45) {  // clears the cart
     e.type = event_type::cart_cleared;
     t += secs(rng_) * 10;
@@ -84,7 +133,7 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
     }
   } else if (outcome < 0.62) {  // comes back after the first reminder, adds, abandons again
     e.type = event_type::cart_item_added;
-    e.sku = pick_sku();
+    e.sku = sku_name(pick_sku());
     e.quantity = 1;
     e.unit_price = 19.99;
     t += 2 * 3'600'000 + secs(rng_) * 20;
@@ -114,10 +163,17 @@ traffic_record traffic_generator::encode(const schemas::event& ev) {
   using schemas::event_type;
   traffic_record r;
   r.topic = schemas::topic_of(ev.type);
-  r.key = ev.customer_id;
   const auto type = schemas::to_string(ev.type);
   const std::string id = fmt::format("ev-{}", events_);
   auto& v = r.value;
+  if (ev.type == event_type::stock_level) {
+    r.key = ev.sku;
+    v = fmt::format(
+        R"({{"type":"stock_level","event_id":"{}","ts":{},"sku":"{}","location":"{}","available":{}}})",
+        id, ev.ts_ms, ev.sku, ev.location, ev.available);
+    return r;
+  }
+  r.key = ev.customer_id;
   v = fmt::format(R"({{"type":"{}","event_id":"{}","ts":{},"customer_id":"{}")", type, id, ev.ts_ms,
                   ev.customer_id);
   switch (ev.type) {
@@ -133,6 +189,10 @@ traffic_record traffic_generator::encode(const schemas::event& ev) {
       fmt::format_to(std::back_inserter(v),
                      R"(,"cart_id":"{}","sku":"{}","quantity":{},"unit_price":{},"currency":"{}")",
                      ev.cart_id, ev.sku, ev.quantity, ev.unit_price, ev.currency);
+      break;
+    case event_type::notify_me:
+    case event_type::wishlist_add:
+      fmt::format_to(std::back_inserter(v), R"(,"sku":"{}")", ev.sku);
       break;
     case event_type::cart_item_removed:
       fmt::format_to(std::back_inserter(v), R"(,"cart_id":"{}","sku":"{}")", ev.cart_id, ev.sku);

@@ -10,6 +10,9 @@ std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error
   kafka_properties props = config.properties;
   props["enable.idempotence"] = "true";
   props.try_emplace("linger.ms", "5");
+  // The Java client's partitioner: re-keyed records land in the partition number that
+  // Java/Kafka Streams producers of the input topics use for the same key (co-partitioning).
+  props.try_emplace("partitioner", "murmur2_random");
   props.try_emplace("batch.num.messages", "10000");
   props.try_emplace("compression.type", "lz4");
   rd_kafka_conf_t* conf = make_conf(props, error);

@@ -41,12 +41,21 @@ struct fake_effects final : cart_effects {
   void suppressed(suppression s) override { ++suppressed_by[s]; }
 };
 
+struct fake_stock final : stock_view {
+  std::map<std::string, std::int64_t, std::less<>> levels;
+  std::optional<std::int64_t> available(std::string_view sku) const override {
+    auto it = levels.find(sku);
+    return it == levels.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+  }
+};
+
 /// Drives the operator like a task does: timers due up to an event's time fire before it.
 struct harness {
   abandoned_cart_operator op;
   fake_carts carts;
   fake_timers timers;
   fake_effects fx;
+  fake_stock stock;
   int next_id = 0;
 
   explicit harness(abandoned_cart_config cfg = {}) : op(std::move(cfg)) {}
@@ -57,7 +66,7 @@ struct harness {
       auto [at, key] = it->first;
       std::string payload = it->second;
       timers.pending.erase(it);
-      op.on_timer(key, at, payload, carts, timers, fx);
+      op.on_timer(key, at, payload, carts, timers, fx, stock);
     }
   }
   void apply(event ev) {
@@ -337,6 +346,40 @@ TEST(AbandonedCartTest, EveryStoredCartHasExactlyOnePendingTimer) {
   h.advance(t0 + day);
   EXPECT_EQ(h.timers.pending.size(), 1u);  // the purge timer
   EXPECT_EQ(h.timers.pending.begin()->second, "p");
+}
+
+TEST(AbandonedCartTest, ReminderLeavesOutOutOfStockLines) {
+  harness h;
+  h.add(t0, "sku-1", 1, 10);
+  h.add(t0 + minute, "sku-2", 2, 5);
+  h.add(t0 + 2 * minute, "sku-3", 1, 1);
+  h.stock.levels = {{"sku-1", 4}, {"sku-2", 0}};  // sku-3 unknown: counts as available
+  h.advance(t0 + 2 * minute + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  const auto& r = h.fx.sent[0];
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_EQ(r.lines[0].sku, "sku-1");
+  EXPECT_EQ(r.lines[1].sku, "sku-3");
+  EXPECT_DOUBLE_EQ(r.cart_value, 11.0) << "value of the lines in the reminder only";
+  EXPECT_EQ(h.suppressed(suppression::out_of_stock), 0);
+}
+
+TEST(AbandonedCartTest, ReminderSuppressedWhenEveryLineIsOutOfStock) {
+  harness h;
+  h.add(t0, "sku-1");
+  h.add(t0 + minute, "sku-2");
+  h.stock.levels = {{"sku-1", 0}, {"sku-2", 0}};
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::out_of_stock), 1);
+  // Back in stock and the customer returns: the suppressed reminder did not count.
+  h.stock.levels["sku-2"] = 3;
+  h.add(t0 + 11 * day, "sku-2");
+  h.advance(t0 + 11 * day + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].reminder_number, 1);
+  ASSERT_EQ(h.fx.sent[0].lines.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].lines[0].sku, "sku-2");
 }
 
 TEST(CartStateTest, EncodeDecodeRoundTrip) {

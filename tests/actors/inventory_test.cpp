@@ -238,6 +238,34 @@ TEST(InventoryTest, BuyerLeavesTheWaitlistAndFreesASlot) {
   EXPECT_EQ(h.fx.notified.size(), 2u);
 }
 
+TEST(InventoryTest, RequestMadeBeforeAPurchaseButArrivingAfterItIsIgnored) {
+  // Orders and waitlist requests travel on different topics: a customer's purchase can reach
+  // the SKU task before the request they made earlier.
+  harness h;
+  h.stock(t0, 0);
+  h.sold("early-bird", t0 + 2 * minute);
+  h.notify("early-bird", t0 + minute);  // asked at +1 min, bought at +2 min
+  h.notify("later", t0 + 3 * minute);
+  EXPECT_EQ(h.waiting(), (strings{"later"}));
+  EXPECT_EQ(h.suppressed(inventory_suppression::bought), 1);
+  h.notify("early-bird", t0 + 5 * minute);  // asking again after the purchase counts
+  h.stock(t0 + hour, 10);
+  EXPECT_EQ(h.customers(), (strings{"later", "early-bird"}));
+}
+
+TEST(InventoryTest, BuyersAreForgottenAfterTheSubscriptionAgeAndBounded) {
+  inventory_config c;
+  c.max_remembered_buyers = 3;
+  harness h(c);
+  for (int i = 0; i < 5; ++i) h.sold("b" + std::to_string(i), t0 + i * minute);
+  ASSERT_NE(h.skus.find("sku-1"), nullptr);
+  const auto& buyers = h.skus.find("sku-1")->buyers;
+  ASSERT_EQ(buyers.size(), 3u);
+  EXPECT_EQ(buyers[0].customer_id, "b4") << "the most recent are kept";
+  h.sold("late", t0 + 40 * day);
+  ASSERT_EQ(h.skus.find("sku-1")->buyers.size(), 1u) << "older than the subscription age";
+}
+
 TEST(InventoryTest, SaleOfACustomerWhoWasNotWaitingCountsNothing) {
   harness h;
   h.stock(t0, 4);
@@ -694,6 +722,7 @@ sku_state full_state() {
   s.restock_id = "s9";
   s.sales = {{19000, 4}, {19002, 1}};
   s.waiters = {{"a", t0 - day, t0, "s9"}, {"b", t0 - hour, 0, ""}};
+  s.buyers = {{"c", t0 - minute}, {"d", t0}};
   s.timer_ms = t0 + day;
   return s;
 }
@@ -742,8 +771,8 @@ TEST(SkuStateTest, DecodeRejectsUnknownVersionFlagsTruncationAndTrailingBytes) {
 
   std::string empty;
   sku_state{}.encode(empty);
-  // version, locations, available, flags, restock id, sales, waiters, timer
-  ASSERT_EQ(empty.size(), 8u);
+  // version, locations, available, flags, restock id, sales, waiters, timer, buyers
+  ASSERT_EQ(empty.size(), 9u);
   ASSERT_EQ(empty[3], 0) << "the flags byte";
   empty[3] = 0x10;
   EXPECT_FALSE(sku_state::decode(empty, out));

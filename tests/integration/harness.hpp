@@ -47,7 +47,8 @@ class kafka_fixture {
     cluster_ = streams::mock_cluster::start(1, error);
     if (!cluster_) throw std::runtime_error(error);
     actors::topics_config t;
-    for (const auto* name : {&t.clickstream, &t.carts, &t.cart_reminders, &t.dlq})
+    for (const auto* name : {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals,
+                             &t.cart_reminders, &t.restock_alerts, &t.dlq})
       cluster_->create_topic(*name, partitions);
     streams::sink_config sc;
     sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
@@ -98,9 +99,9 @@ inline bool wait_for(const std::function<bool()>& done,
   return done();
 }
 
+/// Input records (shop topics, not Herald's repartition topic) the app has processed.
 inline std::uint64_t processed(actors::app& a) {
-  return a.probe().events_total(actors::event_result::ok) +
-         a.probe().events_total(actors::event_result::dlq);
+  return a.probe().input_events_total();
 }
 
 /// GET http://127.0.0.1:port/path; returns the body ("" on failure).

@@ -136,6 +136,9 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   run_part(kafka, app, s.part2, s.total());
   // Reminders fire inside processing; wait until the last commit's counters are visible.
   ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == s.reminders.size(); }));
+  // bob's and grace's orders also go to the SKU tasks as one sold signal per line.
+  ASSERT_TRUE(
+      wait_for([&] { return app.probe().events_total(actors::event_result::ok) == s.valid + 2; }));
   const std::string text = http_get(app.metrics_port(), "/metrics");
   ASSERT_FALSE(text.empty());
   const auto carts_ok =
@@ -161,9 +164,12 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   EXPECT_EQ(suppressed("cart_emptied"), 1);
   EXPECT_EQ(suppressed("anonymous"), 1);
   EXPECT_EQ(suppressed("max_reminders"), 1);
-  EXPECT_EQ(metric_value(text, "herald_tasks"), 3);
+  EXPECT_EQ(metric_value(text, "herald_tasks"), 6) << "3 customer + 3 SKU tasks";
+  EXPECT_EQ(metric_value(text, "herald_sku_signals_total"), 2);
+  EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")"),
+            2);
   EXPECT_EQ(metric_value(text, "herald_processing_latency_seconds_count"),
-            static_cast<double>(s.total()));
+            static_cast<double>(s.total() + 2));
   EXPECT_GT(metric_value(text, "herald_timers_pending"), 0);
   app.stop();
 }

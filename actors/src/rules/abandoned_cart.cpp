@@ -25,6 +25,8 @@ std::string_view to_string(suppression s) noexcept {
       return "anonymous";
     case suppression::max_reminders:
       return "max_reminders";
+    case suppression::out_of_stock:
+      return "out_of_stock";
   }
   return "unknown";
 }
@@ -154,7 +156,8 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
 
 void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t fire_ms,
                                        std::string_view payload, keyed_state<cart_state>& carts,
-                                       timer_service& timers, cart_effects& effects) {
+                                       timer_service& timers, cart_effects& effects,
+                                       const stock_view& stock) {
   cart_state* cart = carts.find(customer);
   if (cart == nullptr) return;
   if (payload == purge_timer) {
@@ -166,29 +169,38 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
   if (cart->anonymous) {
     effects.suppressed(suppression::anonymous);
   } else if (!cart->closed && !cart->lines.empty()) {
-    const int number = ++cart->reminders_sent;
-    const reminder_step& step = config_.steps[static_cast<std::size_t>(number - 1)];
-    schemas::cart_reminder msg;
-    msg.notification_id =
-        schemas::make_id("abandoned_cart", customer,
-                         cart->cart_id + '/' + cart->last_event_id + '/' + std::to_string(number));
-    msg.ts_ms = fire_ms;
-    msg.customer_id = std::string(customer);
-    msg.cart_id = cart->cart_id;
-    msg.reminder_number = number;
-    msg.lines = cart->lines;
-    for (const auto& l : cart->lines)
-      msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
-    msg.currency = cart->currency;
-    msg.coupon = step.coupon;
-    effects.emit(std::move(msg));
-    if (static_cast<std::size_t>(cart->reminders_sent) < config_.steps.size()) {
-      arm(customer, *cart, timers, effects);
-      // A later step must fire later than this one even when configured with a shorter delay.
-      if (cart->timer_ms != 0 && cart->timer_ms <= fire_ms) {
-        timers.cancel(cart->timer_ms, customer);
-        cart->timer_ms = fire_ms + 1;
-        timers.schedule(cart->timer_ms, customer, reminder_timer);
+    // Never promote what cannot be bought: out-of-stock lines are left out.
+    std::vector<schemas::order_line> lines;
+    for (const auto& l : cart->lines) {
+      const auto available = stock.available(l.sku);
+      if (!available || *available > 0) lines.push_back(l);
+    }
+    if (lines.empty()) {
+      effects.suppressed(suppression::out_of_stock);
+    } else {
+      const int number = ++cart->reminders_sent;
+      const reminder_step& step = config_.steps[static_cast<std::size_t>(number - 1)];
+      schemas::cart_reminder msg;
+      msg.notification_id = schemas::make_id(
+          "abandoned_cart", customer,
+          cart->cart_id + '/' + cart->last_event_id + '/' + std::to_string(number));
+      msg.ts_ms = fire_ms;
+      msg.customer_id = std::string(customer);
+      msg.cart_id = cart->cart_id;
+      msg.reminder_number = number;
+      for (const auto& l : lines) msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
+      msg.lines = std::move(lines);
+      msg.currency = cart->currency;
+      msg.coupon = step.coupon;
+      effects.emit(std::move(msg));
+      if (static_cast<std::size_t>(cart->reminders_sent) < config_.steps.size()) {
+        arm(customer, *cart, timers, effects);
+        // A later step must fire later than this one even when configured with a shorter delay.
+        if (cart->timer_ms != 0 && cart->timer_ms <= fire_ms) {
+          timers.cancel(cart->timer_ms, customer);
+          cart->timer_ms = fire_ms + 1;
+          timers.schedule(cart->timer_ms, customer, reminder_timer);
+        }
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <tuple>
 
+#include "herald/actors/rules/stock_levels.hpp"
 #include "herald/state/bytes.hpp"
 
 namespace herald::rules {
@@ -122,6 +123,11 @@ void sku_state::encode(std::string& out) const {
     w.str(x.notified_restock);
   }
   w.svarint(timer_ms);
+  w.varint(buyers.size());
+  for (const auto& b : buyers) {
+    w.str(b.customer_id);
+    w.svarint(b.bought_ms);
+  }
 }
 
 bool sku_state::decode(std::string_view in, sku_state& out) {
@@ -154,7 +160,11 @@ bool sku_state::decode(std::string_view in, sku_state& out) {
     if (!r.str(x.customer_id) || !r.integer(x.requested_ms) || !r.integer(x.notified_ms) ||
         !r.str(x.notified_restock))
       return false;
-  return r.integer(out.timer_ms) && r.done();
+  if (!r.integer(out.timer_ms) || !r.varint(n) || n > in.size()) return false;
+  out.buyers.resize(n);
+  for (auto& b : out.buyers)
+    if (!r.str(b.customer_id) || !r.integer(b.bought_ms)) return false;
+  return r.done();
 }
 
 // ---- operator -------------------------------------------------------------------------------
@@ -166,20 +176,12 @@ void inventory_operator::on_stock(const schemas::event& ev, keyed_state<sku_stat
   if (ev.type != schemas::event_type::stock_level) return;
   const std::string_view sku = ev.sku;
   sku_state& s = skus.get_or_create(sku);
-  auto loc = std::find_if(s.locations.begin(), s.locations.end(),
-                          [&](const auto& l) { return l.location == ev.location; });
-  if (loc == s.locations.end()) {
-    s.locations.push_back({ev.location, ev.available, ev.ts_ms});
-  } else {
-    // Per-location last writer wins by event time: a late event must not undo a newer level.
-    if (ev.ts_ms < loc->ts_ms) return;
-    loc->available = ev.available;
-    loc->ts_ms = ev.ts_ms;
-  }
   const std::int64_t previous = s.available;
+  // Per-location last writer wins by event time: a late event must not undo a newer level.
+  std::int64_t total = 0;
+  if (!apply_stock_level(s.locations, ev.location, ev.available, ev.ts_ms, total)) return;
   const bool was_known = s.known;
-  s.available = 0;
-  for (const auto& l : s.locations) s.available += std::max<std::int64_t>(l.available, 0);
+  s.available = total;
   s.known = true;
   if (ev.low_stock_threshold) s.threshold = ev.low_stock_threshold;
 
@@ -220,6 +222,9 @@ void inventory_operator::on_signal(const sku_signal& sig, keyed_state<sku_state>
       effects.suppressed(inventory_suppression::bought);
     }
     record_sale(s, sig.ts_ms, sig.quantity);
+    remember_buyer(s, sig.customer_id, sig.ts_ms);
+  } else if (bought_since(s, sig.customer_id, sig.ts_ms)) {
+    effects.suppressed(inventory_suppression::bought);  // asked before buying; arrived after
   } else if (it == s.waiters.end()) {
     waiter w;
     w.customer_id = sig.customer_id;
@@ -365,6 +370,34 @@ void inventory_operator::trim_sales(sku_state& s, std::int64_t day) const {
   const std::int64_t newest = newest_day(s, day);
   std::erase_if(s.sales, [&](const sku_state::daily_sales& d) {
     return d.day <= newest - config_.velocity_window_days;
+  });
+}
+
+void inventory_operator::remember_buyer(sku_state& s, const std::string& customer,
+                                        std::int64_t ts_ms) const {
+  auto b = std::find_if(s.buyers.begin(), s.buyers.end(),
+                        [&](const auto& x) { return x.customer_id == customer; });
+  if (b == s.buyers.end())
+    s.buyers.push_back({customer, ts_ms});
+  else
+    b->bought_ms = std::max(b->bought_ms, ts_ms);
+  // Older purchases cannot outlive the requests they would cancel; the cap bounds hot SKUs.
+  std::int64_t newest = 0;
+  for (const auto& x : s.buyers) newest = std::max(newest, x.bought_ms);
+  std::erase_if(s.buyers, [&](const auto& x) {
+    return x.bought_ms + config_.subscription_max_age_ms <= newest;
+  });
+  if (s.buyers.size() > config_.max_remembered_buyers) {
+    std::sort(s.buyers.begin(), s.buyers.end(),
+              [](const auto& x, const auto& y) { return x.bought_ms > y.bought_ms; });
+    s.buyers.resize(config_.max_remembered_buyers);
+  }
+}
+
+bool inventory_operator::bought_since(const sku_state& s, const std::string& customer,
+                                      std::int64_t ts_ms) {
+  return std::any_of(s.buyers.begin(), s.buyers.end(), [&](const auto& x) {
+    return x.customer_id == customer && x.bought_ms >= ts_ms;
   });
 }
 

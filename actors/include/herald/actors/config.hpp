@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/actors/rules/inventory.hpp"
 #include "herald/streams/kafka_config.hpp"
 #include "herald/streams/watermark.hpp"
 
@@ -26,8 +27,16 @@ struct topics_config {
   std::string clickstream = "shop.clickstream";
   /// Default: "shop.carts".
   std::string carts = "shop.carts";
+  /// Default: "shop.inventory".
+  std::string inventory = "shop.inventory";
+  /// Internal repartition topic: customer signals (notify_me, wishlist_add, order lines)
+  /// re-keyed by SKU for the SKU tasks. Needs the partition count of `inventory`.
+  /// Default: "herald.sku-signals".
+  std::string sku_signals = "herald.sku-signals";
   /// Default: "herald.cart-reminders".
   std::string cart_reminders = "herald.cart-reminders";
+  /// Default: "herald.restock-alerts".
+  std::string restock_alerts = "herald.restock-alerts";
   /// Default: "herald.dlq".
   std::string dlq = "herald.dlq";
 };
@@ -79,9 +88,16 @@ struct app_config {
   task_config task;
   metrics_config metrics;
   rules::abandoned_cart_config abandoned_cart;
+  rules::inventory_config inventory;
+  /// Wait at start until the global availability table has read shop.inventory to its end,
+  /// so cart reminders never promote sold-out items after a restart. Default: 30 000 ms.
+  std::int64_t availability_bootstrap_timeout_ms = 30'000;
   /// CAF worker threads. Default: 2.
   std::size_t worker_threads = 2;
 };
+
+/// The configured name of the input topic of `kind`.
+[[nodiscard]] const std::string& input_topic(const topics_config& topics, schemas::topic_kind kind);
 
 /// Loads a YAML file over the defaults; throws config_error naming the bad key.
 [[nodiscard]] app_config load_config(const std::string& path);

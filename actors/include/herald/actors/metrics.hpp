@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/actors/rules/inventory.hpp"
 #include "herald/schemas/codec.hpp"
 
 namespace prometheus {
@@ -34,8 +35,10 @@ inline constexpr std::size_t decode_code_count = 8;
 
 class metrics {
  public:
-  /// `topics`: input topic names, indexed as the source's bindings.
-  explicit metrics(const std::vector<std::string>& topics, std::size_t reminder_steps);
+  /// `topics`: the consumed topics, indexed as the source's bindings; `internal` marks
+  /// Herald's own (repartition) topics among them (empty = none).
+  metrics(const std::vector<std::string>& topics, std::size_t reminder_steps,
+          std::vector<bool> internal = {});
   ~metrics();
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
@@ -52,6 +55,13 @@ class metrics {
   void add_late(std::size_t topic, std::uint64_t n);
   void add_reminder(int reminder_number);
   void add_suppression(rules::suppression reason, std::uint64_t n);
+  void add_inventory_suppression(rules::inventory_suppression reason, std::uint64_t n);
+  /// Restock-alert messages by type.
+  enum class restock_type : std::uint8_t { back_in_stock, low_stock, out_of_stock };
+  void add_restock_alert(restock_type type);
+  /// Re-keyed signals emitted to the SKU tasks.
+  void add_sku_signals(std::uint64_t n);
+  void set_availability_skus(std::int64_t n);
   /// `n` records finished `seconds` after they were polled.
   void observe_latency(double seconds, std::uint64_t n);
   void add_commit(double seconds);
@@ -65,18 +75,27 @@ class metrics {
   void set_state_bytes(std::size_t store, double bytes);
 
   // Totals, for the demo's progress lines and tests.
+  /// Records of every consumed topic, internal ones included.
   [[nodiscard]] std::uint64_t events_total(event_result result) const;
+  /// Records of the shop's input topics only (ok + dlq): what producers sent and Herald read.
+  [[nodiscard]] std::uint64_t input_events_total() const;
   [[nodiscard]] std::uint64_t reminders_total() const;
   [[nodiscard]] std::uint64_t suppressions_total() const;
+  [[nodiscard]] std::uint64_t restock_alerts_total(restock_type type) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
   std::vector<prometheus::Counter*> late_;
+  std::vector<bool> internal_;
   std::array<prometheus::Counter*, decode_code_count> dlq_{};
   std::vector<prometheus::Counter*> reminders_;
   std::array<prometheus::Counter*, rules::suppression_count> suppressions_{};
+  std::array<prometheus::Counter*, rules::inventory_suppression_count> inventory_suppressions_{};
+  std::array<prometheus::Counter*, 3> restock_alerts_{};
+  prometheus::Counter* sku_signals_ = nullptr;
+  prometheus::Gauge* availability_skus_ = nullptr;
   prometheus::Histogram* latency_ = nullptr;
   prometheus::Histogram* commit_latency_ = nullptr;
   std::array<prometheus::Counter*, 2> produced_{};

@@ -1,7 +1,9 @@
 #pragma once
 /// Synthetic shop traffic for `herald demo` and the benchmarks: customer journeys over
 /// clickstream and carts (browse, add to cart, then order, clear, empty, come back later or
-/// abandon; some visitors anonymous), with a small share of malformed records. Event time is
+/// abandon; some visitors anonymous), stock movements on shop.inventory (initial levels,
+/// orders drawing stock down, restocks of sold-out SKUs), notify_me requests for sold-out
+/// SKUs, and a small share of malformed records. Event time is
 /// simulated and may run faster than the wall clock, so hour-long reminder delays show up in
 /// seconds.
 ///
@@ -11,6 +13,7 @@
 #include <queue>
 #include <random>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "herald/schemas/events.hpp"
@@ -26,6 +29,10 @@ struct traffic_config {
   double anonymous_share = 0.2;
   /// Share of records that are malformed (they must reach the DLQ). Default: 0.001.
   double malformed_share = 0.001;
+  /// Share of SKUs sold out when first seen. Default: 0.25.
+  double sold_out_share = 0.25;
+  /// Chance per journey that a sold-out SKU is restocked. Default: 0.03.
+  double restock_chance = 0.03;
   std::uint64_t seed = 42;
 };
 
@@ -58,11 +65,17 @@ class traffic_generator {
   void push(std::int64_t at_ms, schemas::event ev);
   traffic_record encode(const schemas::event& ev);
   traffic_record malformed(std::int64_t now_ms);
-  std::string pick_sku();
+  std::uint32_t pick_sku();
+  /// Current level of `sku`, emitting its first stock_level when it is new.
+  std::int64_t level(std::uint32_t sku, std::int64_t at_ms);
+  void set_level(std::uint32_t sku, std::int64_t level, std::int64_t at_ms);
+  [[nodiscard]] std::string sku_name(std::uint32_t sku) const;
 
   traffic_config config_;
   std::mt19937_64 rng_;
   std::priority_queue<step, std::vector<step>, std::greater<>> due_;
+  std::unordered_map<std::uint32_t, std::int64_t> stock_;
+  std::vector<std::uint32_t> sold_out_;  // may hold SKUs restocked since (checked on use)
   std::uint64_t journeys_ = 0;
   std::uint64_t seq_ = 0;
   std::uint64_t events_ = 0;

@@ -14,8 +14,10 @@ namespace herald::streams {
 /// One input topic and what it feeds.
 struct topic_binding {
   std::string name;          ///< Kafka topic name
-  schemas::topic_kind kind;  ///< which events it carries
+  schemas::topic_kind kind;  ///< which contract events it carries (unused when internal)
   state::family fam;         ///< the task family it belongs to
+  /// Herald's own topic (e.g. a repartition topic) in an internal format, not CONTRACT.md JSON.
+  bool internal = false;
 };
 
 /// One consumed record (key and value copied out of librdkafka's buffers).

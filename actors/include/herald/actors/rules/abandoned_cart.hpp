@@ -7,6 +7,8 @@
 /// when it stops a reminder that was due or pending:
 /// - the customer ordered (order_placed), cleared or emptied the cart;
 /// - the cart is anonymous (tracked, never reminded);
+/// - every line is out of stock (the reminder leaves out out-of-stock lines; with none left it
+///   is not sent, does not count, and new activity re-arms it);
 /// - the cart already had `steps.size()` reminders (at most that many per cart, ever: new
 ///   activity re-arms the timer but never resets the count).
 ///
@@ -47,8 +49,9 @@ enum class suppression : std::uint8_t {
   cart_emptied,   ///< last item removed while a reminder was pending
   anonymous,      ///< the cart cannot be contacted
   max_reminders,  ///< activity after the last allowed reminder
+  out_of_stock,   ///< every line of the cart is out of stock
 };
-inline constexpr std::size_t suppression_count = 5;
+inline constexpr std::size_t suppression_count = 6;
 [[nodiscard]] std::string_view to_string(suppression s) noexcept;
 
 /// Per-customer cart state, persisted with a format version byte.
@@ -84,9 +87,11 @@ class abandoned_cart_operator {
   /// Applies one carts-topic event. Other event types are ignored (returns false).
   bool on_event(const schemas::event& ev, keyed_state<cart_state>& carts, timer_service& timers,
                 cart_effects& effects);
-  /// A timer of this operator fired (the watermark passed `fire_ms`).
+  /// A timer of this operator fired (the watermark passed `fire_ms`). `stock` tells which
+  /// lines are out of stock right now.
   void on_timer(std::string_view customer_id, std::int64_t fire_ms, std::string_view payload,
-                keyed_state<cart_state>& carts, timer_service& timers, cart_effects& effects);
+                keyed_state<cart_state>& carts, timer_service& timers, cart_effects& effects,
+                const stock_view& stock);
 
   [[nodiscard]] const abandoned_cart_config& config() const noexcept { return config_; }
 

@@ -7,6 +7,7 @@
 /// deterministic.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,22 @@ class timer_service {
   virtual ~timer_service() = default;
   virtual void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) = 0;
   virtual void cancel(std::int64_t fire_ms, std::string_view key) = 0;
+};
+
+/// Read-only view of current availability per SKU (the global availability table).
+class stock_view {
+ public:
+  virtual ~stock_view() = default;
+  /// Units available now over all locations; nullopt when the SKU was never seen.
+  [[nodiscard]] virtual std::optional<std::int64_t> available(std::string_view sku) const = 0;
+};
+
+/// A stock_view that knows no SKU (everything counts as available).
+class no_stock_view final : public stock_view {
+ public:
+  [[nodiscard]] std::optional<std::int64_t> available(std::string_view) const override {
+    return std::nullopt;
+  }
 };
 
 }  // namespace herald::rules

@@ -46,6 +46,8 @@ struct inventory_config {
   std::int64_t subscription_max_age_ms = 30 * 86'400'000LL;
   /// Days of sales used for units sold per day. Default: 7.
   int velocity_window_days = 7;
+  /// Most recent buyers remembered per SKU (see sku_state::buyers). Default: 10 000.
+  std::size_t max_remembered_buyers = 10'000;
 };
 
 /// What customer tasks tell SKU tasks, re-keyed by SKU through Kafka (a repartition topic).
@@ -99,7 +101,16 @@ struct sku_state {
   std::string restock_id;          ///< event id that started the current restock; empty = none
   std::vector<daily_sales> sales;  ///< trailing window, oldest first
   std::vector<waiter> waiters;     ///< oldest request first
-  std::int64_t timer_ms = 0;       ///< pending top-up timer (earliest outstanding expiry), 0 = none
+  /// Recent buyers (customer, latest purchase time), so a waitlist request that was made before
+  /// the purchase but arrives after it (requests and orders travel on different topics) is not
+  /// added back. Kept for subscription_max_age_ms, at most `max_remembered_buyers`.
+  struct buyer {
+    std::string customer_id;
+    std::int64_t bought_ms = 0;
+    friend bool operator==(const buyer&, const buyer&) = default;
+  };
+  std::vector<buyer> buyers;
+  std::int64_t timer_ms = 0;  ///< pending top-up timer (earliest outstanding expiry), 0 = none
 
   void encode(std::string& out) const;
   [[nodiscard]] static bool decode(std::string_view in, sku_state& out);
@@ -149,6 +160,9 @@ class inventory_operator {
               inventory_effects& effects) const;
   void record_sale(sku_state& s, std::int64_t ts_ms, std::int64_t units) const;
   void trim_sales(sku_state& s, std::int64_t day) const;
+  void remember_buyer(sku_state& s, const std::string& customer, std::int64_t ts_ms) const;
+  [[nodiscard]] static bool bought_since(const sku_state& s, const std::string& customer,
+                                         std::int64_t ts_ms);
   static void set_timer(std::string_view sku, sku_state& s, std::int64_t at_ms,
                         timer_service& timers);
 

@@ -1,7 +1,6 @@
-#include "herald/actors/customer_task.hpp"
+#include "herald/actors/task.hpp"
 
 #include <chrono>
-#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -9,9 +8,6 @@
 
 namespace herald::actors {
 namespace {
-
-// Timer keys are tagged by operator, so operators of one task never see each other's timers.
-constexpr char cart_timer_tag = 'c';
 
 std::int64_t steady_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -21,25 +17,10 @@ std::int64_t steady_ns() {
 
 }  // namespace
 
-/// keyed_state over the task's write-back cache.
-class customer_task::cart_store final : public rules::keyed_state<rules::cart_state> {
+/// timer_service over the task's timer store, tagging keys with the operator's tag.
+class task::tagged_timers final : public rules::timer_service {
  public:
-  explicit cart_store(state::cache<rules::cart_state>& cache) : cache_(cache) {}
-  rules::cart_state* find(std::string_view key) override { return cache_.find(key); }
-  rules::cart_state& get_or_create(std::string_view key) override {
-    return cache_.get_or_create(key);
-  }
-  void mark_dirty(std::string_view key) override { cache_.mark_dirty(key); }
-  void erase(std::string_view key) override { cache_.erase(key); }
-
- private:
-  state::cache<rules::cart_state>& cache_;
-};
-
-/// timer_service over the task's timer store, tagging keys with the operator.
-class customer_task::cart_timers final : public rules::timer_service {
- public:
-  explicit cart_timers(state::task_state& st) : state_(st) {}
+  tagged_timers(state::task_state& st, char tag) : state_(st), tag_(tag) {}
   void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) override {
     state_.schedule(fire_ms, tagged(key), payload);
   }
@@ -49,60 +30,46 @@ class customer_task::cart_timers final : public rules::timer_service {
 
  private:
   const std::string& tagged(std::string_view key) {
-    key_.assign(1, cart_timer_tag);
+    key_.assign(1, tag_);
     key_.append(key);
     return key_;
   }
   state::task_state& state_;
+  char tag_;
   std::string key_;
 };
 
-/// Reminders go to the outbox; suppressions to metrics.
-class customer_task::cart_sink final : public rules::cart_effects {
- public:
-  explicit cart_sink(customer_task& task) : task_(task) {}
-  void emit(schemas::cart_reminder&& msg) override {
-    std::string value;
-    schemas::encode(msg, value);
-    task_.add_output(task_.env_.config->topics.cart_reminders, msg.customer_id, std::move(value));
-    task_.env_.probe->add_reminder(msg.reminder_number);
-  }
-  void suppressed(rules::suppression reason) override {
-    task_.env_.probe->add_suppression(reason, 1);
-  }
-
- private:
-  customer_task& task_;
-};
-
-customer_task::customer_task(const task_env& env, state::task_id id)
+task::task(const task_env& env, state::task_id id)
     : env_(env),
       id_(id),
       state_(*env.db, id),
-      cart_cache_(state_, state::store::carts, env.config->state.cache_entries),
       decoder_(env.config->task.max_record_bytes),
       watermark_(env.config->task.watermark),
-      carts_(env.config->abandoned_cart),
-      cart_store_(std::make_unique<cart_store>(cart_cache_)),
-      cart_timers_(std::make_unique<cart_timers>(state_)),
-      cart_sink_(std::make_unique<cart_sink>(*this)),
       next_offsets_(env.topics.size(), -1) {
+  processor_ =
+      id.fam == state::family::sku ? make_sku_processor(*this) : make_customer_processor(*this);
   if (auto wm = state_.watermark()) watermark_.restore(*wm);
   reported_timers_ = state_.timer_count();
   env_.probe->add_timers(reported_timers_);
   env_.probe->add_tasks(1);
 }
 
-customer_task::~customer_task() {
+task::~task() {
   env_.probe->add_timers(-reported_timers_);
   env_.probe->add_tasks(-1);
 }
 
-std::optional<std::int64_t> customer_task::resume_offset(const std::string& topic) const {
+rules::timer_service& task::timers(char tag) {
+  auto& t = timers_[tag];
+  if (!t) t = std::make_unique<tagged_timers>(state_, tag);
+  return *t;
+}
+
+std::optional<std::int64_t> task::resume_offset(const std::string& topic) const {
   return state_.offset(topic);
 }
 
-void customer_task::start() {
+void task::start() {
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
     spdlog::error("task {}/{}: cannot read the outbox: {}", state::to_string(id_.fam),
@@ -115,21 +82,32 @@ void customer_task::start() {
   for (auto& rec : pending) produce(std::move(rec));
 }
 
-void customer_task::process(streams::record_batch& batch, std::int64_t wall_ms) {
+void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   std::vector<std::array<std::uint64_t, event_result_count>> counts(env_.topics.size());
   std::vector<std::uint64_t> late(env_.topics.size(), 0);
+  std::string reason;
   for (const streams::record& rec : batch.records) {
     const auto& binding = env_.topics[rec.topic];
-    const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, event_);
-    if (err) {
-      dead_letter(rec, err);
-      ++counts[rec.topic][static_cast<std::size_t>(event_result::dlq)];
+    bool ok = false;
+    std::int64_t ts_ms = 0;
+    if (binding.internal) {
+      ok = processor_->decode_internal(rec, ts_ms, reason);
+      if (!ok) dead_letter(rec, schemas::decode_code::invalid_value, reason);
     } else {
-      if (watermark_.observe(event_.ts_ms, wall_ms)) ++late[rec.topic];
-      fire_timers(watermark_.current());
-      apply(event_);
-      ++counts[rec.topic][static_cast<std::size_t>(event_result::ok)];
+      const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, event_);
+      ok = !err;
+      ts_ms = event_.ts_ms;
+      if (!ok) dead_letter(rec, err.code, err.message);
     }
+    if (ok) {
+      if (watermark_.observe(ts_ms, wall_ms)) ++late[rec.topic];
+      fire_timers(watermark_.current());
+      if (binding.internal)
+        processor_->apply_internal();
+      else
+        processor_->apply(event_);
+    }
+    ++counts[rec.topic][static_cast<std::size_t>(ok ? event_result::ok : event_result::dlq)];
     next_offsets_[rec.topic] = rec.offset + 1;
   }
   for (std::size_t t = 0; t < counts.size(); ++t) {
@@ -138,57 +116,56 @@ void customer_task::process(streams::record_batch& batch, std::int64_t wall_ms) 
     env_.probe->add_late(t, late[t]);
   }
   const auto n = static_cast<std::int64_t>(batch.records.size());
+  dirty_ = dirty_ || n > 0;
   env_.probe->observe_latency(static_cast<double>(steady_ns() - batch.polled_at_ns) / 1e9,
                               static_cast<std::uint64_t>(n));
   if (env_.release) env_.release(id_, n);
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) commit(wall_ms);
 }
 
-void customer_task::apply(const schemas::event& ev) {
-  // Clickstream events feed later rules (bots, demand, waitlists); carts feed this one.
-  carts_.on_event(ev, *cart_store_, *cart_timers_, *cart_sink_);
-}
-
-void customer_task::fire_timers(std::int64_t up_to_ms) {
+void task::fire_timers(std::int64_t up_to_ms) {
   if (up_to_ms == streams::watermark::none) return;
   auto next = state_.next_fire_ms();
   while (next && *next <= up_to_ms) {
     due_.clear();
     state_.pop_due(up_to_ms, due_);
     for (const auto& t : due_) {
-      if (t.key.empty() || t.key[0] != cart_timer_tag) continue;
-      carts_.on_timer(std::string_view(t.key).substr(1), t.fire_ms, t.payload, *cart_store_,
-                      *cart_timers_, *cart_sink_);
+      if (t.key.empty()) continue;
+      processor_->on_timer(t.key[0], std::string_view(t.key).substr(1), t.fire_ms, t.payload);
     }
     // A timer may schedule another that is already due (e.g. the next reminder step).
     next = state_.next_fire_ms();
   }
 }
 
-void customer_task::tick(std::int64_t wall_ms) {
-  if (watermark_.tick(wall_ms)) fire_timers(watermark_.current());
+void task::tick(std::int64_t wall_ms) {
+  if (watermark_.tick(wall_ms)) {
+    fire_timers(watermark_.current());
+    dirty_ = true;
+  }
   drain_acks();
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
-      (state_.pending_ops() > 0 || cart_cache_.size() > 0))
+      (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
 }
 
-void customer_task::dead_letter(const streams::record& rec, const schemas::decode_error& err) {
+void task::dead_letter(const streams::record& rec, schemas::decode_code code,
+                       const std::string& reason) {
   const auto& topic = env_.topics[rec.topic].name;
-  add_output(env_.config->topics.dlq, rec.key, std::string(rec.value),
-             streams::dlq_headers(err.message, topic, id_.partition, rec.offset));
-  env_.probe->add_dlq(err.code, 1);
+  emit(env_.config->topics.dlq, rec.key, rec.value,
+       streams::dlq_headers(reason, topic, id_.partition, rec.offset));
+  env_.probe->add_dlq(code, 1);
 }
 
-void customer_task::add_output(const std::string& topic, const std::string& key,
-                               std::string&& value, streams::header_list headers) {
+void task::emit(const std::string& topic, std::string_view key, std::string_view value,
+                const streams::header_list& headers) {
   state_.add_output(topic, key, value, headers);
 }
 
-void customer_task::commit(std::int64_t wall_ms) {
+void task::commit(std::int64_t wall_ms) {
   last_commit_wall_ms_ = wall_ms;
   const std::int64_t t0 = steady_ns();
-  cart_cache_.flush();
+  processor_->flush();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t)
     if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
   if (watermark_.current() != streams::watermark::none) state_.set_watermark(watermark_.current());
@@ -200,6 +177,7 @@ void customer_task::commit(std::int64_t wall_ms) {
                   st.message);
     return;
   }
+  dirty_ = false;
   env_.probe->add_commit(static_cast<double>(steady_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
@@ -212,7 +190,7 @@ void customer_task::commit(std::int64_t wall_ms) {
   reported_timers_ = timers;
 }
 
-void customer_task::produce(state::outbox_record&& rec) {
+void task::produce(state::outbox_record&& rec) {
   const std::uint64_t seq = rec.seq;
   std::weak_ptr<acks> weak = acks_;
   metrics* probe = env_.probe;
@@ -231,7 +209,7 @@ void customer_task::produce(state::outbox_record&& rec) {
   unacked_.emplace(seq, std::move(rec));
 }
 
-void customer_task::drain_acks() {
+void task::drain_acks() {
   std::vector<std::uint64_t> ok, failed;
   {
     std::lock_guard<std::mutex> lock(acks_->mutex);
@@ -242,7 +220,7 @@ void customer_task::drain_acks() {
     for (auto seq : ok) unacked_.erase(seq);
     state_.ack_outputs(ok);
   }
-  // Kafka gave up on these (after librdkafka's own retries): try again, they are still in the
+  // Kafka gave up on these (after librdkafka's own retries): try again; they are still in the
   // outbox, so a crash meanwhile loses nothing either.
   for (auto seq : failed) {
     auto it = unacked_.find(seq);
@@ -253,7 +231,7 @@ void customer_task::drain_acks() {
   }
 }
 
-void customer_task::shutdown(std::int64_t wall_ms) {
+void task::shutdown(std::int64_t wall_ms) {
   commit(wall_ms);
   // Wait for the broker to acknowledge what this task emitted, so a clean stop leaves an
   // empty outbox and a restart re-sends nothing.

@@ -1,7 +1,7 @@
-// customer_task driven directly (no consumer group): real RocksDB state and a producer into
-// the mock cluster. Covers what a crash at each point of the commit protocol leaves behind.
+// A customer-family task driven directly (no consumer group): real RocksDB state and a producer
+// into the mock cluster. Covers what a crash at each point of the commit protocol leaves behind.
 
-#include "herald/actors/customer_task.hpp"
+#include "herald/actors/task.hpp"
 
 #include <filesystem>
 #include <random>
@@ -59,8 +59,8 @@ class CustomerTaskTest : public ::testing::Test {
                    {"shop.carts", schemas::topic_kind::carts, state::family::customer}};
   }
 
-  std::unique_ptr<customer_task> make_task() {
-    auto t = std::make_unique<customer_task>(env_, state::task_id{state::family::customer, 0});
+  std::unique_ptr<task> make_task() {
+    auto t = std::make_unique<task>(env_, state::task_id{state::family::customer, 0});
     t->start();
     return t;
   }
@@ -72,12 +72,12 @@ class CustomerTaskTest : public ::testing::Test {
   }
 
   /// Feeds carts-topic records with consecutive offsets starting at `offset`.
-  void feed(customer_task& task, std::int64_t offset,
+  void feed(task& t, std::int64_t offset,
             const std::vector<std::pair<std::string, std::string>>& kv) {
     streams::record_batch b;
-    b.task = task.id();
+    b.task = t.id();
     for (const auto& [k, v] : kv) b.records.push_back({k, v, offset++, 0, 1});
-    task.process(b, 0);
+    t.process(b, 0);
   }
 
   std::vector<streams::consumed_record> read(const std::string& topic) {

@@ -1,0 +1,143 @@
+#pragma once
+/// A task: everything one partition of one family does, as plain C++. The CAF task actor is a
+/// thin shell that feeds it batches and ticks; tests drive it directly.
+///
+/// The task is generic; a family's rules live in its `task_processor` (customer: abandoned
+/// carts and the signals re-keyed by SKU; sku: inventory). Per record: decode (bad input ->
+/// DLQ record with reason headers, via the outbox), advance the watermark, fire due timers
+/// (before applying the record, so a reminder due before an order is sent), apply. Per commit
+/// interval: one RocksDB WriteBatch with dirty state, timers, input offsets, watermark and the
+/// outbox; the outbox is produced after the commit and deleted as Kafka acknowledges it.
+///
+/// Lifecycle: created on assignment (loads offsets and watermark), `start`ed on the actor
+/// (re-produces a crash's unacknowledged outbox), `shutdown` on revoke (commit, flush, ack).
+/// Single-threaded: used only by its actor, except the delivery callbacks, which only touch
+/// the mutex-guarded ack queue.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "herald/actors/config.hpp"
+#include "herald/actors/metrics.hpp"
+#include "herald/actors/rules/context.hpp"
+#include "herald/schemas/codec.hpp"
+#include "herald/state/task_state.hpp"
+#include "herald/streams/record.hpp"
+#include "herald/streams/sink.hpp"
+#include "herald/streams/watermark.hpp"
+
+namespace herald::actors {
+
+/// What every task shares; owned by the app and outliving all tasks.
+struct task_env {
+  state::db* db = nullptr;
+  streams::sink* sink = nullptr;
+  metrics* probe = nullptr;
+  const app_config* config = nullptr;
+  /// Current availability per SKU (the global table); everything available when null.
+  const rules::stock_view* stock = nullptr;
+  std::vector<streams::topic_binding> topics;
+  /// Returns processed records' in-flight credit to the source.
+  std::function<void(state::task_id, std::int64_t)> release;
+  /// Reports a committed next offset per topic index (for Kafka lag).
+  std::function<void(state::task_id, std::uint16_t, std::int64_t)> committed;
+};
+
+class task;
+
+/// A family's rules as hosted by a task. Implementations keep their state in caches over the
+/// task's `task_state` and write them into the pending batch in `flush`.
+class task_processor {
+ public:
+  virtual ~task_processor() = default;
+  /// A decoded contract event of one of the family's topics.
+  virtual void apply(const schemas::event& ev) = 0;
+  /// Decodes a record of an internal topic; false (with a reason naming what is wrong) for bad
+  /// input. On success sets the record's event time; `apply_internal` then applies it.
+  virtual bool decode_internal(const streams::record& rec, std::int64_t& ts_ms,
+                               std::string& reason) = 0;
+  virtual void apply_internal() = 0;
+  /// A timer scheduled through `task::timers(tag)` fired.
+  virtual void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
+                        std::string_view payload) = 0;
+  /// Writes dirty cached state into the task's pending batch (right before a commit).
+  virtual void flush() = 0;
+};
+
+class task {
+ public:
+  /// Creates the task and the processor of `id`'s family.
+  task(const task_env& env, state::task_id id);
+  ~task();
+  task(const task&) = delete;
+  task& operator=(const task&) = delete;
+
+  [[nodiscard]] state::task_id id() const noexcept { return id_; }
+  /// Where `topic` resumes (nullopt = nothing committed yet).
+  [[nodiscard]] std::optional<std::int64_t> resume_offset(const std::string& topic) const;
+
+  /// Re-produces the outbox left by a crash.
+  void start();
+  /// Processes one batch; commits when the commit interval has passed.
+  void process(streams::record_batch& batch, std::int64_t wall_ms);
+  /// Housekeeping: idle watermark advance, re-produce failed deliveries, due commits.
+  void tick(std::int64_t wall_ms);
+  /// Commits now (state, timers, offsets, outbox) and produces the committed outputs.
+  void commit(std::int64_t wall_ms);
+  /// Final commit, waits for every output's acknowledgement, deletes the acknowledged outbox.
+  void shutdown(std::int64_t wall_ms);
+
+  [[nodiscard]] std::int64_t watermark() const noexcept { return watermark_.current(); }
+
+  // ---- for processors ------------------------------------------------------------------
+
+  [[nodiscard]] const task_env& env() const noexcept { return env_; }
+  [[nodiscard]] state::task_state& state() noexcept { return state_; }
+  /// Timers whose keys carry `tag`, so each operator only ever sees its own.
+  [[nodiscard]] rules::timer_service& timers(char tag);
+  /// Adds an output record to the outbox (produced after the next commit).
+  void emit(const std::string& topic, std::string_view key, std::string_view value,
+            const streams::header_list& headers = {});
+
+ private:
+  class tagged_timers;
+  struct acks {
+    std::mutex mutex;
+    std::vector<std::uint64_t> ok;
+    std::vector<std::uint64_t> failed;
+  };
+
+  void fire_timers(std::int64_t up_to_ms);
+  void dead_letter(const streams::record& rec, schemas::decode_code code,
+                   const std::string& reason);
+  void produce(state::outbox_record&& rec);
+  void drain_acks();
+
+  task_env env_;
+  state::task_id id_;
+  state::task_state state_;
+  schemas::decoder decoder_;
+  schemas::event event_;
+  streams::watermark watermark_;
+  std::map<char, std::unique_ptr<tagged_timers>> timers_;
+  std::unique_ptr<task_processor> processor_;
+  std::shared_ptr<acks> acks_ = std::make_shared<acks>();
+  std::map<std::uint64_t, state::outbox_record> unacked_;
+  std::vector<state::timer> due_;
+  std::vector<std::int64_t> next_offsets_;  // per topic index, -1 = untouched since commit
+  std::int64_t last_commit_wall_ms_ = 0;
+  std::int64_t reported_timers_ = 0;
+  bool dirty_ = false;  // processed or fired something since the last commit
+};
+
+/// The processor of a family (defined beside each family's processor).
+[[nodiscard]] std::unique_ptr<task_processor> make_customer_processor(task& host);
+[[nodiscard]] std::unique_ptr<task_processor> make_sku_processor(task& host);
+
+}  // namespace herald::actors

@@ -1,0 +1,101 @@
+// The customer family (shop.clickstream + shop.carts, keyed by customer): abandoned-cart
+// reminders, and the signals that SKU tasks need (waitlist requests, order lines) re-keyed by
+// SKU through the repartition topic, since cross-key work goes through Kafka.
+
+#include "cache_state.hpp"
+#include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/actors/rules/inventory.hpp"
+#include "herald/actors/task.hpp"
+
+namespace herald::actors {
+namespace {
+
+constexpr char cart_tag = 'c';
+
+class customer_processor final : public task_processor, private rules::cart_effects {
+ public:
+  explicit customer_processor(task& host)
+      : host_(host),
+        config_(*host.env().config),
+        carts_(host.state(), state::store::carts, config_.state.cache_entries),
+        cart_rule_(config_.abandoned_cart),
+        cart_timers_(host.timers(cart_tag)) {}
+
+  void apply(const schemas::event& ev) override {
+    using schemas::event_type;
+    switch (ev.type) {
+      case event_type::notify_me:
+      case event_type::wishlist_add:
+        signal(ev.type == event_type::notify_me ? rules::sku_signal::kind::notify_me
+                                                : rules::sku_signal::kind::wishlist_add,
+               ev, ev.sku, 0, ev.event_id);
+        break;
+      case event_type::order_placed:
+        for (std::size_t i = 0; i < ev.lines.size(); ++i)
+          signal(rules::sku_signal::kind::sold, ev, ev.lines[i].sku, ev.lines[i].quantity,
+                 ev.event_id + '#' + std::to_string(i));
+        break;
+      default:
+        break;
+    }
+    cart_rule_.on_event(ev, carts_, cart_timers_, *this);
+  }
+
+  bool decode_internal(const streams::record&, std::int64_t&, std::string& reason) override {
+    reason = "the customer family has no internal topic";
+    return false;
+  }
+  void apply_internal() override {}
+
+  void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
+                std::string_view payload) override {
+    if (tag != cart_tag) return;
+    static const rules::no_stock_view everything_available;
+    const rules::stock_view& stock =
+        host_.env().stock != nullptr ? *host_.env().stock : everything_available;
+    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock);
+  }
+
+  void flush() override { carts_.flush(); }
+
+ private:
+  void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,
+              std::int64_t quantity, std::string event_id) {
+    rules::sku_signal s;
+    s.type = kind;
+    s.sku = sku;
+    s.customer_id = ev.customer_id;
+    s.quantity = quantity;
+    s.ts_ms = ev.ts_ms;
+    s.event_id = std::move(event_id);
+    buffer_.clear();
+    s.encode(buffer_);
+    host_.emit(config_.topics.sku_signals, sku, buffer_);
+    host_.env().probe->add_sku_signals(1);
+  }
+
+  void emit(schemas::cart_reminder&& msg) override {
+    buffer_.clear();
+    schemas::encode(msg, buffer_);
+    host_.emit(config_.topics.cart_reminders, msg.customer_id, buffer_);
+    host_.env().probe->add_reminder(msg.reminder_number);
+  }
+  void suppressed(rules::suppression reason) override {
+    host_.env().probe->add_suppression(reason, 1);
+  }
+
+  task& host_;
+  const app_config& config_;
+  detail::cache_state<rules::cart_state> carts_;
+  rules::abandoned_cart_operator cart_rule_;
+  rules::timer_service& cart_timers_;
+  std::string buffer_;
+};
+
+}  // namespace
+
+std::unique_ptr<task_processor> make_customer_processor(task& host) {
+  return std::make_unique<customer_processor>(host);
+}
+
+}  // namespace herald::actors

@@ -1,0 +1,164 @@
+// Inventory through Kafka: waitlist requests re-keyed by SKU across two Herald instances in one
+// consumer group, back-in-stock notifications exactly once each; cart reminders checked
+// against the global availability table.
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+
+namespace herald::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t t0 = 1'700'000'000'000;
+
+std::string stock(const std::string& sku, std::int64_t available, std::int64_t ts) {
+  return fmt::format(
+      R"({{"type":"stock_level","event_id":"st-{}-{}","ts":{},"sku":"{}","location":"wh-1","available":{}}})",
+      sku, ts, ts, sku, available);
+}
+
+std::string notify_me(const std::string& customer, const std::string& sku, std::int64_t ts) {
+  return fmt::format(
+      R"({{"type":"notify_me","event_id":"nm-{}-{}","ts":{},"customer_id":"{}","sku":"{}"}})",
+      customer, sku, ts, customer, sku);
+}
+
+std::string order(const std::string& customer, const std::string& sku, std::int64_t ts) {
+  return fmt::format(
+      R"({{"type":"order_placed","event_id":"o-{}","ts":{},"customer_id":"{}","order_id":"o-{}","lines":[{{"sku":"{}","quantity":1,"unit_price":9.5}}],"total":9.5,"currency":"EUR"}})",
+      customer, ts, customer, customer, sku);
+}
+
+std::uint64_t sku_signals_processed(actors::app& a) {
+  std::uint64_t n = 0;
+  const std::string text = http_get(a.metrics_port(), "/metrics");
+  const double v =
+      metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")");
+  if (v > 0) n = static_cast<std::uint64_t>(v);
+  return n;
+}
+
+TEST(InventoryPipelineTest, TwoInstancesNotifyEveryWaitingCustomerExactlyOnce) {
+  kafka_fixture kafka(3);
+  temp_dir dir_a, dir_b;
+  constexpr int skus = 8, waiters = 15;
+  actors::app a(kafka.config(dir_a.str()));
+  actors::app b(kafka.config(dir_b.str()));
+  ASSERT_EQ(a.start(), "");
+  ASSERT_EQ(b.start(), "");
+  // Both instances own tasks: 3 customer + 3 SKU tasks split between them.
+  ASSERT_TRUE(wait_for([&] {
+    return a.assigned_tasks() > 0 && b.assigned_tasks() > 0 &&
+           a.assigned_tasks() + b.assigned_tasks() == 6;
+  })) << a.assigned_tasks()
+      << " + " << b.assigned_tasks();
+
+  for (int s = 0; s < skus; ++s)
+    kafka.produce("shop.inventory", fmt::format("sku-{}", s),
+                  stock(fmt::format("sku-{}", s), 0, t0));
+  std::set<std::pair<std::string, std::string>> expected;
+  for (int s = 0; s < skus; ++s)
+    for (int w = 0; w < waiters; ++w) {
+      const std::string customer = fmt::format("cust-{}-{}", s, w), sku = fmt::format("sku-{}", s);
+      kafka.produce("shop.clickstream", customer, notify_me(customer, sku, t0 + 1000 + w));
+      expected.insert({customer, sku});
+    }
+  // Two waiters buy the SKU elsewhere before the restock: they leave the waitlist.
+  kafka.produce("shop.carts", "cust-0-3", order("cust-0-3", "sku-0", t0 + 5000));
+  kafka.produce("shop.carts", "cust-5-0", order("cust-5-0", "sku-5", t0 + 5000));
+  expected.erase({"cust-0-3", "sku-0"});
+  expected.erase({"cust-5-0", "sku-5"});
+  kafka.flush();
+  const std::uint64_t signals = skus * waiters + 2;
+  ASSERT_TRUE(wait_for([&] {
+    return sku_signals_processed(a) + sku_signals_processed(b) == signals;
+  })) << sku_signals_processed(a)
+      << " + " << sku_signals_processed(b) << " of " << signals;
+
+  // Restock every SKU with enough units for everyone (cap = 2 x 10 = 20 >= 15 waiters).
+  for (int s = 0; s < skus; ++s)
+    kafka.produce("shop.inventory", fmt::format("sku-{}", s),
+                  stock(fmt::format("sku-{}", s), 10, t0 + 3'600'000));
+  kafka.flush();
+  auto notified = [&] {
+    return a.probe().restock_alerts_total(actors::metrics::restock_type::back_in_stock) +
+           b.probe().restock_alerts_total(actors::metrics::restock_type::back_in_stock);
+  };
+  ASSERT_TRUE(wait_for([&] { return notified() == expected.size(); })) << notified();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more may follow
+  a.stop();
+  b.stop();
+
+  std::set<std::pair<std::string, std::string>> got;
+  std::size_t out_of_stock = 0;
+  for (const auto& r : kafka.read("herald.restock-alerts")) {
+    const json j = json::parse(r.value);
+    if (j.at("type") == "out_of_stock") {
+      ++out_of_stock;
+      continue;
+    }
+    ASSERT_EQ(j.at("type"), "back_in_stock") << r.value;
+    EXPECT_EQ(r.key, j.at("customer_id").get<std::string>());
+    EXPECT_EQ(j.at("available"), 10);
+    EXPECT_TRUE(
+        got.insert({j.at("customer_id").get<std::string>(), j.at("sku").get<std::string>()}).second)
+        << "notified twice: " << r.value;
+  }
+  EXPECT_EQ(got, expected);
+  EXPECT_EQ(out_of_stock, static_cast<std::size_t>(skus)) << "every SKU started sold out";
+  EXPECT_TRUE(kafka.read("herald.dlq").empty());
+}
+
+TEST(InventoryPipelineTest, CartReminderLeavesOutOutOfStockLinesAndIsSuppressedWhenAllAre) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  // Inventory exists before the instance starts: the global table reads it all first.
+  kafka.produce("shop.inventory", "sku-gone", stock("sku-gone", 0, t0));
+  kafka.produce("shop.inventory", "sku-here", stock("sku-here", 7, t0));
+  kafka.flush();
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  auto add = [&](const std::string& c, const std::string& sku, std::int64_t ts) {
+    kafka.produce(
+        "shop.carts", c,
+        fmt::format(
+            R"({{"type":"cart_item_added","event_id":"{}-{}","ts":{},"customer_id":"{}","cart_id":"k-{}","sku":"{}","quantity":1,"unit_price":4,"currency":"EUR"}})",
+            c, sku, ts, c, c, sku));
+  };
+  add("mixed", "sku-gone", t0);
+  add("mixed", "sku-here", t0 + 1);
+  add("allgone", "sku-gone", t0);
+  // Later activity of each customer moves their partitions' watermarks past the reminder.
+  for (const char* c : {"mixed", "allgone"})
+    kafka.produce(
+        "shop.carts", c,
+        fmt::format(
+            R"({{"type":"checkout_started","event_id":"hb-{}","ts":{},"customer_id":"{}","cart_id":"other"}})",
+            c, t0 + 2 * 3'600'000, c));
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) >= 7; }));
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 1; }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_suppressions_total",
+                         R"(reason="out_of_stock",rule="abandoned_cart")"),
+            1);
+  EXPECT_EQ(metric_value(text, "herald_availability_skus"), 2);
+  app.stop();
+  const auto reminders = kafka.read("herald.cart-reminders");
+  ASSERT_EQ(reminders.size(), 1u);
+  EXPECT_EQ(reminders[0].key, "mixed");
+  const json j = json::parse(reminders[0].value);
+  ASSERT_EQ(j.at("lines").size(), 1u);
+  EXPECT_EQ(j.at("lines")[0].at("sku"), "sku-here");
+  EXPECT_EQ(j.at("cart_value"), 4);
+}
+
+}  // namespace
+}  // namespace herald::testing
