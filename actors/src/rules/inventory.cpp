@@ -214,10 +214,18 @@ void inventory_operator::on_signal(const sku_signal& sig, keyed_state<sku_state>
   const std::int64_t now = sig.ts_ms;
   // Before adding: a customer whose old request has expired starts a fresh one.
   expire_requests(s, now, effects);
-  auto it = std::find_if(s.waiters.begin(), s.waiters.end(),
-                         [&](const waiter& w) { return w.customer_id == sig.customer_id; });
+  if (!s.index.built) {
+    s.index.ids.clear();
+    for (const auto& w : s.waiters) s.index.ids.insert(w.customer_id);
+    s.index.built = true;
+  }
+  auto it = s.index.ids.count(sig.customer_id) == 0
+                ? s.waiters.end()
+                : std::find_if(s.waiters.begin(), s.waiters.end(),
+                               [&](const waiter& w) { return w.customer_id == sig.customer_id; });
   if (sig.type == kind::sold) {
     if (it != s.waiters.end()) {
+      s.index.ids.erase(it->customer_id);
       s.waiters.erase(it);
       effects.suppressed(inventory_suppression::bought);
     }
@@ -229,6 +237,7 @@ void inventory_operator::on_signal(const sku_signal& sig, keyed_state<sku_state>
     waiter w;
     w.customer_id = sig.customer_id;
     w.requested_ms = sig.ts_ms;
+    s.index.ids.insert(w.customer_id);
     s.waiters.insert(std::upper_bound(s.waiters.begin(), s.waiters.end(), w, waits_before),
                      std::move(w));
   } else if (sig.ts_ms < it->requested_ms) {
@@ -256,10 +265,14 @@ void inventory_operator::expire_requests(sku_state& s, std::int64_t now,
                                          inventory_effects& effects) const {
   // Customers notified in the running restock stay until it ends: dropping them would let a
   // fresh request get them a second notification of the same restock.
+  // Oldest request first: when the oldest has not expired, none has (the common case, O(1)).
+  if (s.waiters.empty() || s.waiters.front().requested_ms + config_.subscription_max_age_ms > now)
+    return;
   std::erase_if(s.waiters, [&](const waiter& w) {
     const bool in_restock = !s.restock_id.empty() && w.notified_restock == s.restock_id;
     if (in_restock || w.requested_ms + config_.subscription_max_age_ms > now) return false;
     effects.suppressed(inventory_suppression::subscription_expired);
+    s.index.ids.erase(w.customer_id);
     return true;
   });
 }

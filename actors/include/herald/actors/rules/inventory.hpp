@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "herald/actors/rules/context.hpp"
@@ -110,6 +111,14 @@ struct sku_state {
     friend bool operator==(const buyer&, const buyer&) = default;
   };
   std::vector<buyer> buyers;
+  /// Not persisted: the customer ids of `waiters`, so a request costs a hash lookup instead of
+  /// a scan of a waitlist that may hold 100k customers. Rebuilt on first use after decode.
+  struct waiter_index {
+    std::unordered_set<std::string> ids;
+    bool built = false;
+    friend bool operator==(const waiter_index&, const waiter_index&) { return true; }
+  };
+  waiter_index index;
   std::int64_t timer_ms = 0;  ///< pending top-up timer (earliest outstanding expiry), 0 = none
 
   void encode(std::string& out) const;
