@@ -239,7 +239,7 @@ int main(int argc, char** argv) {
   };
   const double pt = median(pts), hr = median(hrs);
   fmt::print("pass-through (consume->produce), median: {:>10.0f} events/s\n", pt);
-  fmt::print("herald (abandoned-cart pipeline), median: {:>10.0f} events/s\n", hr);
+  fmt::print("herald (carts + inventory), median:      {:>10.0f} events/s\n", hr);
   fmt::print("ratio herald / pass-through:              {:>10.2f} (target >= 0.60)\n", hr / pt);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
@@ -16,6 +17,7 @@
 #include "herald/streams/sink.hpp"
 #include "herald/streams/source.hpp"
 #include "herald/streams/topic_follower.hpp"
+#include "herald/streams/topic_reader.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(herald::streams::record_batch)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<std::promise<void>>)
@@ -190,6 +192,20 @@ std::string app::start() {
   sink_cfg.properties = s.config.kafka.properties;
   s.sink = streams::sink::create(sink_cfg, error);
   if (!s.sink) return error;
+
+  // Tasks join a family's topics by partition number: they must have equal partition counts
+  // (a repartition topic with fewer partitions would silently split keys between tasks).
+  std::map<state::family, std::pair<std::string, int>> family_partitions;
+  for (const auto& t : topics) {
+    const int n = streams::partition_count(s.config.kafka.properties, t.name, error);
+    if (n < 0) return "topic '" + t.name + "': " + error + " (create it first)";
+    auto [it, first] = family_partitions.try_emplace(t.fam, t.name, n);
+    if (!first && it->second.second != n)
+      return fmt::format(
+          "topics '{}' ({} partitions) and '{}' ({} partitions) feed the same {} "
+          "tasks and must have the same partition count",
+          it->second.first, it->second.second, t.name, n, state::to_string(t.fam));
+  }
 
   s.actor_config = std::make_unique<caf::actor_system_config>();
   s.actor_config->set("scheduler.max-threads", s.config.worker_threads);

@@ -13,6 +13,30 @@ std::string consumed_record::header(const std::string& name) const {
   return {};
 }
 
+int partition_count(const kafka_properties& props, const std::string& topic, std::string& error,
+                    int timeout_ms) {
+  rd_kafka_conf_t* conf = make_conf(props, error);
+  if (conf == nullptr) return -1;
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) {
+    error = err;
+    return -1;
+  }
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  int count = -1;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+    count = md->topics[0].partition_cnt;
+  else
+    error = "no metadata for topic '" + topic + "'";
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
+  rd_kafka_destroy(rk);
+  return count;
+}
+
 bool read_topic(const kafka_properties& props, const std::string& topic,
                 std::vector<consumed_record>& out, std::string& error, int timeout_ms) {
   kafka_properties p = props;

@@ -162,3 +162,29 @@ TEST(InventoryPipelineTest, CartReminderLeavesOutOutOfStockLinesAndIsSuppressedW
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+TEST(InventoryPipelineTest, StartRefusesTopicsOfOneFamilyWithDifferentPartitionCounts) {
+  std::string error;
+  auto cluster = streams::mock_cluster::start(1, error);
+  ASSERT_TRUE(cluster) << error;
+  actors::topics_config t;
+  for (const auto* name :
+       {&t.clickstream, &t.carts, &t.inventory, &t.cart_reminders, &t.restock_alerts, &t.dlq})
+    cluster->create_topic(*name, 4);
+  cluster->create_topic(t.sku_signals, 2);
+  temp_dir dir;
+  actors::app_config c;
+  c.kafka.properties["bootstrap.servers"] = cluster->bootstrap_servers();
+  c.state.dir = dir.str();
+  c.metrics.listen = "";
+  actors::app app(c);
+  const std::string err = app.start();
+  EXPECT_NE(err.find("'shop.inventory' (4 partitions)"), std::string::npos) << err;
+  EXPECT_NE(err.find("'herald.sku-signals' (2 partitions)"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace herald::testing

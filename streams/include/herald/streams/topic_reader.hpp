@@ -23,6 +23,10 @@ struct consumed_record {
   [[nodiscard]] std::string header(const std::string& name) const;
 };
 
+/// The partition count of `topic`, or -1 with `error` set when it has no metadata.
+[[nodiscard]] int partition_count(const kafka_properties& props, const std::string& topic,
+                                  std::string& error, int timeout_ms = 10'000);
+
 /// Every record of `topic` at the time of the call, ordered by (partition, offset). `props`
 /// needs bootstrap.servers. Returns false and sets `error` on failure or timeout.
 [[nodiscard]] bool read_topic(const kafka_properties& props, const std::string& topic,
