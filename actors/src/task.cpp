@@ -7,16 +7,6 @@
 #include "herald/streams/dlq.hpp"
 
 namespace herald::actors {
-namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 /// timer_service over the task's timer store, tagging keys with the operator's tag.
 class task::tagged_timers final : public rules::timer_service {
  public:
@@ -117,8 +107,9 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   }
   const auto n = static_cast<std::int64_t>(batch.records.size());
   dirty_ = dirty_ || n > 0;
-  env_.probe->observe_latency(static_cast<double>(steady_ns() - batch.polled_at_ns) / 1e9,
-                              static_cast<std::uint64_t>(n));
+  env_.probe->observe_latency(
+      static_cast<double>(streams::steady_now_ns() - batch.polled_at_ns) / 1e9,
+      static_cast<std::uint64_t>(n));
   if (env_.release) env_.release(id_, n);
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) commit(wall_ms);
 }
@@ -164,7 +155,7 @@ void task::emit(const std::string& topic, std::string_view key, std::string_view
 
 void task::commit(std::int64_t wall_ms) {
   last_commit_wall_ms_ = wall_ms;
-  const std::int64_t t0 = steady_ns();
+  const std::int64_t t0 = streams::steady_now_ns();
   processor_->flush();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t)
     if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
@@ -178,7 +169,7 @@ void task::commit(std::int64_t wall_ms) {
     return;
   }
   dirty_ = false;
-  env_.probe->add_commit(static_cast<double>(steady_ns() - t0) / 1e9);
+  env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
     if (next_offsets_[t] < 0) continue;

@@ -8,16 +8,6 @@
 #include <spdlog/spdlog.h>
 
 namespace herald::streams {
-namespace {
-
-std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 std::unique_ptr<source> source::create(const source_config& config, source_listener& listener,
                                        std::string& error) {
   if (config.topics.empty()) {
@@ -206,7 +196,7 @@ void source::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     const ssize_t n =
         rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(), msgs.size());
-    const std::int64_t now_ns = steady_ns();
+    const std::int64_t now_ns = steady_now_ns();
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -4,35 +4,21 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes.hpp"
+
 namespace herald::rules {
 namespace {
 
 using schemas::event;
 using schemas::event_type;
 
-constexpr std::int64_t t0 = 1'700'000'000'000;
-constexpr std::int64_t minute = 60'000;
-constexpr std::int64_t hour = 60 * minute;
-constexpr std::int64_t day = 24 * hour;
+using test::day;
+using test::fake_timers;
+using test::hour;
+using test::minute;
+using test::t0;
 
-struct fake_carts final : keyed_state<cart_state> {
-  std::map<std::string, cart_state, std::less<>> values;
-  cart_state* find(std::string_view k) override {
-    auto it = values.find(k);
-    return it == values.end() ? nullptr : &it->second;
-  }
-  cart_state& get_or_create(std::string_view k) override { return values[std::string(k)]; }
-  void mark_dirty(std::string_view) override {}
-  void erase(std::string_view k) override { values.erase(std::string(k)); }
-};
-
-struct fake_timers final : timer_service {
-  std::map<std::pair<std::int64_t, std::string>, std::string> pending;
-  void schedule(std::int64_t at, std::string_view k, std::string_view p) override {
-    pending[{at, std::string(k)}] = std::string(p);
-  }
-  void cancel(std::int64_t at, std::string_view k) override { pending.erase({at, std::string(k)}); }
-};
+using fake_carts = test::fake_state<cart_state>;
 
 struct fake_effects final : cart_effects {
   std::vector<schemas::cart_reminder> sent;
@@ -61,13 +47,9 @@ struct harness {
   explicit harness(abandoned_cart_config cfg = {}) : op(std::move(cfg)) {}
 
   void advance(std::int64_t to) {
-    while (!timers.pending.empty() && timers.pending.begin()->first.first <= to) {
-      auto it = timers.pending.begin();
-      auto [at, key] = it->first;
-      std::string payload = it->second;
-      timers.pending.erase(it);
+    timers.fire_until(to, [&](const std::string& key, std::int64_t at, const std::string& payload) {
       op.on_timer(key, at, payload, carts, timers, fx, stock);
-    }
+    });
   }
   void apply(event ev) {
     if (ev.event_id.empty()) ev.event_id = "e" + std::to_string(++next_id);

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "fakes.hpp"
+
 namespace herald::rules {
 namespace {
 
@@ -11,29 +13,13 @@ using schemas::event;
 using schemas::event_type;
 using kind = sku_signal::kind;
 
-constexpr std::int64_t t0 = 1'700'000'000'000;
-constexpr std::int64_t minute = 60'000;
-constexpr std::int64_t hour = 60 * minute;
-constexpr std::int64_t day = 24 * hour;
+using test::day;
+using test::fake_timers;
+using test::hour;
+using test::minute;
+using test::t0;
 
-struct fake_skus final : keyed_state<sku_state> {
-  std::map<std::string, sku_state, std::less<>> values;
-  sku_state* find(std::string_view k) override {
-    auto it = values.find(k);
-    return it == values.end() ? nullptr : &it->second;
-  }
-  sku_state& get_or_create(std::string_view k) override { return values[std::string(k)]; }
-  void mark_dirty(std::string_view) override {}
-  void erase(std::string_view k) override { values.erase(std::string(k)); }
-};
-
-struct fake_timers final : timer_service {
-  std::map<std::pair<std::int64_t, std::string>, std::string> pending;
-  void schedule(std::int64_t at, std::string_view k, std::string_view p) override {
-    pending[{at, std::string(k)}] = std::string(p);
-  }
-  void cancel(std::int64_t at, std::string_view k) override { pending.erase({at, std::string(k)}); }
-};
+using fake_skus = test::fake_state<sku_state>;
 
 struct fake_effects final : inventory_effects {
   std::vector<schemas::back_in_stock> notified;
@@ -55,13 +41,9 @@ struct harness {
   explicit harness(inventory_config cfg = {}) : op(cfg) {}
 
   void advance(std::int64_t to) {
-    while (!timers.pending.empty() && timers.pending.begin()->first.first <= to) {
-      auto it = timers.pending.begin();
-      auto [at, key] = it->first;
-      std::string payload = it->second;
-      timers.pending.erase(it);
+    timers.fire_until(to, [&](const std::string& key, std::int64_t at, const std::string& payload) {
       op.on_timer(key, at, payload, skus, timers, fx);
-    }
+    });
   }
   /// Returns the event id.
   std::string stock(std::int64_t ts, std::int64_t available, std::string location = "L1",

@@ -2,6 +2,7 @@
 /// Records as they travel from the Kafka source to a task, and the task identity they are
 /// routed by.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -28,6 +29,13 @@ struct record {
   std::int64_t timestamp_ms = 0;  ///< Kafka record timestamp (event time comes from the body)
   std::uint16_t topic = 0;        ///< index into the source's topic bindings
 };
+
+/// Steady-clock nanoseconds: the clock of `record_batch::polled_at_ns`.
+[[nodiscard]] inline std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 /// Records of one task, in per-topic offset order, handed over as one message.
 struct record_batch {
