@@ -170,6 +170,7 @@ std::string app::start() {
       {s.config.topics.carts, schemas::topic_kind::carts, state::family::customer},
       {s.config.topics.inventory, schemas::topic_kind::inventory, state::family::sku},
       {s.config.topics.sku_signals, schemas::topic_kind::inventory, state::family::sku, true},
+      {s.config.topics.shipments, schemas::topic_kind::shipments, state::family::shipment},
   };
   std::vector<std::string> names;
   std::vector<bool> internal;

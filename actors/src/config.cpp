@@ -1,6 +1,8 @@
 #include "herald/actors/config.hpp"
 
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include <yaml-cpp/yaml.h>
 
@@ -34,6 +36,39 @@ void read(const YAML::Node& node, const std::string& key, const std::string& pat
 
 }  // namespace
 
+void add_carrier_mappings(const std::string& yaml_text, const std::string& source,
+                          rules::carrier_mappings& out) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    throw config_error("carrier mapping '" + source + "': " + e.what());
+  }
+  check_keys(root, source, {"carriers", "codes"});
+  if (!root["carriers"] || !root["carriers"].IsSequence() || root["carriers"].size() == 0)
+    fail(source + ".carriers", "must be a non-empty list of carrier names");
+  if (!root["codes"] || !root["codes"].IsMap()) fail(source + ".codes", "must be a mapping");
+  for (const auto& name : root["carriers"]) {
+    for (const auto& kv : root["codes"]) {
+      const auto code = kv.first.as<std::string>();
+      const auto status = rules::parse_shipment_status(kv.second.as<std::string>());
+      if (!status)
+        fail(source + ".codes." + code,
+             "'" + kv.second.as<std::string>() + "' is not a normalised shipment status");
+      out.add(name.as<std::string>(), code, *status);
+    }
+  }
+}
+
+rules::shipment_config default_shipment_config() {
+  static const std::pair<const char*, const char*> shipped[] = {
+#include "carrier_defaults.inc"
+  };
+  rules::shipment_config c;
+  for (const auto& [name, text] : shipped) add_carrier_mappings(text, name, c.carriers);
+  return c;
+}
+
 const std::string& input_topic(const topics_config& topics, schemas::topic_kind kind) {
   switch (kind) {
     case schemas::topic_kind::clickstream:
@@ -45,8 +80,7 @@ const std::string& input_topic(const topics_config& topics, schemas::topic_kind 
     case schemas::topic_kind::shipments:
       break;
   }
-  static const std::string shipments = "shop.shipments";
-  return shipments;
+  return topics.shipments;
 }
 
 app_config load_config(const std::string& path) {
@@ -80,11 +114,14 @@ app_config load_config(const std::string& path) {
   const auto topics = root["topics"];
   check_keys(topics, "topics",
              {"clickstream", "carts", "inventory", "sku_signals", "cart_reminders",
-              "restock_alerts", "dlq"});
+              "restock_alerts", "shipments", "tracking_notifications", "anomalies", "dlq"});
   if (topics) {
     read(topics, "inventory", "topics.", c.topics.inventory);
     read(topics, "sku_signals", "topics.", c.topics.sku_signals);
     read(topics, "restock_alerts", "topics.", c.topics.restock_alerts);
+    read(topics, "shipments", "topics.", c.topics.shipments);
+    read(topics, "tracking_notifications", "topics.", c.topics.tracking_notifications);
+    read(topics, "anomalies", "topics.", c.topics.anomalies);
     read(topics, "clickstream", "topics.", c.topics.clickstream);
     read(topics, "carts", "topics.", c.topics.carts);
     read(topics, "cart_reminders", "topics.", c.topics.cart_reminders);
@@ -113,7 +150,42 @@ app_config load_config(const std::string& path) {
   if (m) read(m, "listen", "metrics.", c.metrics.listen);
 
   const auto rules = root["rules"];
-  check_keys(rules, "rules", {"abandoned_cart", "inventory"});
+  check_keys(rules, "rules", {"abandoned_cart", "inventory", "shipments"});
+  if (rules && rules["shipments"]) {
+    const auto sh = rules["shipments"];
+    const std::string p = "rules.shipments.";
+    check_keys(sh, "rules.shipments",
+               {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
+                "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files"});
+    read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
+    read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
+    read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
+    read(sh, "min_lane_samples", p, c.shipments.min_lane_samples);
+    read(sh, "stuck_factor", p, c.shipments.stuck_factor);
+    read(sh, "anomaly_min_interval_ms", p, c.shipments.anomaly_min_interval_ms);
+    if (const auto notify = sh["notify_on"]) {
+      if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
+      c.shipments.notify_on.clear();
+      for (std::size_t i = 0; i < notify.size(); ++i) {
+        const auto status = rules::parse_shipment_status(notify[i].as<std::string>());
+        if (!status)
+          fail(p + "notify_on[" + std::to_string(i) + "]",
+               "'" + notify[i].as<std::string>() + "' is not a normalised shipment status");
+        c.shipments.notify_on.insert(*status);
+      }
+    }
+    if (const auto files = sh["carrier_files"]) {
+      if (!files.IsSequence()) fail(p + "carrier_files", "must be a list of paths");
+      for (const auto& f : files) {
+        const auto path = f.as<std::string>();
+        std::ifstream in(path);
+        if (!in) fail(p + "carrier_files", "cannot read '" + path + "'");
+        std::stringstream text;
+        text << in.rdbuf();
+        add_carrier_mappings(text.str(), path, c.shipments.carriers);
+      }
+    }
+  }
   if (rules && rules["inventory"]) {
     const auto inv = rules["inventory"];
     const std::string p = "rules.inventory.";
@@ -161,7 +233,8 @@ void validate(const app_config& c) {
     fail("kafka.resume_in_flight", "must be between 0 and kafka.max_in_flight");
   for (const auto* t :
        {&c.topics.clickstream, &c.topics.carts, &c.topics.inventory, &c.topics.sku_signals,
-        &c.topics.cart_reminders, &c.topics.restock_alerts, &c.topics.dlq})
+        &c.topics.shipments, &c.topics.cart_reminders, &c.topics.restock_alerts,
+        &c.topics.tracking_notifications, &c.topics.anomalies, &c.topics.dlq})
     if (t->empty()) fail("topics", "topic names must not be empty");
   if (c.state.dir.empty()) fail("state.dir", "must not be empty");
   if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");
@@ -191,6 +264,11 @@ void validate(const app_config& c) {
     fail("rules.inventory.subscription_max_age_ms", "must be > 0");
   if (c.inventory.velocity_window_days <= 0)
     fail("rules.inventory.velocity_window_days", "must be > 0");
+  if (c.shipments.hold_unknown_ms <= 0) fail("rules.shipments.hold_unknown_ms", "must be > 0");
+  if (c.shipments.default_transit_ms <= 0)
+    fail("rules.shipments.default_transit_ms", "must be > 0");
+  if (c.shipments.stuck_default_ms <= 0) fail("rules.shipments.stuck_default_ms", "must be > 0");
+  if (!(c.shipments.stuck_factor > 0)) fail("rules.shipments.stuck_factor", "must be > 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
 }

@@ -3,9 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -27,8 +32,9 @@ double seconds_since(clock::time_point t) {
 }
 
 void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
-  for (const auto* name : {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals,
-                           &t.cart_reminders, &t.restock_alerts, &t.dlq})
+  for (const auto* name :
+       {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
+        &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
     mc.create_topic(*name, partitions);
 }
 
@@ -181,6 +187,162 @@ int run_dev_kafka(int brokers, int partitions) {
   int sig = 0;
   sigwait(&set, &sig);
   return 0;
+}
+
+}  // namespace herald::actors
+
+namespace herald::actors {
+namespace {
+
+/// Splits one CSV line (the Olist files quote no field that contains a comma).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> out;
+  std::string field;
+  for (char c : line) {
+    if (c == ',') {
+      out.push_back(std::move(field));
+      field.clear();
+    } else if (c != '"' && c != '\r') {
+      field.push_back(c);
+    }
+  }
+  out.push_back(std::move(field));
+  return out;
+}
+
+/// "2018-03-27 18:00:43" (UTC) -> epoch ms; nullopt when empty or malformed.
+std::optional<std::int64_t> olist_time(const std::string& s) {
+  std::tm tm{};
+  if (s.size() < 19 || std::sscanf(s.c_str(), "%4d-%2d-%2d %2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+    return std::nullopt;
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<std::int64_t>(timegm(&tm)) * 1000;
+}
+
+struct timed_record {
+  std::int64_t ts;
+  int order;  // creation before scans at the same instant
+  std::string key;
+  std::string value;
+};
+
+}  // namespace
+
+std::vector<replay_record> olist_shipment_events(const std::string& dir, std::uint64_t& orders,
+                                                 std::string& error) {
+  orders = 0;
+  std::map<std::string, std::string> customer_state;
+  {
+    std::ifstream in(dir + "/olist_customers_dataset.csv");
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+      auto f = csv_fields(line);
+      if (f.size() >= 5) customer_state[f[0]] = f[4];
+    }
+  }
+  std::ifstream in(dir + "/olist_orders_dataset.csv");
+  if (!in) {
+    error = "cannot read " + dir + "/olist_orders_dataset.csv";
+    return {};
+  }
+  std::string line;
+  std::getline(
+      in, line);  // order_id,customer_id,order_status,purchase,approved,carrier,delivered,estimated
+  std::vector<timed_record> records;
+  constexpr std::int64_t day_ms = 86'400'000;
+  while (std::getline(in, line)) {
+    const auto f = csv_fields(line);
+    if (f.size() < 8) continue;
+    const auto purchase = olist_time(f[3]), approved = olist_time(f[4]), carrier = olist_time(f[5]),
+               delivered = olist_time(f[6]), estimated = olist_time(f[7]);
+    // The order is the shipment's creation: approval sometimes comes after the carrier's
+    // pickup (122 orders of the sample) or even the delivery, the purchase never does.
+    const auto created = purchase ? purchase : approved;
+    if (!created || !delivered || !estimated) continue;
+    ++orders;
+    const std::string& id = f[0];
+    const std::string dest = customer_state.count(f[1]) ? customer_state[f[1]] : "BR";
+    // The estimate is a date: the promise holds until the end of that day.
+    records.push_back(
+        {*created, 0, id,
+         fmt::format(
+             R"({{"type":"shipment_created","event_id":"{}-created","ts":{},"shipment_id":"{}","order_id":"{}","customer_id":"{}","carrier":"correios","origin":"BR","destination":"{}","promised_delivery":{}}})",
+             id, *created, id, id, f[1], dest, *estimated + day_ms)});
+    auto scan = [&](std::int64_t ts, const char* code) {
+      records.push_back(
+          {ts, 1, id,
+           fmt::format(
+               R"({{"type":"carrier_scan","event_id":"{}-{}","ts":{},"shipment_id":"{}","carrier":"correios","status_code":"{}"}})",
+               id, code, ts, id, code)});
+    };
+    if (carrier) scan(*carrier, "objeto_postado");
+    scan(*delivered, "entregue");
+  }
+  std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+    return a.ts != b.ts ? a.ts < b.ts : a.order < b.order;
+  });
+  std::vector<replay_record> out;
+  out.reserve(records.size());
+  for (auto& r : records) out.push_back({r.ts, std::move(r.key), std::move(r.value)});
+  return out;
+}
+
+replay_summary replay_olist(const std::string& dir, int partitions, std::string& error) {
+  replay_summary sum;
+  const std::vector<replay_record> records = olist_shipment_events(dir, sum.orders, error);
+  if (!error.empty()) return sum;
+  sum.events = records.size();
+
+  auto mc = streams::mock_cluster::start(1, error);
+  if (!mc) return sum;
+  app_config cfg;
+  create_topics(*mc, cfg.topics, partitions);
+  cfg.kafka.properties["bootstrap.servers"] = mc->bootstrap_servers();
+  cfg.kafka.session_timeout_ms = 6000;
+  cfg.kafka.group_id = "herald-replay";
+  cfg.metrics.listen = "";
+  cfg.task.watermark.idle_timeout_ms = 0;  // event time only: the replay is deterministic
+  cfg.state.dir =
+      (std::filesystem::temp_directory_path() / fmt::format("herald-replay-{}", ::getpid()))
+          .string();
+  std::filesystem::remove_all(cfg.state.dir);
+  {
+    app herald(cfg);
+    if (auto err = herald.start(); !err.empty()) {
+      error = err;
+      return sum;
+    }
+    streams::sink_config sc;
+    sc.properties["bootstrap.servers"] = mc->bootstrap_servers();
+    auto producer = streams::sink::create(sc, error);
+    if (!producer) return sum;
+    auto& probe = herald.probe();
+    // Stay within the mock cluster's per-partition retention: never far ahead of Herald.
+    std::uint64_t sent = 0;
+    for (const auto& r : records) {
+      while (sent - probe.input_events_total() > 20'000)
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      producer->produce(cfg.topics.shipments, r.key, r.value);
+      ++sent;
+    }
+    producer->flush();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (probe.input_events_total() < sent && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    herald.stop();
+    sum.processed = probe.input_events_total();
+    sum.tracking_updates = probe.tracking_notifications_total(false);
+    sum.delivery_delayed = probe.tracking_notifications_total(true);
+    sum.shipment_stuck = probe.anomalies_total("shipment_stuck");
+    sum.dead_letters = probe.events_total(event_result::dlq);
+  }
+  std::filesystem::remove_all(cfg.state.dir);
+  if (sum.processed != sum.events)
+    error = fmt::format("processed {} of {} events", sum.processed, sum.events);
+  return sum;
 }
 
 }  // namespace herald::actors

@@ -76,6 +76,23 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                             .Help("SKUs in this instance's global availability table")
                             .Register(*registry_)
                             .Add({});
+  for (std::size_t i = 0; i < rules::shipment_suppression_count; ++i)
+    shipment_suppressions_[i] = &suppressions.Add(
+        {{"rule", "tracking"},
+         {"reason", std::string(rules::to_string(static_cast<rules::shipment_suppression>(i)))}});
+  auto& tracking = BuildCounter()
+                       .Name("herald_tracking_notifications_total")
+                       .Help("Messages to herald.tracking-notifications, by type")
+                       .Register(*registry_);
+  tracking_ = {&tracking.Add({{"type", "tracking_update"}}),
+               &tracking.Add({{"type", "delivery_delayed"}})};
+  auto& anomalies = BuildCounter()
+                        .Name("herald_anomalies_total")
+                        .Help("Anomaly flags to herald.anomalies, by kind")
+                        .Register(*registry_);
+  for (const char* kind : {"bot_click_rate", "demand_spike", "price_anomaly", "cart_quantity",
+                           "shipment_stuck", "shipment_late", "other"})
+    anomalies_.emplace_back(kind, &anomalies.Add({{"kind", kind}}));
   latency_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   latency_ = &BuildHistogram()
@@ -181,6 +198,25 @@ void metrics::set_availability_skus(std::int64_t n) {
 }
 std::uint64_t metrics::restock_alerts_total(restock_type type) const {
   return static_cast<std::uint64_t>(restock_alerts_[static_cast<std::size_t>(type)]->Value());
+}
+void metrics::add_shipment_suppression(rules::shipment_suppression reason) {
+  shipment_suppressions_[static_cast<std::size_t>(reason)]->Increment();
+}
+void metrics::add_tracking_notification(bool delayed) {
+  tracking_[delayed ? 1 : 0]->Increment();
+}
+void metrics::add_anomaly(std::string_view kind) {
+  for (auto& [name, counter] : anomalies_)
+    if (name == kind) return counter->Increment();
+  anomalies_.back().second->Increment();  // "other"
+}
+std::uint64_t metrics::tracking_notifications_total(bool delayed) const {
+  return static_cast<std::uint64_t>(tracking_[delayed ? 1 : 0]->Value());
+}
+std::uint64_t metrics::anomalies_total(std::string_view kind) const {
+  for (const auto& [name, counter] : anomalies_)
+    if (name == kind) return static_cast<std::uint64_t>(counter->Value());
+  return 0;
 }
 void metrics::observe_latency(double seconds, std::uint64_t n) {
   if (n == 0) return;

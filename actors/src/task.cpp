@@ -36,8 +36,17 @@ task::task(const task_env& env, state::task_id id)
       decoder_(env.config->task.max_record_bytes),
       watermark_(env.config->task.watermark),
       next_offsets_(env.topics.size(), -1) {
-  processor_ =
-      id.fam == state::family::sku ? make_sku_processor(*this) : make_customer_processor(*this);
+  switch (id.fam) {
+    case state::family::sku:
+      processor_ = make_sku_processor(*this);
+      break;
+    case state::family::shipment:
+      processor_ = make_shipment_processor(*this);
+      break;
+    case state::family::customer:
+      processor_ = make_customer_processor(*this);
+      break;
+  }
   if (auto wm = state_.watermark()) watermark_.restore(*wm);
   reported_timers_ = state_.timer_count();
   env_.probe->add_timers(reported_timers_);

@@ -18,8 +18,8 @@ namespace herald::state {
 namespace {
 
 constexpr std::array<store, store_count> all_stores = {
-    store::customers, store::carts,  store::skus, store::waitlists,
-    store::shipments, store::timers, store::meta, store::outbox,
+    store::customers, store::carts, store::skus,   store::waitlists, store::shipments,
+    store::timers,    store::meta,  store::outbox, store::lanes,
 };
 
 using cf_handles = std::array<rocksdb::ColumnFamilyHandle*, store_count>;
@@ -117,6 +117,8 @@ std::string_view to_string(store s) noexcept {
       return "meta";
     case store::outbox:
       return "outbox";
+    case store::lanes:
+      return "lanes";
   }
   return "unknown";
 }

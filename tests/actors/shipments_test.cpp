@@ -532,14 +532,29 @@ TEST(ShipmentTest, DeliveredShipmentIsKeptForRetentionThenErased) {
   h.scan(t0 + day, "delivered");
   h.scan(t0 + 10 * day, "delivered");  // late duplicate, still absorbed
   EXPECT_EQ(h.suppressed(sup::duplicate_scan), 1);
-  EXPECT_EQ(h.timer_times('p'), (times{t0 + 30 * day}));
+  EXPECT_EQ(h.timer_times('p'), (times{t0 + 31 * day})) << "30 days after the delivery scan";
   h.advance(t0 + 30 * day);  // 30 days after creation, but only 29 after the last scan
   ASSERT_NE(h.shipments.find("shp-1"), nullptr);
-  EXPECT_EQ(h.timer_times('p'), (times{t0 + 31 * day}));
   h.advance(t0 + 31 * day);
   EXPECT_EQ(h.shipments.find("shp-1"), nullptr);
   EXPECT_TRUE(h.timers.pending.empty());
   EXPECT_EQ(h.statuses(), (strings{"delivered"}));
+}
+
+TEST(ShipmentTest, UndeliveredShipmentOutlivesAQuietSpellLongerThanTheRetention) {
+  // Picked up, then weeks without a scan (common for Olist orders): the state must survive
+  // until the delivery date passed, or the delay notification would be lost.
+  harness h;
+  h.created(t0, "shp-1", t0 + 50 * day);
+  h.scan(t0 + day, "picked_up");
+  h.advance(t0 + 40 * day);  // more than 30 days after the last scan
+  ASSERT_NE(h.shipments.find("shp-1"), nullptr);
+  h.advance(t0 + 50 * day);
+  EXPECT_EQ(
+      std::count_if(h.fx.notes.begin(), h.fx.notes.end(), [](const auto& n) { return n.delayed; }),
+      1);
+  h.advance(t0 + 80 * day);
+  EXPECT_EQ(h.shipments.find("shp-1"), nullptr) << "then forgotten after the retention";
 }
 
 TEST(ShipmentTest, OutputsAreDeterministic) {

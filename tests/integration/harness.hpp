@@ -47,8 +47,9 @@ class kafka_fixture {
     cluster_ = streams::mock_cluster::start(1, error);
     if (!cluster_) throw std::runtime_error(error);
     actors::topics_config t;
-    for (const auto* name : {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals,
-                             &t.cart_reminders, &t.restock_alerts, &t.dlq})
+    for (const auto* name :
+         {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
+          &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
       cluster_->create_topic(*name, partitions);
     streams::sink_config sc;
     sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();

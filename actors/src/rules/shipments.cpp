@@ -578,7 +578,7 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
       s->purge_timer_ms = 0;
       // Scans since the timer was set push the purge out (arm re-sets it); checked lazily so a
       // scan costs no timer update.
-      if (s->last_scan_ms + config_.retention_ms <= fire_ms) {
+      if (purge_at(*s) <= fire_ms) {
         set_timer(id, delay_timer, s->delay_timer_ms, 0, timers);
         set_timer(id, stuck_timer, s->stuck_timer_ms, 0, timers);
         shipments.erase(id);
@@ -645,8 +645,20 @@ void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<
       stuck_at = std::max(stuck_at, s.flagged_ms + config_.anomaly_min_interval_ms);
   }
   set_timer(id, stuck_timer, s.stuck_timer_ms, stuck_at, timers);
-  if (s.purge_timer_ms == 0)
-    set_timer(id, purge_timer, s.purge_timer_ms, s.last_scan_ms + config_.retention_ms, timers);
+  // Set once, pushed back lazily when it fires; made exact when the shipment reaches its
+  // final status (the only time it can move earlier).
+  const std::int64_t purge = purge_at(s);
+  if (s.purge_timer_ms == 0 || (done && s.purge_timer_ms > purge))
+    set_timer(id, purge_timer, s.purge_timer_ms, purge, timers);
+}
+
+std::int64_t shipment_operator::purge_at(const shipment_state& s) const noexcept {
+  // A shipment still on its way is kept until its delivery date has passed by the retention
+  // too: erasing it earlier would cancel its delay notification (a quiet carrier is common:
+  // Olist orders go weeks between pickup and delivery).
+  const std::int64_t from =
+      is_final(s.status) ? s.last_scan_ms : std::max(s.last_scan_ms, s.deadline_ms);
+  return from + config_.retention_ms;
 }
 
 std::int64_t shipment_operator::stuck_threshold_ms(const lane_stats* lane) const noexcept {

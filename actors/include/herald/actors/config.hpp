@@ -11,6 +11,7 @@
 
 #include "herald/actors/rules/abandoned_cart.hpp"
 #include "herald/actors/rules/inventory.hpp"
+#include "herald/actors/rules/shipments.hpp"
 #include "herald/streams/kafka_config.hpp"
 #include "herald/streams/watermark.hpp"
 
@@ -37,6 +38,12 @@ struct topics_config {
   std::string cart_reminders = "herald.cart-reminders";
   /// Default: "herald.restock-alerts".
   std::string restock_alerts = "herald.restock-alerts";
+  /// Default: "shop.shipments".
+  std::string shipments = "shop.shipments";
+  /// Default: "herald.tracking-notifications".
+  std::string tracking_notifications = "herald.tracking-notifications";
+  /// Default: "herald.anomalies".
+  std::string anomalies = "herald.anomalies";
   /// Default: "herald.dlq".
   std::string dlq = "herald.dlq";
 };
@@ -81,6 +88,9 @@ struct metrics_config {
   std::string listen = "0.0.0.0:9464";
 };
 
+/// Shipment rule defaults, with the shipped carrier mappings.
+[[nodiscard]] rules::shipment_config default_shipment_config();
+
 struct app_config {
   kafka_config kafka;
   topics_config topics;
@@ -89,12 +99,19 @@ struct app_config {
   metrics_config metrics;
   rules::abandoned_cart_config abandoned_cart;
   rules::inventory_config inventory;
+  /// Carrier code mappings default to the shipped config/carriers/*.yaml (compiled in).
+  rules::shipment_config shipments = default_shipment_config();
   /// Wait at start until the global availability table has read shop.inventory to its end,
   /// so cart reminders never promote sold-out items after a restart. Default: 30 000 ms.
   std::int64_t availability_bootstrap_timeout_ms = 30'000;
   /// CAF worker threads. Default: 2.
   std::size_t worker_threads = 2;
 };
+
+/// Adds the mappings of one carrier YAML file (`carriers: [names]`, `codes: {code: status}`);
+/// throws config_error naming `source` and the bad entry.
+void add_carrier_mappings(const std::string& yaml_text, const std::string& source,
+                          rules::carrier_mappings& out);
 
 /// The configured name of the input topic of `kind`.
 [[nodiscard]] const std::string& input_topic(const topics_config& topics, schemas::topic_kind kind);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace herald::actors {
 
@@ -26,6 +27,39 @@ struct demo_options {
   /// Share of malformed records. Default: 0.001.
   double malformed_share = 0.001;
 };
+
+/// What `herald replay olist` did.
+struct replay_summary {
+  std::uint64_t orders = 0;     ///< orders replayed (delivered, with estimated date)
+  std::uint64_t events = 0;     ///< shipment events produced
+  std::uint64_t processed = 0;  ///< input records Herald processed
+  std::uint64_t tracking_updates = 0;
+  std::uint64_t delivery_delayed = 0;
+  std::uint64_t shipment_stuck = 0;
+  std::uint64_t dead_letters = 0;
+};
+
+/// One replayed input record of shop.shipments, in event-time order.
+struct replay_record {
+  std::int64_t ts_ms = 0;
+  std::string key;
+  std::string value;
+};
+
+/// The Olist orders of `dir` as shop.shipments records (see `replay_olist`), sorted by event
+/// time (creations before scans at the same instant). `orders` = orders used.
+[[nodiscard]] std::vector<replay_record> olist_shipment_events(const std::string& dir,
+                                                               std::uint64_t& orders,
+                                                               std::string& error);
+
+/// `herald replay olist DIR`: turns the Olist orders CSVs (olist_orders_dataset.csv,
+/// olist_customers_dataset.csv) into shipment_created / carrier_scan events in event-time order
+/// and runs them through the pipeline on the mock cluster. Each delivered order with an
+/// estimated date becomes one Correios shipment: created at purchase, promised
+/// by the end of its estimated delivery day, picked up at the carrier date, delivered at the
+/// customer date; the lane is (correios, BR, customer state). Empty `error` on success.
+[[nodiscard]] replay_summary replay_olist(const std::string& dir, int partitions,
+                                          std::string& error);
 
 /// Runs the demo; returns the process exit code.
 int run_demo(const demo_options& options);

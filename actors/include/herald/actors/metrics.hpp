@@ -10,10 +10,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "herald/actors/rules/abandoned_cart.hpp"
 #include "herald/actors/rules/inventory.hpp"
+#include "herald/actors/rules/shipments.hpp"
 #include "herald/schemas/codec.hpp"
 
 namespace prometheus {
@@ -62,6 +64,11 @@ class metrics {
   /// Re-keyed signals emitted to the SKU tasks.
   void add_sku_signals(std::uint64_t n);
   void set_availability_skus(std::int64_t n);
+  void add_shipment_suppression(rules::shipment_suppression reason);
+  /// Tracking notifications by type (delayed = delivery_delayed, else tracking_update).
+  void add_tracking_notification(bool delayed);
+  /// Anomaly flags by kind (a known kind; others count as "other").
+  void add_anomaly(std::string_view kind);
   /// `n` records finished `seconds` after they were polled.
   void observe_latency(double seconds, std::uint64_t n);
   void add_commit(double seconds);
@@ -82,6 +89,8 @@ class metrics {
   [[nodiscard]] std::uint64_t reminders_total() const;
   [[nodiscard]] std::uint64_t suppressions_total() const;
   [[nodiscard]] std::uint64_t restock_alerts_total(restock_type type) const;
+  [[nodiscard]] std::uint64_t tracking_notifications_total(bool delayed) const;
+  [[nodiscard]] std::uint64_t anomalies_total(std::string_view kind) const;
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -96,6 +105,9 @@ class metrics {
   std::array<prometheus::Counter*, 3> restock_alerts_{};
   prometheus::Counter* sku_signals_ = nullptr;
   prometheus::Gauge* availability_skus_ = nullptr;
+  std::array<prometheus::Counter*, rules::shipment_suppression_count> shipment_suppressions_{};
+  std::array<prometheus::Counter*, 2> tracking_{};
+  std::vector<std::pair<std::string, prometheus::Counter*>> anomalies_;
   prometheus::Histogram* latency_ = nullptr;
   prometheus::Histogram* commit_latency_ = nullptr;
   std::array<prometheus::Counter*, 2> produced_{};

@@ -139,5 +139,6 @@ class task {
 /// The processor of a family (defined beside each family's processor).
 [[nodiscard]] std::unique_ptr<task_processor> make_customer_processor(task& host);
 [[nodiscard]] std::unique_ptr<task_processor> make_sku_processor(task& host);
+[[nodiscard]] std::unique_ptr<task_processor> make_shipment_processor(task& host);
 
 }  // namespace herald::actors

@@ -22,8 +22,9 @@ enum class store : std::uint8_t {
   timers,     ///< (task, fire time, key) -> payload, time-ordered
   meta,       ///< per-task input offsets, watermark, outbox sequence
   outbox,     ///< per-task emitted-but-unacknowledged output records
+  lanes,      ///< per (carrier, origin, destination) transit-time statistics
 };
-inline constexpr std::size_t store_count = 8;
+inline constexpr std::size_t store_count = 9;
 
 /// Column family name ("carts").
 [[nodiscard]] std::string_view to_string(store s) noexcept;

@@ -232,6 +232,9 @@ class shipment_operator {
   /// Brings the delay, stuck and purge timers in line with the state.
   void arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
            timer_service& timers) const;
+  /// When the state of `s` may go: retention after its last scan, and for a shipment not
+  /// delivered yet, also after its delivery date.
+  [[nodiscard]] std::int64_t purge_at(const shipment_state& s) const noexcept;
   [[nodiscard]] std::int64_t stuck_threshold_ms(const lane_stats* lane) const noexcept;
   [[nodiscard]] const lane_stats* lane_of(const shipment_state& s,
                                           keyed_state<lane_stats>& lanes) const;

@@ -1,0 +1,76 @@
+// The shipment family (shop.shipments, keyed by shipment): tracking notifications, delivery
+// delays and stuck-shipment flags, with transit times learned per lane.
+
+#include "cache_state.hpp"
+#include "herald/actors/rules/shipments.hpp"
+#include "herald/actors/task.hpp"
+
+namespace herald::actors {
+namespace {
+
+constexpr char shipment_tag = 's';
+
+class shipment_processor final : public task_processor, private rules::shipment_effects {
+ public:
+  explicit shipment_processor(task& host)
+      : host_(host),
+        config_(*host.env().config),
+        shipments_(host.state(), state::store::shipments, config_.state.cache_entries),
+        lanes_(host.state(), state::store::lanes, config_.state.cache_entries),
+        rule_(config_.shipments),
+        timers_(host.timers(shipment_tag)) {}
+
+  void apply(const schemas::event& ev) override {
+    rule_.on_event(ev, shipments_, lanes_, timers_, *this);
+  }
+
+  bool decode_internal(const streams::record&, std::int64_t&, std::string& reason) override {
+    reason = "the shipment family has no internal topic";
+    return false;
+  }
+  void apply_internal() override {}
+
+  void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
+                std::string_view payload) override {
+    if (tag == shipment_tag)
+      rule_.on_timer(key, fire_ms, payload, shipments_, lanes_, timers_, *this);
+  }
+
+  void flush() override {
+    shipments_.flush();
+    lanes_.flush();
+  }
+
+ private:
+  void emit(schemas::tracking_notification&& msg) override {
+    buffer_.clear();
+    schemas::encode(msg, buffer_);
+    host_.emit(config_.topics.tracking_notifications, msg.customer_id, buffer_);
+    host_.env().probe->add_tracking_notification(msg.delayed);
+  }
+  void emit(schemas::anomaly_flag&& msg) override {
+    buffer_.clear();
+    schemas::encode(msg, buffer_);
+    host_.emit(config_.topics.anomalies, msg.entity_id, buffer_);
+    host_.env().probe->add_anomaly(msg.kind);
+  }
+  void suppressed(rules::shipment_suppression reason) override {
+    host_.env().probe->add_shipment_suppression(reason);
+  }
+
+  task& host_;
+  const app_config& config_;
+  detail::cache_state<rules::shipment_state> shipments_;
+  detail::cache_state<rules::lane_stats> lanes_;
+  rules::shipment_operator rule_;
+  rules::timer_service& timers_;
+  std::string buffer_;
+};
+
+}  // namespace
+
+std::unique_ptr<task_processor> make_shipment_processor(task& host) {
+  return std::make_unique<shipment_processor>(host);
+}
+
+}  // namespace herald::actors

@@ -1,0 +1,113 @@
+// Shipment tracking through Kafka: a scripted scenario yields exactly the expected
+// notifications; the Olist replay flags exactly the orders delivered late.
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "../common/olist.hpp"
+#include "harness.hpp"
+#include "herald/actors/demo.hpp"
+
+namespace herald::testing {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::int64_t t0 = 1'700'000'000'000;
+constexpr std::int64_t hour = 3'600'000;
+constexpr std::int64_t day = 24 * hour;
+
+std::string created(const std::string& id, const std::string& carrier, std::int64_t ts,
+                    std::int64_t promised) {
+  return fmt::format(
+      R"({{"type":"shipment_created","event_id":"{}-c","ts":{},"shipment_id":"{}","order_id":"o-{}","customer_id":"cust-{}","carrier":"{}","promised_delivery":{}}})",
+      id, ts, id, id, id, carrier, promised);
+}
+
+std::string scan(const std::string& id, const std::string& carrier, const std::string& code,
+                 std::int64_t ts, std::optional<std::int64_t> estimate = std::nullopt) {
+  return fmt::format(
+      R"({{"type":"carrier_scan","event_id":"{}-{}-{}","ts":{},"shipment_id":"{}","carrier":"{}","status_code":"{}"{}}})",
+      id, code, ts, ts, id, carrier, code,
+      estimate ? fmt::format(R"(,"estimated_delivery":{})", *estimate) : "");
+}
+
+TEST(ShipmentPipelineTest, ScriptedScenarioYieldsExactlyTheExpectedNotifications) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  // A stream as shops send it: in time order across shipments, with local disorder only
+  // (a scan overtaking its shipment's creation, a stale scan arriving after delivery).
+  std::vector<std::pair<std::string, std::string>> in = {
+      {"s1", created("s1", "UPS", t0, t0 + 3 * day)},
+      {"s2", created("s2", "DHL", t0, t0 + 2 * day)},
+      {"s1", scan("s1", "UPS", "M", t0 + hour)},  // duplicate of the created status
+      {"s2", scan("s2", "DHL", "PU", t0 + hour)},
+      {"s3", scan("s3", "USPS", "in_transit", t0 + 2 * hour)},  // before its creation: held
+      {"s3", created("s3", "USPS", t0 + hour, t0 + 5 * day)},
+      {"s1", scan("s1", "UPS", "P", t0 + 2 * hour)},
+      {"s1", scan("s1", "UPS", "P", t0 + 2 * hour)},    // duplicate
+      {"s1", scan("s1", "UPS", "I", t0 + 10 * hour)},   // in_transit does not notify
+      {"s1", scan("s1", "UPS", "ZZ", t0 + 11 * hour)},  // unknown code
+      {"s1", scan("s1", "UPS", "O", t0 + day)},
+      {"s2", scan("s2", "DHL", "PU", t0 + day, t0 + 4 * day)},  // revised estimate
+      {"s3", scan("s3", "USPS", "delivered", t0 + day)},        // EasyPost vocabulary via "*"
+      {"s1", scan("s1", "UPS", "D", t0 + day + 3 * hour)},
+      {"s1", scan("s1", "UPS", "D", t0 + day + 4 * hour)},        // duplicate after delivery
+      {"s1", scan("s1", "UPS", "I", t0 + 12 * hour)},             // stale: never regresses
+      {"s2", scan("s2", "DHL", "AF", t0 + 4 * day + 12 * hour)},  // the revised date passed
+  };
+  for (const auto& [k, v] : in) kafka.produce("shop.shipments", k, v);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) == in.size(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(
+      metric_value(text, "herald_suppressions_total", R"(reason="unknown_code",rule="tracking")"),
+      1);
+  app.stop();
+
+  // (shipment, type, status, previous status, estimated delivery)
+  using row = std::tuple<std::string, std::string, std::string, std::string, std::int64_t>;
+  std::multiset<row> got;
+  for (const auto& r : kafka.read("herald.tracking-notifications")) {
+    const json j = json::parse(r.value);
+    EXPECT_EQ(r.key, j.at("customer_id").get<std::string>());
+    got.insert({j.at("shipment_id"), j.at("type"), j.at("status"),
+                j.value("previous_status", std::string()),
+                j.at("estimated_delivery").is_null()
+                    ? 0
+                    : j.at("estimated_delivery").get<std::int64_t>()});
+  }
+  const std::multiset<row> expected = {
+      {"s1", "tracking_update", "picked_up", "info_received", t0 + 3 * day},
+      {"s1", "tracking_update", "out_for_delivery", "in_transit", t0 + 3 * day},
+      {"s1", "tracking_update", "delivered", "out_for_delivery", t0 + 3 * day},
+      {"s2", "tracking_update", "picked_up", "info_received", t0 + 2 * day},
+      {"s2", "tracking_update", "picked_up", "picked_up", t0 + 4 * day},
+      {"s2", "delivery_delayed", "picked_up", "", t0 + 4 * day},
+      {"s3", "tracking_update", "delivered", "in_transit", t0 + 5 * day},
+  };
+  EXPECT_EQ(got, expected);
+  EXPECT_TRUE(kafka.read("herald.anomalies").empty());
+  EXPECT_TRUE(kafka.read("herald.dlq").empty());
+}
+
+TEST(ShipmentPipelineTest, OlistReplayDelaysExactlyTheOrdersDeliveredAfterTheirEstimate) {
+  std::size_t with_both = 0;
+  const auto late = test::late_orders_from_csv(with_both);
+  ASSERT_EQ(with_both, 9999u);
+  std::string error;
+  const auto sum = actors::replay_olist(test::olist_dir(), 4, error);
+  ASSERT_TRUE(error.empty()) << error;
+  EXPECT_EQ(sum.orders, 9999u);
+  EXPECT_EQ(sum.processed, sum.events);
+  EXPECT_EQ(sum.dead_letters, 0u);
+  EXPECT_EQ(sum.delivery_delayed, late.size());
+  EXPECT_EQ(late.size(), 653u);
+}
+
+}  // namespace
+}  // namespace herald::testing
