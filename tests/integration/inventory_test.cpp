@@ -53,10 +53,10 @@ TEST(InventoryPipelineTest, TwoInstancesNotifyEveryWaitingCustomerExactlyOnce) {
   actors::app b(kafka.config(dir_b.str()));
   ASSERT_EQ(a.start(), "");
   ASSERT_EQ(b.start(), "");
-  // Both instances own tasks: 3 customer + 3 SKU tasks split between them.
+  // Both instances own tasks: 3 customer + 3 SKU + 3 shipment tasks split between them.
   ASSERT_TRUE(wait_for([&] {
     return a.assigned_tasks() > 0 && b.assigned_tasks() > 0 &&
-           a.assigned_tasks() + b.assigned_tasks() == 6;
+           a.assigned_tasks() + b.assigned_tasks() == 9;
   })) << a.assigned_tasks()
       << " + " << b.assigned_tasks();
 

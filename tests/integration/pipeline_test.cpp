@@ -164,7 +164,7 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   EXPECT_EQ(suppressed("cart_emptied"), 1);
   EXPECT_EQ(suppressed("anonymous"), 1);
   EXPECT_EQ(suppressed("max_reminders"), 1);
-  EXPECT_EQ(metric_value(text, "herald_tasks"), 6) << "3 customer + 3 SKU tasks";
+  EXPECT_EQ(metric_value(text, "herald_tasks"), 9) << "3 customer + 3 SKU + 3 shipment tasks";
   EXPECT_EQ(metric_value(text, "herald_sku_signals_total"), 2);
   EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")"),
             2);
