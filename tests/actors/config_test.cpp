@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -95,6 +96,42 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
                 .find("'rules.abandoned_cart.steps[0].delay'"),
             std::string::npos);
   EXPECT_NE(error_of("kafka: [1, 2\n").find("cannot read config"), std::string::npos);
+}
+
+TEST_F(ConfigTest, ShippedCarrierMappingsAreCompiledIn) {
+  const app_config c = load_config(write(minimal));
+  using rules::shipment_status;
+  const auto& m = c.shipments.carriers;
+  EXPECT_EQ(m.lookup("UPS", "D"), shipment_status::delivered);
+  EXPECT_EQ(m.lookup("dhl", "WC"), shipment_status::out_for_delivery);
+  EXPECT_EQ(m.lookup("Correios", "entregue"), shipment_status::delivered);
+  EXPECT_EQ(m.lookup("easypost", "return_to_sender"), shipment_status::returned_to_sender);
+  // EasyPost's vocabulary is the fallback for carriers relayed through it (USPS, ...).
+  EXPECT_EQ(m.lookup("USPS", "out_for_delivery"), shipment_status::out_for_delivery);
+  EXPECT_FALSE(m.lookup("easypost", "error").has_value()) << "not a parcel status";
+}
+
+TEST_F(ConfigTest, CarrierFilesAddMappingsAndBadOnesNameTheEntry) {
+  const auto extra = std::filesystem::temp_directory_path() /
+                     ("herald-carrier-" + std::to_string(std::random_device{}()) + ".yaml");
+  std::ofstream(extra) << "carriers: [FedEx]\ncodes: {OD: out_for_delivery, DL: delivered}\n";
+  const app_config c = load_config(write(std::string(minimal) +
+                                         "rules:\n  shipments:\n"
+                                         "    notify_on: [delivered]\n"
+                                         "    carrier_files: ['" +
+                                         extra.string() + "']\n"));
+  EXPECT_EQ(c.shipments.carriers.lookup("fedex", "DL"), rules::shipment_status::delivered);
+  EXPECT_EQ(c.shipments.notify_on,
+            std::set<rules::shipment_status>{rules::shipment_status::delivered});
+  std::ofstream(extra) << "carriers: [FedEx]\ncodes: {DL: teleported}\n";
+  const std::string err = error_of(std::string(minimal) + "rules: {shipments: {carrier_files: ['" +
+                                   extra.string() + "']}}\n");
+  EXPECT_NE(err.find(".codes.DL"), std::string::npos) << err;
+  EXPECT_NE(err.find("'teleported'"), std::string::npos) << err;
+  EXPECT_NE(error_of(std::string(minimal) + "rules: {shipments: {notify_on: [arrived]}}\n")
+                .find("'rules.shipments.notify_on[0]'"),
+            std::string::npos);
+  std::filesystem::remove(extra);
 }
 
 }  // namespace
