@@ -36,6 +36,18 @@ void read(const YAML::Node& node, const std::string& key, const std::string& pat
 
 }  // namespace
 
+namespace {
+
+/// A normalised shipment status named at `key`; config_error naming the key otherwise.
+rules::shipment_status status_at(const YAML::Node& node, const std::string& key) {
+  const auto text = node.as<std::string>();
+  const auto status = rules::parse_shipment_status(text);
+  if (!status) fail(key, "'" + text + "' is not a normalised shipment status");
+  return *status;
+}
+
+}  // namespace
+
 void add_carrier_mappings(const std::string& yaml_text, const std::string& source,
                           rules::carrier_mappings& out) {
   YAML::Node root;
@@ -51,11 +63,7 @@ void add_carrier_mappings(const std::string& yaml_text, const std::string& sourc
   for (const auto& name : root["carriers"]) {
     for (const auto& kv : root["codes"]) {
       const auto code = kv.first.as<std::string>();
-      const auto status = rules::parse_shipment_status(kv.second.as<std::string>());
-      if (!status)
-        fail(source + ".codes." + code,
-             "'" + kv.second.as<std::string>() + "' is not a normalised shipment status");
-      out.add(name.as<std::string>(), code, *status);
+      out.add(name.as<std::string>(), code, status_at(kv.second, source + ".codes." + code));
     }
   }
 }
@@ -166,13 +174,9 @@ app_config load_config(const std::string& path) {
     if (const auto notify = sh["notify_on"]) {
       if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
       c.shipments.notify_on.clear();
-      for (std::size_t i = 0; i < notify.size(); ++i) {
-        const auto status = rules::parse_shipment_status(notify[i].as<std::string>());
-        if (!status)
-          fail(p + "notify_on[" + std::to_string(i) + "]",
-               "'" + notify[i].as<std::string>() + "' is not a normalised shipment status");
-        c.shipments.notify_on.insert(*status);
-      }
+      for (std::size_t i = 0; i < notify.size(); ++i)
+        c.shipments.notify_on.insert(
+            status_at(notify[i], p + "notify_on[" + std::to_string(i) + "]"));
     }
     if (const auto files = sh["carrier_files"]) {
       if (!files.IsSequence()) fail(p + "carrier_files", "must be a list of paths");
