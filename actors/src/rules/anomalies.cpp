@@ -84,7 +84,7 @@ double median_of(const std::vector<T>& values) {
 void write_ring(state::byte_writer& w, const bounded_ring<std::int64_t>& r) {
   w.varint(r.values.size());
   for (auto v : r.values) w.svarint(v);
-  w.varint(r.next);
+  w.svarint(r.next);
 }
 
 bool read_ring(state::byte_reader& r, bounded_ring<std::int64_t>& out) {
@@ -216,7 +216,7 @@ void price_state::encode(std::string& out) const {
   w.u8(price_state_version);
   w.varint(prices.values.size());
   for (auto p : prices.values) w.f64(p);
-  w.varint(prices.next);
+  w.svarint(prices.next);
   w.svarint(last_flag_ms);
 }
 
@@ -358,13 +358,14 @@ void demand_spike_detector::close_until(std::string_view key, demand_state& s, s
                                         anomaly_effects& effects) const {
   const std::int64_t bucket = config_.bucket_ms;
   if (now_ms < s.bucket_start_ms + bucket) return;
+  const std::int64_t closed = (now_ms - s.bucket_start_ms) / bucket;
+  const std::int64_t open_ms = s.bucket_start_ms + closed * bucket;
   close_bucket(key, s, effects);
   // The empty buckets of a gap pull the mean down like any quiet period would; past a few
   // dozen the EWMA has forgotten the old level anyway, so skip the rest.
-  const std::int64_t gap = (now_ms - s.bucket_start_ms) / bucket;
-  const std::int64_t folded = std::min<std::int64_t>(gap, config_.max_gap_buckets);
-  for (std::int64_t i = 0; i < folded; ++i) close_bucket(key, s, effects);
-  s.bucket_start_ms += gap * bucket;
+  const std::int64_t empty = std::min<std::int64_t>(closed - 1, config_.max_gap_buckets);
+  for (std::int64_t i = 0; i < empty; ++i) close_bucket(key, s, effects);
+  s.bucket_start_ms = open_ms;
 }
 
 void demand_spike_detector::close_bucket(std::string_view key, demand_state& s,
