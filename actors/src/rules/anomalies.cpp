@@ -70,14 +70,26 @@ std::string trigger_of(const schemas::event& ev) {
   return ev.event_id.empty() ? "@" + std::to_string(ev.ts_ms) : ev.event_id;
 }
 
+// Median of a ring: copies into a stack buffer (rings are ~31 values), so the per-event cost
+// is an nth_element, not an allocation.
 template <class T>
 double median_of(const std::vector<T>& values) {
-  std::vector<T> v(values);
-  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
-  std::nth_element(v.begin(), mid, v.end());
-  if (v.size() % 2 == 1) return static_cast<double>(*mid);
+  constexpr std::size_t small = 128;
+  T buf[small];
+  std::vector<T> heap;
+  T* first = buf;
+  if (values.size() > small) {
+    heap = values;
+    first = heap.data();
+  } else {
+    std::copy(values.begin(), values.end(), buf);
+  }
+  T* last = first + values.size();
+  T* mid = first + values.size() / 2;
+  std::nth_element(first, mid, last);
+  if (values.size() % 2 == 1) return static_cast<double>(*mid);
   const T upper = *mid;
-  const T lower = *std::max_element(v.begin(), mid);
+  const T lower = *std::max_element(first, mid);
   return (static_cast<double>(lower) + static_cast<double>(upper)) / 2.0;
 }
 
