@@ -230,9 +230,9 @@ struct timed_record {
 
 }  // namespace
 
-std::vector<replay_record> olist_shipment_events(const std::string& dir, std::uint64_t& orders,
+std::vector<replay_record> olist_shipment_events(const std::string& dir, std::uint64_t& rows,
                                                  std::string& error) {
-  orders = 0;
+  rows = 0;
   std::map<std::string, std::string> customer_state;
   {
     std::ifstream in(dir + "/olist_customers_dataset.csv");
@@ -262,7 +262,7 @@ std::vector<replay_record> olist_shipment_events(const std::string& dir, std::ui
     // pickup (122 orders of the sample) or even the delivery, the purchase never does.
     const auto created = purchase ? purchase : approved;
     if (!created || !delivered || !estimated) continue;
-    ++orders;
+    ++rows;
     const std::string& id = f[0];
     const std::string dest = customer_state.count(f[1]) ? customer_state[f[1]] : "BR";
     // The estimate is a date: the promise holds until the end of that day.
@@ -286,16 +286,61 @@ std::vector<replay_record> olist_shipment_events(const std::string& dir, std::ui
   });
   std::vector<replay_record> out;
   out.reserve(records.size());
-  for (auto& r : records) out.push_back({r.ts, std::move(r.key), std::move(r.value)});
+  for (auto& r : records)
+    out.push_back({r.ts, schemas::topic_kind::shipments, std::move(r.key), std::move(r.value)});
   return out;
 }
 
-replay_summary replay_olist(const std::string& dir, int partitions, std::string& error) {
-  replay_summary sum;
-  const std::vector<replay_record> records = olist_shipment_events(dir, sum.orders, error);
-  if (!error.empty()) return sum;
-  sum.events = records.size();
+std::vector<replay_record> rees46_events(const std::string& file, std::uint64_t& rows,
+                                         std::string& error) {
+  rows = 0;
+  std::ifstream in(file);
+  if (!in) {
+    error = "cannot read " + file;
+    return {};
+  }
+  std::vector<replay_record> out;
+  std::string line;
+  std::getline(in, line);  // event_time,event_type,product_id,...,price,user_id,user_session
+  while (std::getline(in, line)) {
+    const auto f = csv_fields(line);
+    if (f.size() < 9 || f[8].empty()) continue;  // the source's truncated last row
+    const auto ts = olist_time(f[0]);            // "2019-10-01 00:00:00 UTC"
+    if (!ts) continue;
+    const std::string id = fmt::format("rees46-{}", ++rows);
+    const std::string &type = f[1], &sku = f[2], &price = f[6], &user = f[7], &session = f[8];
+    replay_record r{*ts, schemas::topic_kind::carts, user, {}};
+    if (type == "view") {
+      r.topic = schemas::topic_kind::clickstream;
+      r.value = fmt::format(
+          R"({{"type":"product_view","event_id":"{}","ts":{},"customer_id":"{}","session_id":"{}","sku":"{}","price":{},"currency":"USD"}})",
+          id, *ts, user, session, sku, price);
+    } else if (type == "cart") {
+      r.value = fmt::format(
+          R"({{"type":"cart_item_added","event_id":"{}","ts":{},"customer_id":"{}","cart_id":"{}","sku":"{}","quantity":1,"unit_price":{},"currency":"USD"}})",
+          id, *ts, user, session, sku, price);
+    } else if (type == "remove_from_cart") {
+      r.value = fmt::format(
+          R"({{"type":"cart_item_removed","event_id":"{}","ts":{},"customer_id":"{}","cart_id":"{}","sku":"{}","quantity":1}})",
+          id, *ts, user, session, sku);
+    } else if (type == "purchase") {
+      r.value = fmt::format(
+          R"({{"type":"order_placed","event_id":"{}","ts":{},"customer_id":"{}","order_id":"{}","cart_id":"{}","lines":[{{"sku":"{}","quantity":1,"unit_price":{}}}],"total":{},"currency":"USD"}})",
+          id, *ts, user, id, session, sku, price, price);
+    } else {
+      continue;
+    }
+    out.push_back(std::move(r));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.ts_ms < b.ts_ms; });
+  return out;
+}
 
+replay_summary replay(const std::vector<replay_record>& records, int partitions,
+                      std::string& error) {
+  replay_summary sum;
+  sum.events = records.size();
   auto mc = streams::mock_cluster::start(1, error);
   if (!mc) return sum;
   app_config cfg;
@@ -325,7 +370,7 @@ replay_summary replay_olist(const std::string& dir, int partitions, std::string&
     for (const auto& r : records) {
       while (sent - probe.input_events_total() > 20'000)
         std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      producer->produce(cfg.topics.shipments, r.key, r.value);
+      producer->produce(input_topic(cfg.topics, r.topic), r.key, r.value);
       ++sent;
     }
     producer->flush();
@@ -334,10 +379,17 @@ replay_summary replay_olist(const std::string& dir, int partitions, std::string&
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     herald.stop();
     sum.processed = probe.input_events_total();
-    sum.tracking_updates = probe.tracking_notifications_total(false);
-    sum.delivery_delayed = probe.tracking_notifications_total(true);
-    sum.shipment_stuck = probe.anomalies_total("shipment_stuck");
     sum.dead_letters = probe.events_total(event_result::dlq);
+    using rt = metrics::restock_type;
+    sum.messages = {{"cart_reminder", probe.reminders_total()},
+                    {"back_in_stock", probe.restock_alerts_total(rt::back_in_stock)},
+                    {"low_stock", probe.restock_alerts_total(rt::low_stock)},
+                    {"out_of_stock", probe.restock_alerts_total(rt::out_of_stock)},
+                    {"tracking_update", probe.tracking_notifications_total(false)},
+                    {"delivery_delayed", probe.tracking_notifications_total(true)}};
+    for (const char* kind : {"bot_click_rate", "demand_spike", "price_anomaly", "cart_quantity",
+                             "shipment_stuck", "shipment_late"})
+      sum.anomalies[kind] = probe.anomalies_total(kind);
   }
   std::filesystem::remove_all(cfg.state.dir);
   if (sum.processed != sum.events)

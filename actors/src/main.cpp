@@ -74,14 +74,19 @@ int main(int argc, char** argv) {
   auto* run_cmd = cli.add_subcommand("run", "Run against a Kafka cluster");
   run_cmd->add_option("--config", config_path, "YAML configuration file")->required();
 
-  std::string olist_dir;
+  std::string replay_source;
   int replay_partitions = 4;
   auto* replay = cli.add_subcommand("replay", "Replay a public data set through the pipeline");
   auto* olist = replay->add_subcommand(
-      "olist", "Olist orders CSVs as shipment events; prints notifications by type");
-  olist->add_option("DIR", olist_dir, "Folder with olist_orders_dataset.csv")->required();
-  olist->add_option("--partitions", replay_partitions, "Partitions per topic")
-      ->capture_default_str();
+      "olist", "Olist orders CSVs as shipment events; prints what Herald emitted");
+  olist->add_option("DIR", replay_source, "Folder with olist_orders_dataset.csv")->required();
+  auto* rees46 = replay->add_subcommand(
+      "rees46",
+      "REES46 clickstream CSV as clickstream and cart events; prints what Herald emitted");
+  rees46->add_option("FILE", replay_source, "The CSV file")->required();
+  for (auto* sub : {olist, rees46})
+    sub->add_option("--partitions", replay_partitions, "Partitions per topic")
+        ->capture_default_str();
   replay->require_subcommand(1);
 
   auto* version = cli.add_subcommand("version", "Print the version");
@@ -90,15 +95,18 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return herald::actors::run_demo(demo);
   if (dev->parsed()) return herald::actors::run_dev_kafka(brokers, partitions);
   if (run_cmd->parsed()) return run(config_path);
-  if (olist->parsed()) {
+  if (olist->parsed() || rees46->parsed()) {
     std::string error;
-    const auto sum = herald::actors::replay_olist(olist_dir, replay_partitions, error);
-    fmt::print("olist replay: {} orders, {} shipment events, {} processed\n", sum.orders,
-               sum.events, sum.processed);
-    fmt::print(
-        "  tracking_update   {}\n  delivery_delayed  {}\n  shipment_stuck    {}\n"
-        "  dead letters      {}\n",
-        sum.tracking_updates, sum.delivery_delayed, sum.shipment_stuck, sum.dead_letters);
+    std::uint64_t rows = 0;
+    const auto records = olist->parsed()
+                             ? herald::actors::olist_shipment_events(replay_source, rows, error)
+                             : herald::actors::rees46_events(replay_source, rows, error);
+    herald::actors::replay_summary sum;
+    if (error.empty()) sum = herald::actors::replay(records, replay_partitions, error);
+    fmt::print("replay: {} source rows, {} events, {} processed, {} dead letters\n", rows,
+               sum.events, sum.processed, sum.dead_letters);
+    for (const auto& [type, n] : sum.messages) fmt::print("  {:<18} {}\n", type, n);
+    for (const auto& [kind, n] : sum.anomalies) fmt::print("  anomaly {:<18} {}\n", kind, n);
     if (!error.empty()) fmt::print(stderr, "replay: {}\n", error);
     return error.empty() ? 0 : 1;
   }

@@ -3,8 +3,11 @@
 /// synthetic traffic generator, with progress lines and a final summary.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
+
+#include "herald/schemas/events.hpp"
 
 namespace herald::actors {
 
@@ -28,38 +31,45 @@ struct demo_options {
   double malformed_share = 0.001;
 };
 
-/// What `herald replay olist` did.
+/// What a replay did.
 struct replay_summary {
-  std::uint64_t orders = 0;     ///< orders replayed (delivered, with estimated date)
-  std::uint64_t events = 0;     ///< shipment events produced
+  std::uint64_t rows = 0;       ///< source rows used (orders, clickstream rows)
+  std::uint64_t events = 0;     ///< input records produced
   std::uint64_t processed = 0;  ///< input records Herald processed
-  std::uint64_t tracking_updates = 0;
-  std::uint64_t delivery_delayed = 0;
-  std::uint64_t shipment_stuck = 0;
   std::uint64_t dead_letters = 0;
+  /// Output messages by type (cart_reminder, back_in_stock, tracking_update, ...).
+  std::map<std::string, std::uint64_t> messages;
+  /// Anomaly flags by kind.
+  std::map<std::string, std::uint64_t> anomalies;
 };
 
-/// One replayed input record of shop.shipments, in event-time order.
+/// One replayed input record, in event-time order.
 struct replay_record {
   std::int64_t ts_ms = 0;
+  schemas::topic_kind topic = schemas::topic_kind::shipments;
   std::string key;
   std::string value;
 };
 
-/// The Olist orders of `dir` as shop.shipments records (see `replay_olist`), sorted by event
-/// time (creations before scans at the same instant). `orders` = orders used.
+/// The Olist orders of `dir` as shop.shipments records, sorted by event time (creations before
+/// scans at the same instant). Each delivered order with an estimated date becomes one Correios
+/// shipment: created at purchase, promised by the end of its estimated delivery day, picked up
+/// at the carrier date, delivered at the customer date; the lane is (correios, BR, customer
+/// state). `rows` = orders used.
 [[nodiscard]] std::vector<replay_record> olist_shipment_events(const std::string& dir,
-                                                               std::uint64_t& orders,
+                                                               std::uint64_t& rows,
                                                                std::string& error);
 
-/// `herald replay olist DIR`: turns the Olist orders CSVs (olist_orders_dataset.csv,
-/// olist_customers_dataset.csv) into shipment_created / carrier_scan events in event-time order
-/// and runs them through the pipeline on the mock cluster. Each delivered order with an
-/// estimated date becomes one Correios shipment: created at purchase, promised
-/// by the end of its estimated delivery day, picked up at the carrier date, delivered at the
-/// customer date; the lane is (correios, BR, customer state). Empty `error` on success.
-[[nodiscard]] replay_summary replay_olist(const std::string& dir, int partitions,
-                                          std::string& error);
+/// The REES46 clickstream CSV `file` as contract events in its (time) order: view ->
+/// product_view, cart -> cart_item_added (cart = session), remove_from_cart ->
+/// cart_item_removed, purchase -> order_placed; rows without a session are skipped.
+[[nodiscard]] std::vector<replay_record> rees46_events(const std::string& file, std::uint64_t& rows,
+                                                       std::string& error);
+
+/// Runs `records` through the whole pipeline on a fresh mock cluster (event time only) and
+/// counts what came out. Empty `error` on success.
+[[nodiscard]] replay_summary replay(const std::vector<replay_record>& records, int partitions,
+                                    std::string& error);
 
 /// Runs the demo; returns the process exit code.
 int run_demo(const demo_options& options);
