@@ -1,9 +1,11 @@
 // The customer family (shop.clickstream + shop.carts, keyed by customer): abandoned-cart
-// reminders, and the signals that SKU tasks need (waitlist requests, order lines) re-keyed by
-// SKU through the repartition topic, since cross-key work goes through Kafka.
+// reminders, bot and shop-traffic detection, and the signals that SKU tasks need (waitlist
+// requests, order lines, views and cart adds) re-keyed by SKU through the repartition topic,
+// since cross-key work goes through Kafka.
 
 #include "cache_state.hpp"
 #include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/actors/task.hpp"
 
@@ -12,18 +14,40 @@ namespace {
 
 constexpr char cart_tag = 'c';
 
-class customer_processor final : public task_processor, private rules::cart_effects {
+// Detector state kinds in the detectors store.
+constexpr char bot_prefix = 'b';
+constexpr char traffic_prefix = 't';
+// The traffic-spike detector counts every event of this task's partition under one key.
+constexpr std::string_view shop_key = "shop";
+
+class customer_processor final : public task_processor,
+                                 private rules::cart_effects,
+                                 private rules::anomaly_effects,
+                                 private rules::audience_view {
  public:
   explicit customer_processor(task& host)
       : host_(host),
         config_(*host.env().config),
         carts_(host.state(), state::store::carts, config_.state.cache_entries),
+        bots_(host.state(), state::store::detectors, config_.state.cache_entries, bot_prefix),
+        traffic_(host.state(), state::store::detectors, 16, traffic_prefix),
         cart_rule_(config_.abandoned_cart),
+        bot_rule_(config_.anomalies.bot),
+        traffic_rule_(config_.anomalies.demand, "traffic_spike", "shop"),
         cart_timers_(host.timers(cart_tag)) {}
 
   void apply(const schemas::event& ev) override {
     using schemas::event_type;
+    bot_rule_.on_event(ev, bots_, *this);
+    traffic_rule_.observe(shop_key, ev.ts_ms, traffic_, *this);
     switch (ev.type) {
+      case event_type::product_view:
+        signal(rules::sku_signal::kind::view, ev, ev.sku, 0, ev.event_id, ev.price);
+        break;
+      case event_type::cart_item_added:
+        signal(rules::sku_signal::kind::cart_add, ev, ev.sku, ev.quantity, ev.event_id,
+               ev.unit_price);
+        break;
       case event_type::notify_me:
       case event_type::wishlist_add:
         signal(ev.type == event_type::notify_me ? rules::sku_signal::kind::notify_me
@@ -53,14 +77,18 @@ class customer_processor final : public task_processor, private rules::cart_effe
     static const rules::no_stock_view everything_available;
     const rules::stock_view& stock =
         host_.env().stock != nullptr ? *host_.env().stock : everything_available;
-    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock);
+    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock, *this);
   }
 
-  void flush() override { carts_.flush(); }
+  void flush() override {
+    carts_.flush();
+    bots_.flush();
+    traffic_.flush();
+  }
 
  private:
   void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,
-              std::int64_t quantity, std::string event_id) {
+              std::int64_t quantity, std::string event_id, double price = 0) {
     rules::sku_signal s;
     s.type = kind;
     s.sku = sku;
@@ -68,6 +96,7 @@ class customer_processor final : public task_processor, private rules::cart_effe
     s.quantity = quantity;
     s.ts_ms = ev.ts_ms;
     s.event_id = std::move(event_id);
+    s.price = price;
     buffer_.clear();
     s.encode(buffer_);
     host_.emit(config_.topics.sku_signals, sku, buffer_);
@@ -83,11 +112,26 @@ class customer_processor final : public task_processor, private rules::cart_effe
   void suppressed(rules::suppression reason) override {
     host_.env().probe->add_suppression(reason, 1);
   }
+  void emit(schemas::anomaly_flag&& flag) override {
+    buffer_.clear();
+    schemas::encode(flag, buffer_);
+    host_.emit(config_.topics.anomalies, flag.entity_id, buffer_);
+    host_.env().probe->add_anomaly(flag.kind);
+  }
+  bool is_bot(std::string_view customer, std::int64_t now_ms) const override {
+    const rules::bot_state* s = bots_.find(customer);
+    return s != nullptr && s->is_bot(now_ms);
+  }
 
   task& host_;
   const app_config& config_;
   detail::cache_state<rules::cart_state> carts_;
+  // find() loads into the cache, so lookups from const contact checks still go through it.
+  mutable detail::cache_state<rules::bot_state> bots_;
+  detail::cache_state<rules::demand_state> traffic_;
   rules::abandoned_cart_operator cart_rule_;
+  rules::bot_detector bot_rule_;
+  rules::demand_spike_detector traffic_rule_;
   rules::timer_service& cart_timers_;
   std::string buffer_;
 };

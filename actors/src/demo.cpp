@@ -387,8 +387,8 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
                     {"out_of_stock", probe.restock_alerts_total(rt::out_of_stock)},
                     {"tracking_update", probe.tracking_notifications_total(false)},
                     {"delivery_delayed", probe.tracking_notifications_total(true)}};
-    for (const char* kind : {"bot_click_rate", "demand_spike", "price_anomaly", "cart_quantity",
-                             "shipment_stuck", "shipment_late"})
+    for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
+                             "cart_quantity", "shipment_stuck", "shipment_late"})
       sum.anomalies[kind] = probe.anomalies_total(kind);
   }
   std::filesystem::remove_all(cfg.state.dir);

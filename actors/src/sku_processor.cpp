@@ -1,7 +1,10 @@
 // The SKU family (shop.inventory + the herald.sku-signals repartition topic, keyed by SKU):
-// back-in-stock notifications to waiting customers and low/out-of-stock alerts to merchants.
+// back-in-stock notifications to waiting customers, low/out-of-stock alerts to merchants, and
+// the SKU's demand-spike, price and cart-quantity anomaly detectors (fed by views and cart adds
+// re-keyed by SKU).
 
 #include "cache_state.hpp"
+#include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/actors/task.hpp"
 
@@ -9,14 +12,27 @@ namespace herald::actors {
 namespace {
 
 constexpr char inventory_tag = 'i';
+// Detector state kinds in the detectors store.
+constexpr char demand_prefix = 'd';
+constexpr char price_prefix = 'p';
+constexpr char quantity_prefix = 'q';
 
-class sku_processor final : public task_processor, private rules::inventory_effects {
+class sku_processor final : public task_processor,
+                            private rules::inventory_effects,
+                            private rules::anomaly_effects {
  public:
   explicit sku_processor(task& host)
       : host_(host),
         config_(*host.env().config),
         skus_(host.state(), state::store::skus, config_.state.cache_entries),
+        demand_(host.state(), state::store::detectors, config_.state.cache_entries, demand_prefix),
+        prices_(host.state(), state::store::detectors, config_.state.cache_entries, price_prefix),
+        quantities_(host.state(), state::store::detectors, config_.state.cache_entries,
+                    quantity_prefix),
         rule_(config_.inventory),
+        demand_rule_(config_.anomalies.demand),
+        price_rule_(config_.anomalies.price),
+        quantity_rule_(config_.anomalies.cart_quantity),
         timers_(host.timers(inventory_tag)) {}
 
   void apply(const schemas::event& ev) override {
@@ -36,14 +52,40 @@ class sku_processor final : public task_processor, private rules::inventory_effe
     ts_ms = signal_.ts_ms;
     return true;
   }
-  void apply_internal() override { rule_.on_signal(signal_, skus_, timers_, *this); }
+  void apply_internal() override {
+    using kind = rules::sku_signal::kind;
+    if (signal_.type != kind::view && signal_.type != kind::cart_add) {
+      rule_.on_signal(signal_, skus_, timers_, *this);
+      return;
+    }
+    // The detectors judge the customer's original event, as re-keyed here.
+    event_.type = signal_.type == kind::view ? schemas::event_type::product_view
+                                             : schemas::event_type::cart_item_added;
+    event_.event_id = signal_.event_id;
+    event_.ts_ms = signal_.ts_ms;
+    event_.customer_id = signal_.customer_id;
+    event_.sku = signal_.sku;
+    event_.price = signal_.price;
+    event_.unit_price = signal_.price;
+    event_.quantity = signal_.quantity;
+    demand_rule_.on_event(event_, demand_, *this);
+    if (signal_.type == kind::view)
+      price_rule_.on_event(event_, prices_, *this);
+    else
+      quantity_rule_.on_event(event_, quantities_, *this);
+  }
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {
     if (tag == inventory_tag) rule_.on_timer(key, fire_ms, payload, skus_, timers_, *this);
   }
 
-  void flush() override { skus_.flush(); }
+  void flush() override {
+    skus_.flush();
+    demand_.flush();
+    prices_.flush();
+    quantities_.flush();
+  }
 
  private:
   void emit(schemas::back_in_stock&& msg) override {
@@ -62,11 +104,24 @@ class sku_processor final : public task_processor, private rules::inventory_effe
   void suppressed(rules::inventory_suppression reason) override {
     host_.env().probe->add_inventory_suppression(reason, 1);
   }
+  void emit(schemas::anomaly_flag&& flag) override {
+    buffer_.clear();
+    schemas::encode(flag, buffer_);
+    host_.emit(config_.topics.anomalies, flag.entity_id, buffer_);
+    host_.env().probe->add_anomaly(flag.kind);
+  }
 
   task& host_;
   const app_config& config_;
   detail::cache_state<rules::sku_state> skus_;
+  detail::cache_state<rules::demand_state> demand_;
+  detail::cache_state<rules::price_state> prices_;
+  detail::cache_state<rules::cart_quantity_state> quantities_;
   rules::inventory_operator rule_;
+  rules::demand_spike_detector demand_rule_;
+  rules::price_detector price_rule_;
+  rules::cart_quantity_detector quantity_rule_;
+  schemas::event event_;
   rules::timer_service& timers_;
   rules::sku_signal signal_;
   std::string buffer_;

@@ -19,7 +19,7 @@ namespace {
 
 constexpr std::array<store, store_count> all_stores = {
     store::customers, store::carts, store::skus,   store::waitlists, store::shipments,
-    store::timers,    store::meta,  store::outbox, store::lanes,
+    store::timers,    store::meta,  store::outbox, store::lanes,     store::detectors,
 };
 
 using cf_handles = std::array<rocksdb::ColumnFamilyHandle*, store_count>;
@@ -119,6 +119,8 @@ std::string_view to_string(store s) noexcept {
       return "outbox";
     case store::lanes:
       return "lanes";
+    case store::detectors:
+      return "detectors";
   }
   return "unknown";
 }

@@ -654,17 +654,18 @@ TEST(InventoryTest, SuppressionLabels) {
 // ---- codecs ---------------------------------------------------------------------------------
 
 TEST(SkuSignalTest, EncodeDecodeRoundTrip) {
-  for (kind k : {kind::notify_me, kind::wishlist_add, kind::sold}) {
+  for (kind k : {kind::notify_me, kind::wishlist_add, kind::sold, kind::view, kind::cart_add}) {
     sku_signal s;
     s.type = k;
     s.sku = "sku-1";
     s.customer_id = "c-42";
-    s.quantity = k == kind::sold ? 3 : 0;
+    s.quantity = k == kind::sold || k == kind::cart_add ? 3 : 0;
     s.ts_ms = t0;
     s.event_id = "order-7/1";
+    s.price = k == kind::view || k == kind::cart_add ? 19.99 : 0;
     std::string bytes;
     s.encode(bytes);
-    EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 1) << "format version byte";
+    EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 2) << "format version byte";
     sku_signal back;
     ASSERT_TRUE(sku_signal::decode(bytes, back));
     EXPECT_EQ(back, s);
@@ -684,13 +685,35 @@ TEST(SkuSignalTest, DecodeRejectsUnknownVersionKindTruncationAndTrailingBytes) {
   bad[0] = 9;
   EXPECT_FALSE(sku_signal::decode(bad, out));
   bad = bytes;
-  bad[1] = 4;
+  bad[1] = 6;
   EXPECT_FALSE(sku_signal::decode(bad, out));
   bad[1] = 0;
   EXPECT_FALSE(sku_signal::decode(bad, out));
   for (std::size_t n = 0; n < bytes.size(); ++n)
     EXPECT_FALSE(sku_signal::decode(std::string_view(bytes).substr(0, n), out)) << n;
   EXPECT_FALSE(sku_signal::decode(bytes + "x", out));
+}
+
+TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
+  // Records written before the price was added (still in the topic after an upgrade).
+  sku_signal s;
+  s.type = kind::sold;
+  s.sku = "x";
+  s.customer_id = "c";
+  s.quantity = 2;
+  s.ts_ms = t0;
+  s.event_id = "o/0";
+  s.price = 5;
+  std::string bytes;
+  s.encode(bytes);
+  std::string v1 = bytes.substr(0, bytes.size() - 8);  // drop the price
+  v1[0] = 1;
+  sku_signal back;
+  ASSERT_TRUE(sku_signal::decode(v1, back));
+  EXPECT_EQ(back.quantity, 2);
+  EXPECT_EQ(back.event_id, "o/0");
+  EXPECT_EQ(back.price, 0);
+  EXPECT_FALSE(sku_signal::decode(v1 + std::string(8, '\0'), back)) << "v1 has no price";
 }
 
 sku_state full_state() {

@@ -136,9 +136,11 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   run_part(kafka, app, s.part2, s.total());
   // Reminders fire inside processing; wait until the last commit's counters are visible.
   ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == s.reminders.size(); }));
-  // bob's and grace's orders also go to the SKU tasks as one sold signal per line.
-  ASSERT_TRUE(
-      wait_for([&] { return app.probe().events_total(actors::event_result::ok) == s.valid + 2; }));
+  // Cart adds and order lines also go to the SKU tasks, re-keyed by SKU.
+  ASSERT_EQ(s.sku_signals, 12u);
+  ASSERT_TRUE(wait_for([&] {
+    return app.probe().events_total(actors::event_result::ok) == s.valid + s.sku_signals;
+  }));
   const std::string text = http_get(app.metrics_port(), "/metrics");
   ASSERT_FALSE(text.empty());
   const auto carts_ok =
@@ -165,11 +167,11 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
   EXPECT_EQ(suppressed("anonymous"), 1);
   EXPECT_EQ(suppressed("max_reminders"), 1);
   EXPECT_EQ(metric_value(text, "herald_tasks"), 9) << "3 customer + 3 SKU + 3 shipment tasks";
-  EXPECT_EQ(metric_value(text, "herald_sku_signals_total"), 2);
+  EXPECT_EQ(metric_value(text, "herald_sku_signals_total"), static_cast<double>(s.sku_signals));
   EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")"),
-            2);
+            static_cast<double>(s.sku_signals));
   EXPECT_EQ(metric_value(text, "herald_processing_latency_seconds_count"),
-            static_cast<double>(s.total() + 2));
+            static_cast<double>(s.total() + s.sku_signals));
   EXPECT_GT(metric_value(text, "herald_timers_pending"), 0);
   app.stop();
 }

@@ -67,6 +67,8 @@ struct scenario {
   std::vector<expected_reminder> reminders;
   std::vector<expected_dlq> dlq;
   std::size_t valid = 0;
+  /// Re-keyed by SKU to the SKU tasks: one per valid cart add, one per order line.
+  std::size_t sku_signals = 0;
 
   scenario() {
     auto c = [&](std::vector<input>& v, const std::string& key, std::string value) {
@@ -130,6 +132,12 @@ struct scenario {
     for (const char* who : {"alice", "bob", "carol", "dave", "erin", "frank", "grace"})
       c(part2, who, simple("checkout_started", who, "heartbeat", t0 + 4 * day_ms));
     valid += part2.size() - dlq.size();
+    for (const auto* part : {&part1, &part2})
+      for (const auto& in : *part)
+        if (in.key != "mallory" &&
+            in.value.find(R"("type":"cart_item_added")") != std::string::npos)
+          ++sku_signals;
+    sku_signals += 2;  // bob's and grace's single-line orders
 
     reminders = {
         {"alice", 1, t0 + 5 * min_ms + hour_ms, {"sku-1", "sku-2"}, ""},

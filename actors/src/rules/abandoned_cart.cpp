@@ -27,6 +27,8 @@ std::string_view to_string(suppression s) noexcept {
       return "max_reminders";
     case suppression::out_of_stock:
       return "out_of_stock";
+    case suppression::bot:
+      return "bot";
   }
   return "unknown";
 }
@@ -157,7 +159,7 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
 void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t fire_ms,
                                        std::string_view payload, keyed_state<cart_state>& carts,
                                        timer_service& timers, cart_effects& effects,
-                                       const stock_view& stock) {
+                                       const stock_view& stock, const audience_view& audience) {
   cart_state* cart = carts.find(customer);
   if (cart == nullptr) return;
   if (payload == purge_timer) {
@@ -168,6 +170,8 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
   cart->timer_ms = 0;
   if (cart->anonymous) {
     effects.suppressed(suppression::anonymous);
+  } else if (!cart->closed && !cart->lines.empty() && audience.is_bot(customer, fire_ms)) {
+    effects.suppressed(suppression::bot);
   } else if (!cart->closed && !cart->lines.empty()) {
     // Never promote what cannot be bought: out-of-stock lines are left out.
     std::vector<schemas::order_line> lines;

@@ -11,7 +11,8 @@
 namespace herald::rules {
 namespace {
 
-constexpr std::uint8_t sku_signal_version = 1;
+// v2 adds the price (views and cart adds feed the SKU's anomaly detectors); v1 is still read.
+constexpr std::uint8_t sku_signal_version = 2;
 constexpr std::uint8_t sku_state_version = 1;
 constexpr std::string_view top_up_timer = "t";
 constexpr std::int64_t day_ms = 86'400'000;
@@ -81,18 +82,23 @@ void sku_signal::encode(std::string& out) const {
   w.svarint(quantity);
   w.svarint(ts_ms);
   w.str(event_id);
+  w.f64(price);
 }
 
 bool sku_signal::decode(std::string_view in, sku_signal& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, type = 0;
-  if (!r.u8(version) || version != sku_signal_version || !r.u8(type)) return false;
+  if (!r.u8(version) || (version != 1 && version != sku_signal_version) || !r.u8(type))
+    return false;
   if (type < static_cast<std::uint8_t>(kind::notify_me) ||
-      type > static_cast<std::uint8_t>(kind::sold))
+      type > static_cast<std::uint8_t>(kind::cart_add))
     return false;
   out.type = static_cast<kind>(type);
-  return r.str(out.sku) && r.str(out.customer_id) && r.integer(out.quantity) &&
-         r.integer(out.ts_ms) && r.str(out.event_id) && r.done();
+  out.price = 0;
+  if (!r.str(out.sku) || !r.str(out.customer_id) || !r.integer(out.quantity) ||
+      !r.integer(out.ts_ms) || !r.str(out.event_id))
+    return false;
+  return (version == 1 || r.f64(out.price)) && r.done();
 }
 
 void sku_state::encode(std::string& out) const {

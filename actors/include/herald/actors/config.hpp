@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "herald/actors/rules/abandoned_cart.hpp"
+#include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/actors/rules/shipments.hpp"
 #include "herald/streams/kafka_config.hpp"
@@ -99,6 +100,8 @@ struct app_config {
   metrics_config metrics;
   rules::abandoned_cart_config abandoned_cart;
   rules::inventory_config inventory;
+  /// Detector settings (bots, demand and traffic spikes, prices, cart quantities).
+  rules::anomaly_config anomalies;
   /// Carrier code mappings default to the shipped config/carriers/*.yaml (compiled in).
   rules::shipment_config shipments = default_shipment_config();
   /// Wait at start until the global availability table has read shop.inventory to its end,

@@ -23,8 +23,9 @@ enum class store : std::uint8_t {
   meta,       ///< per-task input offsets, watermark, outbox sequence
   outbox,     ///< per-task emitted-but-unacknowledged output records
   lanes,      ///< per (carrier, origin, destination) transit-time statistics
+  detectors,  ///< anomaly detector state (bounded per entity), key prefixed by detector
 };
-inline constexpr std::size_t store_count = 9;
+inline constexpr std::size_t store_count = 10;
 
 /// Column family name ("carts").
 [[nodiscard]] std::string_view to_string(store s) noexcept;

@@ -9,6 +9,7 @@
 /// - the cart is anonymous (tracked, never reminded);
 /// - every line is out of stock (the reminder leaves out out-of-stock lines; with none left it
 ///   is not sent, does not count, and new activity re-arms it);
+/// - the customer is flagged as a bot (not sent, not counted);
 /// - the cart already had `steps.size()` reminders (at most that many per cart, ever: new
 ///   activity re-arms the timer but never resets the count).
 ///
@@ -50,8 +51,9 @@ enum class suppression : std::uint8_t {
   anonymous,      ///< the cart cannot be contacted
   max_reminders,  ///< activity after the last allowed reminder
   out_of_stock,   ///< every line of the cart is out of stock
+  bot,            ///< the customer is flagged as a bot
 };
-inline constexpr std::size_t suppression_count = 6;
+inline constexpr std::size_t suppression_count = 7;
 [[nodiscard]] std::string_view to_string(suppression s) noexcept;
 
 /// Per-customer cart state, persisted with a format version byte.
@@ -91,7 +93,7 @@ class abandoned_cart_operator {
   /// lines are out of stock right now.
   void on_timer(std::string_view customer_id, std::int64_t fire_ms, std::string_view payload,
                 keyed_state<cart_state>& carts, timer_service& timers, cart_effects& effects,
-                const stock_view& stock);
+                const stock_view& stock, const audience_view& audience = no_audience_view{});
 
   [[nodiscard]] const abandoned_cart_config& config() const noexcept { return config_; }
 

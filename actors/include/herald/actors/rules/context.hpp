@@ -43,6 +43,20 @@ class stock_view {
   [[nodiscard]] virtual std::optional<std::int64_t> available(std::string_view sku) const = 0;
 };
 
+/// Read-only view of what is known about customers (e.g. bot flags), for contact decisions.
+class audience_view {
+ public:
+  virtual ~audience_view() = default;
+  /// True while `customer` is flagged as a bot at event time `now_ms`.
+  [[nodiscard]] virtual bool is_bot(std::string_view customer, std::int64_t now_ms) const = 0;
+};
+
+/// An audience_view that knows nobody (no customer is a bot).
+class no_audience_view final : public audience_view {
+ public:
+  [[nodiscard]] bool is_bot(std::string_view, std::int64_t) const override { return false; }
+};
+
 /// A stock_view that knows no SKU (everything counts as available).
 class no_stock_view final : public stock_view {
  public:

@@ -57,6 +57,8 @@ struct sku_signal {
     notify_me = 1,     ///< customer asked to be told when the SKU is back in stock
     wishlist_add = 2,  ///< customer wish-listed the SKU (also waits for a restock)
     sold = 3,          ///< customer bought `quantity` units (an order line)
+    view = 4,          ///< customer viewed the SKU at `price` (demand and price detectors)
+    cart_add = 5,      ///< customer added `quantity` at `price` (demand and quantity detectors)
   };
   kind type = kind::notify_me;
   std::string sku;
@@ -64,6 +66,7 @@ struct sku_signal {
   std::int64_t quantity = 0;  ///< sold only
   std::int64_t ts_ms = 0;
   std::string event_id;  ///< the originating event (with the line index for orders)
+  double price = 0;      ///< view, cart_add
 
   /// Binary, with a format version byte (an internal topic, not the public contract).
   void encode(std::string& out) const;
