@@ -3,6 +3,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -32,6 +35,20 @@ void read(const YAML::Node& node, const std::string& key, const std::string& pat
   } catch (const YAML::Exception&) {
     fail(path + key, "has the wrong type");
   }
+}
+
+/// One scalar key of a section and where it goes.
+using field_ptr = std::variant<int*, std::int64_t*, std::size_t*, double*>;
+using section_fields = std::vector<std::pair<const char*, field_ptr>>;
+
+/// Reads the mapping `node` at `path` whose keys are exactly `fields` (each optional).
+void read_section(const YAML::Node& node, const std::string& path, const section_fields& fields) {
+  if (!node) return;
+  std::set<std::string> known;
+  for (const auto& f : fields) known.insert(f.first);
+  check_keys(node, path, known);
+  for (const auto& [name, ptr] : fields)
+    std::visit([&](auto* out) { read(node, name, path + ".", *out); }, ptr);
 }
 
 }  // namespace
@@ -158,7 +175,42 @@ app_config load_config(const std::string& path) {
   if (m) read(m, "listen", "metrics.", c.metrics.listen);
 
   const auto rules = root["rules"];
-  check_keys(rules, "rules", {"abandoned_cart", "inventory", "shipments"});
+  check_keys(rules, "rules", {"abandoned_cart", "inventory", "shipments", "anomalies"});
+  if (rules && rules["anomalies"]) {
+    const auto an = rules["anomalies"];
+    auto& a = c.anomalies;
+    check_keys(an, "rules.anomalies", {"bot", "demand", "traffic", "price", "cart_quantity"});
+    read_section(an["bot"], "rules.anomalies.bot",
+                 {{"window_ms", &a.bot.window_ms},
+                  {"absolute_limit", &a.bot.absolute_limit},
+                  {"baseline_factor", &a.bot.baseline_factor},
+                  {"min_count", &a.bot.min_count},
+                  {"min_population", &a.bot.min_population},
+                  {"min_interval_ms", &a.bot.min_interval_ms},
+                  {"flagged_for_ms", &a.bot.flagged_for_ms}});
+    for (auto [name, d] : {std::pair{"demand", &a.demand}, std::pair{"traffic", &a.traffic}})
+      read_section(an[name], std::string("rules.anomalies.") + name,
+                   {{"bucket_ms", &d->bucket_ms},
+                    {"lateness_ms", &d->lateness_ms},
+                    {"alpha", &d->alpha},
+                    {"z_threshold", &d->z_threshold},
+                    {"min_volume", &d->min_volume},
+                    {"min_history", &d->min_history},
+                    {"sd_floor", &d->sd_floor},
+                    {"min_interval_ms", &d->min_interval_ms},
+                    {"max_gap_buckets", &d->max_gap_buckets}});
+    read_section(an["price"], "rules.anomalies.price",
+                 {{"samples", &a.price.samples},
+                  {"min_samples", &a.price.min_samples},
+                  {"factor", &a.price.factor},
+                  {"min_interval_ms", &a.price.min_interval_ms}});
+    read_section(an["cart_quantity"], "rules.anomalies.cart_quantity",
+                 {{"absolute_limit", &a.cart_quantity.absolute_limit},
+                  {"factor", &a.cart_quantity.factor},
+                  {"samples", &a.cart_quantity.samples},
+                  {"min_samples", &a.cart_quantity.min_samples},
+                  {"min_interval_ms", &a.cart_quantity.min_interval_ms}});
+  }
   if (rules && rules["shipments"]) {
     const auto sh = rules["shipments"];
     const std::string p = "rules.shipments.";
@@ -275,6 +327,33 @@ void validate(const app_config& c) {
   if (!(c.shipments.stuck_factor > 0)) fail("rules.shipments.stuck_factor", "must be > 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
+
+  const auto& a = c.anomalies;
+  const std::string an = "rules.anomalies.";
+  if (a.bot.window_ms <= 0) fail(an + "bot.window_ms", "must be > 0");
+  if (a.bot.absolute_limit <= 0 || a.bot.absolute_limit > 4'000)
+    fail(an + "bot.absolute_limit", "must be in 1..4000 (it sizes a ring per customer)");
+  if (!(a.bot.baseline_factor > 0)) fail(an + "bot.baseline_factor", "must be > 0");
+  for (auto [name, d] : {std::pair{"demand.", &a.demand}, std::pair{"traffic.", &a.traffic}}) {
+    const std::string p = an + name;
+    if (d->bucket_ms <= 0) fail(p + "bucket_ms", "must be > 0");
+    if (d->lateness_ms < 0) fail(p + "lateness_ms", "must be >= 0 (above bucket_ms it is capped)");
+    if (!(d->alpha > 0 && d->alpha <= 1)) fail(p + "alpha", "must be in (0, 1]");
+    if (!(d->z_threshold > 0)) fail(p + "z_threshold", "must be > 0");
+    if (!(d->sd_floor > 0)) fail(p + "sd_floor", "must be > 0");
+    if (d->max_gap_buckets < 0) fail(p + "max_gap_buckets", "must be >= 0");
+  }
+  if (a.price.samples == 0 || a.price.samples > 1'000)
+    fail(an + "price.samples", "must be in 1..1000 (a ring per SKU)");
+  if (a.price.min_samples == 0 || a.price.min_samples > a.price.samples)
+    fail(an + "price.min_samples", "must be in 1..samples");
+  if (!(a.price.factor > 1)) fail(an + "price.factor", "must be > 1");
+  if (a.cart_quantity.samples == 0 || a.cart_quantity.samples > 1'000)
+    fail(an + "cart_quantity.samples", "must be in 1..1000 (a ring per SKU)");
+  if (a.cart_quantity.min_samples == 0 || a.cart_quantity.min_samples > a.cart_quantity.samples)
+    fail(an + "cart_quantity.min_samples", "must be in 1..samples");
+  if (a.cart_quantity.absolute_limit <= 0) fail(an + "cart_quantity.absolute_limit", "must be > 0");
+  if (!(a.cart_quantity.factor > 1)) fail(an + "cart_quantity.factor", "must be > 1");
 }
 
 }  // namespace herald::actors

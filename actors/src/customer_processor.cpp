@@ -17,8 +17,6 @@ constexpr char cart_tag = 'c';
 // Detector state kinds in the detectors store.
 constexpr char bot_prefix = 'b';
 constexpr char traffic_prefix = 't';
-// The traffic-spike detector counts every event of this task's partition under one key.
-constexpr std::string_view shop_key = "shop";
 
 class customer_processor final : public task_processor,
                                  private rules::cart_effects,
@@ -33,13 +31,20 @@ class customer_processor final : public task_processor,
         traffic_(host.state(), state::store::detectors, 16, traffic_prefix),
         cart_rule_(config_.abandoned_cart),
         bot_rule_(config_.anomalies.bot),
-        traffic_rule_(config_.anomalies.demand, "traffic_spike", "shop"),
+        // Customers hash uniformly over partitions, so each task sees its share of the shop's
+        // traffic and a shop-wide surge shows in every partition (each flags it). One key per
+        // input topic: each partition is in time order, the two together are not.
+        traffic_rule_(config_.anomalies.traffic, "traffic_spike", "partition"),
+        click_key_(config_.topics.clickstream + "/" + std::to_string(host.id().partition)),
+        cart_key_(config_.topics.carts + "/" + std::to_string(host.id().partition)),
         cart_timers_(host.timers(cart_tag)) {}
 
   void apply(const schemas::event& ev) override {
     using schemas::event_type;
     bot_rule_.on_event(ev, bots_, *this);
-    traffic_rule_.observe(shop_key, ev.ts_ms, traffic_, *this);
+    traffic_rule_.observe(
+        schemas::topic_of(ev.type) == schemas::topic_kind::clickstream ? click_key_ : cart_key_,
+        ev.ts_ms, traffic_, *this);
     switch (ev.type) {
       case event_type::product_view:
         signal(rules::sku_signal::kind::view, ev, ev.sku, 0, ev.event_id, ev.price);
@@ -132,6 +137,8 @@ class customer_processor final : public task_processor,
   rules::abandoned_cart_operator cart_rule_;
   rules::bot_detector bot_rule_;
   rules::demand_spike_detector traffic_rule_;
+  std::string click_key_;
+  std::string cart_key_;
   rules::timer_service& cart_timers_;
   std::string buffer_;
 };

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "herald/actors/app.hpp"
 #include "herald/actors/traffic.hpp"
@@ -390,6 +391,19 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
     for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
                              "cart_quantity", "shipment_stuck", "shipment_late"})
       sum.anomalies[kind] = probe.anomalies_total(kind);
+    std::vector<streams::consumed_record> flags;
+    if (!streams::read_topic(cfg.kafka.properties, cfg.topics.anomalies, flags, error)) return sum;
+    for (const auto& r : flags) {
+      const auto j = nlohmann::json::parse(r.value, nullptr, false);
+      if (j.is_discarded()) {
+        error = "unreadable anomaly record: " + r.value;
+        return sum;
+      }
+      sum.flags.push_back({j.value("kind", ""), j.value("entity_type", ""),
+                           j.value("entity_id", ""), j.value("ts", std::int64_t{0}),
+                           j.value("score", 0.0), j.value("threshold", 0.0),
+                           j.contains("evidence") ? j["evidence"].dump() : "{}"});
+    }
   }
   std::filesystem::remove_all(cfg.state.dir);
   if (sum.processed != sum.events)

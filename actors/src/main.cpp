@@ -1,6 +1,9 @@
 #include <csignal>
 #include <cstdio>
+#include <ctime>
+#include <map>
 
+#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
@@ -13,6 +16,8 @@
 #endif
 
 namespace {
+
+constexpr int replay_flags_shown = 5;  // per kind
 
 int run(const std::string& config_path) {
   sigset_t set;
@@ -107,6 +112,17 @@ int main(int argc, char** argv) {
                sum.events, sum.processed, sum.dead_letters);
     for (const auto& [type, n] : sum.messages) fmt::print("  {:<18} {}\n", type, n);
     for (const auto& [kind, n] : sum.anomalies) fmt::print("  anomaly {:<18} {}\n", kind, n);
+    // The flags themselves, a few per kind (the Olist replay has thousands of stuck shipments).
+    std::map<std::string, int> shown;
+    for (const auto& f : sum.flags) {
+      if (++shown[f.kind] > replay_flags_shown) continue;
+      const std::time_t t = f.ts_ms / 1000;
+      std::tm utc{};
+      gmtime_r(&t, &utc);
+      fmt::print(
+          "  flag {} {} {} at {:%Y-%m-%d %H:%M:%S} UTC: score {:.1f} (threshold {:.1f}) {}\n",
+          f.kind, f.entity_type, f.entity_id, utc, f.score, f.threshold, f.evidence);
+    }
     if (!error.empty()) fmt::print(stderr, "replay: {}\n", error);
     return error.empty() ? 0 : 1;
   }

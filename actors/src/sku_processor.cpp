@@ -12,8 +12,11 @@ namespace herald::actors {
 namespace {
 
 constexpr char inventory_tag = 'i';
+constexpr char view_demand_tag = 'v';
+constexpr char cart_demand_tag = 'a';
 // Detector state kinds in the detectors store.
-constexpr char demand_prefix = 'd';
+constexpr char view_demand_prefix = 'v';
+constexpr char cart_demand_prefix = 'a';
 constexpr char price_prefix = 'p';
 constexpr char quantity_prefix = 'q';
 
@@ -25,15 +28,21 @@ class sku_processor final : public task_processor,
       : host_(host),
         config_(*host.env().config),
         skus_(host.state(), state::store::skus, config_.state.cache_entries),
-        demand_(host.state(), state::store::detectors, config_.state.cache_entries, demand_prefix),
+        view_demand_(host.state(), state::store::detectors, config_.state.cache_entries,
+                     view_demand_prefix),
+        cart_demand_(host.state(), state::store::detectors, config_.state.cache_entries,
+                     cart_demand_prefix),
         prices_(host.state(), state::store::detectors, config_.state.cache_entries, price_prefix),
         quantities_(host.state(), state::store::detectors, config_.state.cache_entries,
                     quantity_prefix),
         rule_(config_.inventory),
-        demand_rule_(config_.anomalies.demand),
+        view_demand_rule_(config_.anomalies.demand, "demand_spike", "sku", "view"),
+        cart_demand_rule_(config_.anomalies.demand, "demand_spike", "sku", "cart_add"),
         price_rule_(config_.anomalies.price),
         quantity_rule_(config_.anomalies.cart_quantity),
-        timers_(host.timers(inventory_tag)) {}
+        timers_(host.timers(inventory_tag)),
+        view_demand_timers_(host.timers(view_demand_tag)),
+        cart_demand_timers_(host.timers(cart_demand_tag)) {}
 
   void apply(const schemas::event& ev) override {
     if (ev.type == schemas::event_type::stock_level) rule_.on_stock(ev, skus_, timers_, *this);
@@ -68,8 +77,17 @@ class sku_processor final : public task_processor,
     event_.price = signal_.price;
     event_.unit_price = signal_.price;
     event_.quantity = signal_.quantity;
-    demand_rule_.on_event(event_, demand_, *this);
-    if (signal_.type == kind::view)
+    const bool view = signal_.type == kind::view;
+    auto& rule = view ? view_demand_rule_ : cart_demand_rule_;
+    auto& demand = view ? view_demand_ : cart_demand_;
+    rule.observe(signal_.sku, signal_.ts_ms, demand, *this);
+    // Once the open bucket has the volume to be flagged, close it when the watermark passes
+    // its end rather than on the SKU's next event (which may be long after the spike).
+    if (const rules::demand_state* d = demand.find(signal_.sku);
+        d != nullptr && d->count == rule.config().min_volume)
+      (view ? view_demand_timers_ : cart_demand_timers_)
+          .schedule(rule.closes_at(*d), signal_.sku, {});
+    if (view)
       price_rule_.on_event(event_, prices_, *this);
     else
       quantity_rule_.on_event(event_, quantities_, *this);
@@ -77,12 +95,18 @@ class sku_processor final : public task_processor,
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {
-    if (tag == inventory_tag) rule_.on_timer(key, fire_ms, payload, skus_, timers_, *this);
+    if (tag == inventory_tag)
+      rule_.on_timer(key, fire_ms, payload, skus_, timers_, *this);
+    else if (tag == view_demand_tag)
+      view_demand_rule_.advance(key, fire_ms, view_demand_, *this);
+    else if (tag == cart_demand_tag)
+      cart_demand_rule_.advance(key, fire_ms, cart_demand_, *this);
   }
 
   void flush() override {
     skus_.flush();
-    demand_.flush();
+    view_demand_.flush();
+    cart_demand_.flush();
     prices_.flush();
     quantities_.flush();
   }
@@ -114,15 +138,19 @@ class sku_processor final : public task_processor,
   task& host_;
   const app_config& config_;
   detail::cache_state<rules::sku_state> skus_;
-  detail::cache_state<rules::demand_state> demand_;
+  detail::cache_state<rules::demand_state> view_demand_;
+  detail::cache_state<rules::demand_state> cart_demand_;
   detail::cache_state<rules::price_state> prices_;
   detail::cache_state<rules::cart_quantity_state> quantities_;
   rules::inventory_operator rule_;
-  rules::demand_spike_detector demand_rule_;
+  rules::demand_spike_detector view_demand_rule_;
+  rules::demand_spike_detector cart_demand_rule_;
   rules::price_detector price_rule_;
   rules::cart_quantity_detector quantity_rule_;
   schemas::event event_;
   rules::timer_service& timers_;
+  rules::timer_service& view_demand_timers_;
+  rules::timer_service& cart_demand_timers_;
   rules::sku_signal signal_;
   std::string buffer_;
 };

@@ -35,6 +35,15 @@ struct fake_stock final : stock_view {
   }
 };
 
+/// Bot flags: customer -> flagged until (event time).
+struct fake_audience final : audience_view {
+  std::map<std::string, std::int64_t, std::less<>> bot_until;
+  bool is_bot(std::string_view customer, std::int64_t now_ms) const override {
+    auto it = bot_until.find(customer);
+    return it != bot_until.end() && now_ms < it->second;
+  }
+};
+
 /// Drives the operator like a task does: timers due up to an event's time fire before it.
 struct harness {
   abandoned_cart_operator op;
@@ -42,13 +51,14 @@ struct harness {
   fake_timers timers;
   fake_effects fx;
   fake_stock stock;
+  fake_audience audience;
   int next_id = 0;
 
   explicit harness(abandoned_cart_config cfg = {}) : op(std::move(cfg)) {}
 
   void advance(std::int64_t to) {
     timers.fire_until(to, [&](const std::string& key, std::int64_t at, const std::string& payload) {
-      op.on_timer(key, at, payload, carts, timers, fx, stock);
+      op.on_timer(key, at, payload, carts, timers, fx, stock, audience);
     });
   }
   void apply(event ev) {
@@ -362,6 +372,27 @@ TEST(AbandonedCartTest, ReminderSuppressedWhenEveryLineIsOutOfStock) {
   EXPECT_EQ(h.fx.sent[0].reminder_number, 1);
   ASSERT_EQ(h.fx.sent[0].lines.size(), 1u);
   EXPECT_EQ(h.fx.sent[0].lines[0].sku, "sku-2");
+}
+
+TEST(AbandonedCartTest, NoReminderToACustomerFlaggedAsBot) {
+  harness h;
+  h.audience.bot_until["c1"] = t0 + 2 * hour;  // flagged while the reminder falls due
+  h.add(t0);
+  h.advance(t0 + 10 * day);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::bot), 1);
+  EXPECT_EQ(to_string(suppression::bot), "bot");
+  // The flag expired; activity re-arms the cart like any returning customer's.
+  h.add(t0 + 11 * day, "sku-2");
+  h.advance(t0 + 11 * day + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].reminder_number, 1);
+  // Another customer is not affected by c1's flag.
+  harness other;
+  other.audience.bot_until["c9"] = t0 + 10 * day;
+  other.add(t0);
+  other.advance(t0 + hour);
+  EXPECT_EQ(other.fx.sent.size(), 1u);
 }
 
 TEST(CartStateTest, EncodeDecodeRoundTrip) {

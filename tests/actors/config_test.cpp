@@ -98,6 +98,53 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
   EXPECT_NE(error_of("kafka: [1, 2\n").find("cannot read config"), std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsAnomalySettingsAndNamesBadOnes) {
+  const app_config c = load_config(write(std::string(minimal) + R"(
+rules:
+  anomalies:
+    bot: {window_ms: 30000, absolute_limit: 12, baseline_factor: 6.5, flagged_for_ms: 60000}
+    demand: {bucket_ms: 300000, lateness_ms: 60000, z_threshold: 5, min_volume: 40}
+    traffic: {bucket_ms: 60000, min_history: 6}
+    price: {samples: 11, min_samples: 3, factor: 2.5}
+    cart_quantity: {absolute_limit: 99, factor: 20}
+)"));
+  const auto& a = c.anomalies;
+  EXPECT_EQ(a.bot.window_ms, 30'000);
+  EXPECT_EQ(a.bot.absolute_limit, 12);
+  EXPECT_DOUBLE_EQ(a.bot.baseline_factor, 6.5);
+  EXPECT_EQ(a.bot.flagged_for_ms, 60'000);
+  EXPECT_EQ(a.bot.min_count, rules::bot_config{}.min_count) << "unset keys keep defaults";
+  EXPECT_EQ(a.demand.bucket_ms, 300'000);
+  EXPECT_EQ(a.demand.lateness_ms, 60'000);
+  EXPECT_DOUBLE_EQ(a.demand.z_threshold, 5);
+  EXPECT_EQ(a.demand.min_volume, 40);
+  EXPECT_EQ(a.traffic.bucket_ms, 60'000);
+  EXPECT_EQ(a.traffic.min_history, 6);
+  EXPECT_EQ(a.traffic.min_volume, rules::demand_config{}.min_volume);
+  EXPECT_EQ(a.price.samples, 11u);
+  EXPECT_EQ(a.price.min_samples, 3u);
+  EXPECT_DOUBLE_EQ(a.price.factor, 2.5);
+  EXPECT_EQ(a.cart_quantity.absolute_limit, 99);
+  EXPECT_DOUBLE_EQ(a.cart_quantity.factor, 20);
+
+  auto err = [&](const std::string& rules) {
+    return error_of(std::string(minimal) + "rules: {anomalies: " + rules + "}\n");
+  };
+  EXPECT_NE(err("{bot: {window: 5}}").find("'rules.anomalies.bot.window'"), std::string::npos);
+  EXPECT_NE(err("{spam: {}}").find("'rules.anomalies.spam'"), std::string::npos);
+  EXPECT_NE(err("{demand: {alpha: high}}").find("'rules.anomalies.demand.alpha'"),
+            std::string::npos);
+  EXPECT_NE(err("{traffic: {lateness_ms: -1}}").find("'rules.anomalies.traffic.lateness_ms'"),
+            std::string::npos);
+  EXPECT_NE(err("{bot: {absolute_limit: 0}}").find("'rules.anomalies.bot.absolute_limit'"),
+            std::string::npos);
+  EXPECT_NE(
+      err("{price: {samples: 4, min_samples: 5}}").find("'rules.anomalies.price.min_samples'"),
+      std::string::npos);
+  EXPECT_NE(err("{cart_quantity: {factor: 1}}").find("'rules.anomalies.cart_quantity.factor'"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, ShippedCarrierMappingsAreCompiledIn) {
   const app_config c = load_config(write(minimal));
   using rules::shipment_status;

@@ -12,7 +12,8 @@ namespace {
 
 constexpr std::uint8_t bot_state_version = 1;
 constexpr std::uint8_t count_sketch_version = 1;
-constexpr std::uint8_t demand_state_version = 1;
+// v2 adds next_count; v1 (no events ahead of the open bucket) is still read.
+constexpr std::uint8_t demand_state_version = 2;
 constexpr std::uint8_t price_state_version = 1;
 constexpr std::uint8_t cart_quantity_state_version = 1;
 // Rings larger than this are corrupt input, not state this code wrote.
@@ -211,16 +212,20 @@ void demand_state::encode(std::string& out) const {
   w.f64(var);
   w.svarint(history);
   w.svarint(last_flag_ms);
+  w.svarint(next_count);
 }
 
 bool demand_state::decode(std::string_view in, demand_state& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, started = 0;
-  if (!r.u8(version) || version != demand_state_version || !r.u8(started) || started > 1)
+  if (!r.u8(version) || (version != 1 && version != demand_state_version) || !r.u8(started) ||
+      started > 1)
     return false;
   out.started = started == 1;
+  out.next_count = 0;
   return r.integer(out.bucket_start_ms) && r.integer(out.count) && r.f64(out.mean) &&
-         r.f64(out.var) && r.integer(out.history) && r.integer(out.last_flag_ms) && r.done();
+         r.f64(out.var) && r.integer(out.history) && r.integer(out.last_flag_ms) &&
+         (version == 1 || r.integer(out.next_count)) && r.done();
 }
 
 void price_state::encode(std::string& out) const {
@@ -331,8 +336,11 @@ void bot_detector::observe(std::string_view entity_type, std::string_view entity
 // ---- demand_spike / traffic_spike -----------------------------------------------------------
 
 demand_spike_detector::demand_spike_detector(demand_config config, std::string kind,
-                                             std::string entity_type)
-    : config_(config), kind_(std::move(kind)), entity_type_(std::move(entity_type)) {}
+                                             std::string entity_type, std::string signal)
+    : config_(config),
+      kind_(std::move(kind)),
+      entity_type_(std::move(entity_type)),
+      signal_(std::move(signal)) {}
 
 void demand_spike_detector::on_event(const schemas::event& ev, keyed_state<demand_state>& states,
                                      anomaly_effects& effects) {
@@ -353,7 +361,10 @@ void demand_spike_detector::observe(std::string_view key, std::int64_t ts_ms,
   }
   close_until(key, s, ts_ms, effects);
   // A late event of a closed bucket counts in the open one: closed buckets are final.
-  ++s.count;
+  if (ts_ms < s.bucket_start_ms + bucket)
+    ++s.count;
+  else
+    ++s.next_count;  // within lateness of the open bucket's end, so in the next bucket
   states.mark_dirty(key);
 }
 
@@ -366,16 +377,27 @@ void demand_spike_detector::advance(std::string_view key, std::int64_t now_ms,
   if (s->bucket_start_ms != before) states.mark_dirty(key);
 }
 
+std::int64_t demand_spike_detector::closes_at(const demand_state& s) const noexcept {
+  return s.bucket_start_ms + config_.bucket_ms +
+         std::clamp<std::int64_t>(config_.lateness_ms, 0, config_.bucket_ms);
+}
+
 void demand_spike_detector::close_until(std::string_view key, demand_state& s, std::int64_t now_ms,
                                         anomaly_effects& effects) const {
+  if (now_ms < closes_at(s)) return;
   const std::int64_t bucket = config_.bucket_ms;
-  if (now_ms < s.bucket_start_ms + bucket) return;
-  const std::int64_t closed = (now_ms - s.bucket_start_ms) / bucket;
+  const std::int64_t lateness = closes_at(s) - s.bucket_start_ms - bucket;
+  // Buckets that end lateness or more before now: the open one, then (at most) the one its
+  // next_count belongs to, then the empty buckets of a gap.
+  const std::int64_t closed = (now_ms - lateness - s.bucket_start_ms) / bucket;
   const std::int64_t open_ms = s.bucket_start_ms + closed * bucket;
   close_bucket(key, s, effects);
+  s.count = s.next_count;
+  s.next_count = 0;
+  if (closed >= 2) close_bucket(key, s, effects);
   // The empty buckets of a gap pull the mean down like any quiet period would; past a few
   // dozen the EWMA has forgotten the old level anyway, so skip the rest.
-  const std::int64_t empty = std::min<std::int64_t>(closed - 1, config_.max_gap_buckets);
+  const std::int64_t empty = std::min<std::int64_t>(closed - 2, config_.max_gap_buckets);
   for (std::int64_t i = 0; i < empty; ++i) close_bucket(key, s, effects);
   s.bucket_start_ms = open_ms;
 }
@@ -388,12 +410,16 @@ void demand_spike_detector::close_bucket(std::string_view key, demand_state& s,
   const std::int64_t end_ms = s.bucket_start_ms + config_.bucket_ms;
   if (s.history >= config_.min_history && s.count >= config_.min_volume &&
       z >= config_.z_threshold && may_flag(s.last_flag_ms, end_ms, config_.min_interval_ms)) {
-    auto f = make_flag(kind_, entity_type_, key, std::to_string(s.bucket_start_ms), end_ms);
+    std::string trigger = signal_;
+    if (!trigger.empty()) trigger.push_back('@');
+    trigger.append(std::to_string(s.bucket_start_ms));
+    auto f = make_flag(kind_, entity_type_, key, trigger, end_ms);
     f.score = z;
     f.threshold = config_.z_threshold;
     f.window_ms = config_.bucket_ms;
-    f.evidence_json = json_object{}
-                          .num("count", s.count)
+    json_object evidence;
+    if (!signal_.empty()) evidence.str("signal", signal_);
+    f.evidence_json = evidence.num("count", s.count)
                           .num("mean", s.mean)
                           .num("sd", sd)
                           .num("bucket_start_ms", s.bucket_start_ms)

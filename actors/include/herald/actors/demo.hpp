@@ -31,6 +31,17 @@ struct demo_options {
   double malformed_share = 0.001;
 };
 
+/// One anomaly flag read back from herald.anomalies.
+struct replay_flag {
+  std::string kind;
+  std::string entity_type;
+  std::string entity_id;
+  std::int64_t ts_ms = 0;
+  double score = 0;
+  double threshold = 0;
+  std::string evidence;  ///< the evidence object as JSON
+};
+
 /// What a replay did.
 struct replay_summary {
   std::uint64_t rows = 0;       ///< source rows used (orders, clickstream rows)
@@ -39,8 +50,10 @@ struct replay_summary {
   std::uint64_t dead_letters = 0;
   /// Output messages by type (cart_reminder, back_in_stock, tracking_update, ...).
   std::map<std::string, std::uint64_t> messages;
-  /// Anomaly flags by kind.
+  /// Anomaly flags by kind (the metrics).
   std::map<std::string, std::uint64_t> anomalies;
+  /// Every flag on herald.anomalies, by (partition, offset).
+  std::vector<replay_flag> flags;
 };
 
 /// One replayed input record, in event-time order.

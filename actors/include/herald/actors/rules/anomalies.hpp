@@ -50,6 +50,10 @@ struct bot_config {
 struct demand_config {
   /// Width of a count bucket. Default: 10 min.
   std::int64_t bucket_ms = 600'000;
+  /// A bucket closes once events this far past its end are seen, so events that arrive a
+  /// little out of order (a task reads several partitions; the clickstream lags the carts)
+  /// still count in their own bucket. Capped at bucket_ms. Default: 2 min.
+  std::int64_t lateness_ms = 120'000;
   /// EWMA weight of the newest bucket. Default: 0.3.
   double alpha = 0.3;
   /// z-score at or above which a closed bucket is flagged. Default: 4.
@@ -94,7 +98,8 @@ struct cart_quantity_config {
 /// All anomaly detectors' configuration.
 struct anomaly_config {
   bot_config bot;
-  demand_config demand;
+  demand_config demand;   ///< per SKU, views and cart adds separately
+  demand_config traffic;  ///< per input partition, all events
   price_config price;
   cart_quantity_config cart_quantity;
 };
@@ -157,7 +162,8 @@ struct count_sketch {
 /// Per-key state of the demand / traffic spike detector, persisted with a version byte.
 struct demand_state {
   std::int64_t bucket_start_ms = 0;  ///< open bucket; meaningful once `started`
-  std::int64_t count = 0;            ///< events in the open bucket
+  std::int64_t count = 0;            ///< events in the open bucket (and late ones)
+  std::int64_t next_count = 0;       ///< events of the bucket after it, seen within lateness
   double mean = 0;                   ///< EWMA of closed buckets
   double var = 0;                    ///< EWMA variance of closed buckets
   std::int64_t history = 0;          ///< closed buckets seen (saturates)
@@ -220,23 +226,33 @@ class bot_detector {
   count_sketch population_;
 };
 
-/// demand_spike per SKU, or, constructed with kind "traffic_spike" and entity_type "shop", the
-/// same detector over all events of the shop under one key.
+/// demand_spike per SKU, or, constructed with kind "traffic_spike" and entity_type "partition",
+/// the same detector over all events of an input partition under one key. A non-empty
+/// `signal` ("view", "cart_add") names what is counted, in the flag's evidence and id, so one
+/// SKU can have a detector per rate.
+///
+/// Counting is by each event's own time. An input partition is in time order, but a key fed
+/// from several partitions is not (the SKU signals of many customer partitions), hence
+/// lateness_ms; keep a detector's inputs to one partition where possible.
 class demand_spike_detector {
  public:
   explicit demand_spike_detector(demand_config config = {}, std::string kind = "demand_spike",
-                                 std::string entity_type = "sku");
+                                 std::string entity_type = "sku", std::string signal = {});
 
   /// product_view and cart_item_added count towards their SKU; other events are ignored.
   void on_event(const schemas::event& ev, keyed_state<demand_state>& states,
                 anomaly_effects& effects);
-  /// One event of `key` at `ts_ms` (closes the open bucket when `ts_ms` is past it).
+  /// One event of `key` at `ts_ms` (closes the open bucket when `ts_ms` is lateness_ms past
+  /// its end).
   void observe(std::string_view key, std::int64_t ts_ms, keyed_state<demand_state>& states,
                anomaly_effects& effects);
-  /// Closes the buckets of `key` that ended at or before `now_ms` (a watermark or timer), so a
-  /// spike is flagged without waiting for the key's next event.
+  /// Closes the buckets of `key` that ended lateness_ms or more before `now_ms` (a watermark
+  /// or timer), so a spike is flagged without waiting for the key's next event.
   void advance(std::string_view key, std::int64_t now_ms, keyed_state<demand_state>& states,
                anomaly_effects& effects);
+
+  /// Event time at which `s`'s open bucket closes (advance() at or after it flags it).
+  [[nodiscard]] std::int64_t closes_at(const demand_state& s) const noexcept;
 
   [[nodiscard]] const demand_config& config() const noexcept { return config_; }
 
@@ -248,6 +264,7 @@ class demand_spike_detector {
   demand_config config_;
   std::string kind_;
   std::string entity_type_;
+  std::string signal_;
 };
 
 /// price_anomaly per SKU, from product_view prices.
