@@ -60,6 +60,9 @@ class kafka_fixture {
   [[nodiscard]] actors::app_config config(const std::string& state_dir) const {
     actors::app_config c;
     c.kafka.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    // The mock broker answers an empty fetch only after fetch.wait.max.ms (a real one as soon
+    // as data arrives): keep produce-and-wait rounds short.
+    c.kafka.properties["fetch.wait.max.ms"] = "5";
     c.kafka.session_timeout_ms = 4000;
     c.kafka.group_id = "herald-it";
     c.state.dir = state_dir;
