@@ -195,6 +195,7 @@ app_config load_config(const std::string& path) {
                     {"alpha", &d->alpha},
                     {"z_threshold", &d->z_threshold},
                     {"min_volume", &d->min_volume},
+                    {"min_ratio", &d->min_ratio},
                     {"min_history", &d->min_history},
                     {"sd_floor", &d->sd_floor},
                     {"min_interval_ms", &d->min_interval_ms},
@@ -341,6 +342,7 @@ void validate(const app_config& c) {
     if (!(d->alpha > 0 && d->alpha <= 1)) fail(p + "alpha", "must be in (0, 1]");
     if (!(d->z_threshold > 0)) fail(p + "z_threshold", "must be > 0");
     if (!(d->sd_floor > 0)) fail(p + "sd_floor", "must be > 0");
+    if (!(d->min_ratio >= 1)) fail(p + "min_ratio", "must be >= 1");
     if (d->max_gap_buckets < 0) fail(p + "max_gap_buckets", "must be >= 0");
   }
   if (a.price.samples == 0 || a.price.samples > 1'000)

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -62,6 +63,13 @@ int run_demo(const demo_options& o) {
           : o.state_dir;
   // Event time runs `time_scale` times faster than the wall clock in the demo.
   cfg.task.watermark.idle_timeout_ms = 2000;
+  // So the tenth of a second a record takes through the SKU repartition topic is minutes of
+  // event time: the count-based detectors use hour buckets and wait a whole bucket for
+  // stragglers (in production, at 1x, 10 min buckets and 2 min of lateness).
+  for (auto* d : {&cfg.anomalies.demand, &cfg.anomalies.traffic}) {
+    d->bucket_ms = 3'600'000;
+    d->lateness_ms = d->bucket_ms;
+  }
 
   fmt::print(
       "herald demo: mock Kafka at {}, {} partitions, {:.0f} records/s for {:.0f} s, "
@@ -125,10 +133,11 @@ int run_demo(const demo_options& o) {
   const double total_s = seconds_since(start);
   herald.stop();
 
-  std::vector<streams::consumed_record> reminders, dlq, alerts;
+  std::vector<streams::consumed_record> reminders, dlq, alerts, anomalies;
   streams::kafka_properties props{{"bootstrap.servers", mc->bootstrap_servers()}};
   const bool read_ok = streams::read_topic(props, cfg.topics.cart_reminders, reminders, error) &&
                        streams::read_topic(props, cfg.topics.restock_alerts, alerts, error) &&
+                       streams::read_topic(props, cfg.topics.anomalies, anomalies, error) &&
                        streams::read_topic(props, cfg.topics.dlq, dlq, error);
   fmt::print("\nsummary\n");
   fmt::print("  records produced      {} ({} malformed), {} customer journeys\n", produced,
@@ -145,10 +154,31 @@ int run_demo(const demo_options& o) {
   fmt::print("  stock alerts          {} low_stock, {} out_of_stock\n",
              probe.restock_alerts_total(rt::low_stock),
              probe.restock_alerts_total(rt::out_of_stock));
+  {
+    std::string kinds;
+    std::uint64_t flags = 0;
+    for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
+                             "cart_quantity", "shipment_stuck", "shipment_late"})
+      if (const auto n = probe.anomalies_total(kind); n > 0) {
+        kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", n, kind);
+        flags += n;
+      }
+    fmt::print("  anomaly flags         {} ({}), {} in {}\n", flags, kinds.empty() ? "none" : kinds,
+               anomalies.size(), cfg.topics.anomalies);
+  }
   fmt::print("  dead-lettered         {} (metrics), {} in {}\n",
              probe.events_total(event_result::dlq), dlq.size(), cfg.topics.dlq);
   if (!read_ok) fmt::print("  (could not read outputs back: {})\n", error);
   if (!reminders.empty()) fmt::print("  sample reminder       {}\n", reminders.front().value);
+  {
+    std::set<std::string> shown;  // one flag of each kind
+    for (const auto& r : anomalies) {
+      const auto k = r.value.find(R"("kind":")");
+      const auto kind =
+          k == std::string::npos ? "" : r.value.substr(k + 8, r.value.find('"', k + 8) - k - 8);
+      if (shown.insert(kind).second) fmt::print("  sample flag           {}\n", r.value);
+    }
+  }
   std::map<std::string, std::size_t> reasons;  // by source topic and reason
   for (const auto& r : dlq)
     ++reasons[r.header(std::string(streams::dlq_topic_header)) + ": " +

@@ -16,6 +16,11 @@ std::uint32_t traffic_generator::pick_sku() {
   return static_cast<std::uint32_t>(x * config_.skus);
 }
 
+double traffic_generator::price_of(std::uint32_t sku) {
+  const double frac = static_cast<double>((sku * 2654435761ULL) % 10'007) / 10'007.0;
+  return std::round(std::exp(2.5 + frac * 3.0) * 100) / 100;
+}
+
 std::string traffic_generator::sku_name(std::uint32_t sku) const {
   return fmt::format("sku-{}", sku);
 }
@@ -57,6 +62,8 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
   base.cart_id = fmt::format("cart-{}", j);
   base.currency = "EUR";
   base.anonymous = u(rng_) < config_.anonymous_share;
+  const bool bot = u(rng_) < config_.bot_share;
+  if (bot) base.customer_id = fmt::format("bot-{}", j);
   std::int64_t t = now_ms;
   if (!sold_out_.empty() && u(rng_) < config_.restock_chance) {
     const std::size_t i = static_cast<std::size_t>(u(rng_) * sold_out_.size()) % sold_out_.size();
@@ -70,6 +77,17 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
   pv.type = event_type::page_view;
   pv.url = "/";
   push(t, pv);
+  if (bot) {  // a scraper: product page after product page, a second apart
+    for (int i = 0; i < config_.bot_views; ++i) {
+      schemas::event v = base;
+      v.type = event_type::product_view;
+      const std::uint32_t sku = pick_sku();
+      v.sku = sku_name(sku);
+      v.price = price_of(sku);
+      push(t += 1'000, v);
+    }
+    return;
+  }
   const int views = 1 + static_cast<int>(u(rng_) * 4);
   std::vector<schemas::order_line> lines;
   for (int i = 0; i < views; ++i) {
@@ -77,7 +95,7 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
     v.type = event_type::product_view;
     const std::uint32_t sku = pick_sku();
     v.sku = sku_name(sku);
-    v.price = std::round(std::exp(2.5 + u(rng_) * 3.0) * 100) / 100;  // ~12 .. 250 EUR
+    v.price = price_of(sku);
     t += secs(rng_);
     push(t, v);
     if (level(sku, t) == 0) {  // sold out: some ask to be told when it is back

@@ -316,6 +316,22 @@ TEST(DemandSpikeTest, NeedsHistoryAndVolume) {
   EXPECT_EQ(fx.flags.size(), 1u);
 }
 
+TEST(DemandSpikeTest, BusySkuNeedsARatioNotJustAZScore) {
+  // 563 against a steady 439: z = 124 / sqrt(439) = 5.9, but 1.3 x is no spike.
+  demand_spike_detector d;
+  fake_state<demand_state> st;
+  recorded_effects fx;
+  std::vector<int> counts(8, 439);
+  counts.push_back(563);
+  feed(d, st, fx, counts);
+  EXPECT_TRUE(fx.flags.empty());
+  demand_config loose;
+  loose.min_ratio = 1;
+  demand_spike_detector d2(loose);
+  feed(d2, st, fx, counts, "s2");
+  EXPECT_EQ(fx.flags.size(), 1u) << "the z-score alone would flag it";
+}
+
 TEST(DemandSpikeTest, RateLimitedPerSku) {
   demand_spike_detector d;
   fake_state<demand_state> st;

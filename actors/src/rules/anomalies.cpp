@@ -409,7 +409,8 @@ void demand_spike_detector::close_bucket(std::string_view key, demand_state& s,
   const double z = (x - s.mean) / sd;
   const std::int64_t end_ms = s.bucket_start_ms + config_.bucket_ms;
   if (s.history >= config_.min_history && s.count >= config_.min_volume &&
-      z >= config_.z_threshold && may_flag(s.last_flag_ms, end_ms, config_.min_interval_ms)) {
+      z >= config_.z_threshold && x >= config_.min_ratio * s.mean &&
+      may_flag(s.last_flag_ms, end_ms, config_.min_interval_ms)) {
     std::string trigger = signal_;
     if (!trigger.empty()) trigger.push_back('@');
     trigger.append(std::to_string(s.bucket_start_ms));

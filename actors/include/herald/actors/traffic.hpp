@@ -3,7 +3,7 @@
 /// clickstream and carts (browse, add to cart, then order, clear, empty, come back later or
 /// abandon; some visitors anonymous), stock movements on shop.inventory (initial levels,
 /// orders drawing stock down, restocks of sold-out SKUs), notify_me requests for sold-out
-/// SKUs, and a small share of malformed records. Event time is
+/// SKUs, a few scraper bots, and a small share of malformed records. Event time is
 /// simulated and may run faster than the wall clock, so hour-long reminder delays show up in
 /// seconds.
 ///
@@ -33,6 +33,10 @@ struct traffic_config {
   double sold_out_share = 0.25;
   /// Chance per journey that a sold-out SKU is restocked. Default: 0.03.
   double restock_chance = 0.03;
+  /// Share of journeys that are scrapers: `bot_views` product views a second apart, which the
+  /// bot detector must flag. Default: 0.001.
+  double bot_share = 0.001;
+  int bot_views = 60;
   std::uint64_t seed = 42;
 };
 
@@ -66,6 +70,8 @@ class traffic_generator {
   traffic_record encode(const schemas::event& ev);
   traffic_record malformed(std::int64_t now_ms);
   std::uint32_t pick_sku();
+  /// The list price of `sku` (fixed per SKU, ~12 .. 250 EUR).
+  [[nodiscard]] static double price_of(std::uint32_t sku);
   /// Current level of `sku`, emitting its first stock_level when it is new.
   std::int64_t level(std::uint32_t sku, std::int64_t at_ms);
   void set_level(std::uint32_t sku, std::int64_t level, std::int64_t at_ms);

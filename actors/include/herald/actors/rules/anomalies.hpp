@@ -60,6 +60,9 @@ struct demand_config {
   double z_threshold = 4.0;
   /// Least count in the bucket for a flag (small numbers are noise). Default: 20.
   std::int64_t min_volume = 20;
+  /// Least count / mean for a flag: with thousands of SKUs, z alone flags ordinary noise on
+  /// busy ones (563 views against 439 is z 5, not a spike). Default: 3.
+  double min_ratio = 3.0;
   /// Closed buckets of history needed before flagging. Default: 3.
   int min_history = 3;
   /// Least standard deviation used in z (besides sqrt(mean), the Poisson noise). Default: 1.
