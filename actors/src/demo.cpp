@@ -69,6 +69,7 @@ int run_demo(const demo_options& o) {
   for (auto* d : {&cfg.anomalies.demand, &cfg.anomalies.traffic}) {
     d->bucket_ms = 3'600'000;
     d->lateness_ms = d->bucket_ms;
+    d->min_history = 6;  // the first hours ramp up while journeys start
   }
 
   fmt::print(
@@ -165,6 +166,13 @@ int run_demo(const demo_options& o) {
       }
     fmt::print("  anomaly flags         {} ({}), {} in {}\n", flags, kinds.empty() ? "none" : kinds,
                anomalies.size(), cfg.topics.anomalies);
+    // The generator's scrapers are "bot-<journey>"; a shopper flagged would be a false positive.
+    std::uint64_t bots = 0, shoppers = 0;
+    for (const auto& r : anomalies)
+      if (r.value.find(R"("kind":"bot_click_rate")") != std::string::npos)
+        ++(r.key.starts_with("bot-") ? bots : shoppers);
+    fmt::print("  bot flags             {} on generated scrapers, {} on shoppers\n", bots,
+               shoppers);
   }
   fmt::print("  dead-lettered         {} (metrics), {} in {}\n",
              probe.events_total(event_result::dlq), dlq.size(), cfg.topics.dlq);
