@@ -1,5 +1,6 @@
 #include "herald/actors/app.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -12,6 +13,7 @@
 #include <caf/all.hpp>
 
 #include "herald/actors/availability.hpp"
+#include "herald/actors/http_server.hpp"
 #include "herald/actors/task.hpp"
 #include "herald/state/db.hpp"
 #include "herald/streams/sink.hpp"
@@ -28,6 +30,15 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
+// A poll loop that has not come round for this long is wedged: /healthz fails, the pod restarts.
+constexpr std::int64_t poll_stall_s = 120;
+
+std::int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -41,9 +52,11 @@ struct task_actor_state {
 
 /// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke.
 caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
-                         std::shared_ptr<actors::task> task, std::int64_t tick_ms) {
+                         std::shared_ptr<actors::task> task, std::int64_t tick_ms,
+                         std::atomic<int>* restoring) {
   self->state.task = std::move(task);
-  self->state.task->start();
+  self->state.task->start();  // state loaded at construction; re-produces a crash's outbox
+  restoring->fetch_sub(1);
   self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
   return {
       [=](streams::record_batch& batch) { self->state.task->process(batch, wall_ms()); },
@@ -82,6 +95,9 @@ struct app::impl final : streams::source_listener {
   std::condition_variable gauges_cv;
   bool stopping = false;
   bool started = false;
+  std::unique_ptr<http_server> http;
+  std::atomic<bool> running{false};  // between a successful start and stop
+  std::atomic<int> restoring{0};     // tasks assigned and not yet started
 
   explicit impl(app_config c) : config(std::move(c)) {}
 
@@ -90,11 +106,12 @@ struct app::impl final : streams::source_listener {
   void on_assigned(const std::vector<state::task_id>& assigned) override {
     std::lock_guard<std::mutex> lock(tasks_mutex);
     for (const auto& id : assigned) {
+      restoring.fetch_add(1);
       auto task = std::make_shared<actors::task>(env, id);
       auto& offsets = resume[id];
       for (const auto& t : env.topics)
         if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
-      tasks[id] = system->spawn(task_actor, task, config.task.tick_interval_ms);
+      tasks[id] = system->spawn(task_actor, task, config.task.tick_interval_ms, &restoring);
     }
   }
 
@@ -130,6 +147,26 @@ struct app::impl final : streams::source_listener {
       if (auto it = tasks.find(batch.task); it != tasks.end()) target = it->second;
     }
     if (target) caf::anon_send(target, std::move(batch));
+  }
+
+  /// /healthz: the process answers and, once started, its poll loop comes round.
+  http_response health() const {
+    if (!running || !source) return {200, "text/plain", "starting\n"};
+    const auto age_s = (steady_now_ns() - source->last_poll_ns()) / 1'000'000'000;
+    if (source->last_poll_ns() != 0 && age_s > poll_stall_s)
+      return {503, "text/plain", fmt::format("poll loop stalled for {} s\n", age_s)};
+    return {200, "text/plain", "ok\n"};
+  }
+
+  /// /readyz: started, joined the group (an assignment, possibly empty, was received) and
+  /// every assigned task has loaded its state and re-sent its outbox.
+  http_response readiness() const {
+    if (!running || !source) return {503, "text/plain", "not started\n"};
+    if (source->rebalances() == 0) return {503, "text/plain", "waiting for a group assignment\n"};
+    if (const int n = restoring.load(); n > 0)
+      return {503, "text/plain", fmt::format("{} tasks restoring\n", n)};
+    std::lock_guard<std::mutex> lock(tasks_mutex);
+    return {200, "text/plain", fmt::format("ready: {} tasks\n", tasks.size())};
   }
 
   void refresh_gauges() {
@@ -180,8 +217,19 @@ std::string app::start() {
   }
   s.probe = std::make_unique<metrics>(names, s.config.abandoned_cart.steps.size(), internal);
   std::string error;
-  if (!s.config.metrics.listen.empty() && !s.probe->serve(s.config.metrics.listen, error))
-    return error;
+  if (!s.config.metrics.listen.empty()) {
+    metrics* probe = s.probe.get();
+    s.http = http_server::start(
+        s.config.metrics.listen,
+        {{"/metrics",
+          [probe] {
+            return http_response{200, "text/plain; version=0.0.4; charset=utf-8", probe->scrape()};
+          }},
+         {"/healthz", [&s] { return s.health(); }},
+         {"/readyz", [&s] { return s.readiness(); }}},
+        error);
+    if (!s.http) return error;
+  }
 
   state::db_options db_opts;
   db_opts.path = s.config.state.dir;
@@ -250,6 +298,7 @@ std::string app::start() {
   s.source->start();
   s.gauges = std::thread([&s] { s.refresh_gauges(); });
   s.started = true;
+  s.running = true;
   spdlog::info("herald started: group '{}', state '{}', metrics port {}", s.config.kafka.group_id,
                s.config.state.dir, metrics_port());
   return {};
@@ -259,7 +308,8 @@ void app::stop() {
   auto& s = *impl_;
   if (!s.started) return;
   s.started = false;
-  s.source->stop();  // revokes every task: each commits and flushes its outputs
+  s.running = false;  // not ready from here on
+  s.source->stop();   // revokes every task: each commits and flushes its outputs
   {
     std::lock_guard<std::mutex> lock(s.gauges_mutex);
     s.stopping = true;
@@ -274,6 +324,7 @@ void app::stop() {
   s.system.reset();
   s.sink.reset();
   s.database.reset();
+  s.http.reset();
   spdlog::info("herald stopped");
 }
 
@@ -281,7 +332,7 @@ metrics& app::probe() {
   return *impl_->probe;
 }
 int app::metrics_port() const {
-  return impl_->probe ? impl_->probe->port() : 0;
+  return impl_->http ? impl_->http->port() : 0;
 }
 std::size_t app::assigned_tasks() const {
   std::lock_guard<std::mutex> lock(impl_->tasks_mutex);

@@ -1,5 +1,7 @@
 #include "herald/actors/config.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -7,19 +9,47 @@
 #include <variant>
 #include <vector>
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 namespace herald::actors {
 namespace {
 
-[[noreturn]] void fail(const std::string& key, const std::string& why) {
-  throw config_error("config key '" + key + "': " + why);
+// While a config is checked, errors are collected here (all of them are reported at once);
+// elsewhere (carrier files loaded on their own) the first one throws.
+thread_local std::vector<std::string>* collected = nullptr;
+// Keys set by environment variables, with the variable's name (for the error messages).
+thread_local const std::map<std::string, std::string>* env_keys = nullptr;
+
+void fail(const std::string& key, const std::string& why) {
+  std::string msg = "config key '" + key + "': " + why;
+  if (env_keys != nullptr)
+    for (const auto& [path, var] : *env_keys)
+      if (key == path || key.starts_with(path + ".") || key.starts_with(path + "["))
+        msg += " (set by " + var + ")";
+  if (collected == nullptr) throw config_error(msg);
+  collected->push_back(std::move(msg));
 }
+
+/// Collects the errors of everything run in its scope.
+class collecting {
+ public:
+  explicit collecting(std::vector<std::string>& out) : previous_(collected) { collected = &out; }
+  ~collecting() { collected = previous_; }
+  collecting(const collecting&) = delete;
+  collecting& operator=(const collecting&) = delete;
+
+ private:
+  std::vector<std::string>* previous_;
+};
 
 /// Rejects keys of `node` that are not in `known`, so a typo is an error, not a silent default.
 void check_keys(const YAML::Node& node, const std::string& path, std::set<std::string> known) {
   if (!node) return;
-  if (!node.IsMap()) fail(path, "must be a mapping");
+  if (!node.IsMap()) {
+    fail(path, "must be a mapping");
+    return;
+  }
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
     if (known.count(key) == 0) fail(path.empty() ? key : path + "." + key, "unknown key");
@@ -59,7 +89,10 @@ namespace {
 rules::shipment_status status_at(const YAML::Node& node, const std::string& key) {
   const auto text = node.as<std::string>();
   const auto status = rules::parse_shipment_status(text);
-  if (!status) fail(key, "'" + text + "' is not a normalised shipment status");
+  if (!status) {
+    fail(key, "'" + text + "' is not a normalised shipment status");
+    return rules::shipment_status::in_transit;  // reported; the config is rejected
+  }
   return *status;
 }
 
@@ -74,9 +107,14 @@ void add_carrier_mappings(const std::string& yaml_text, const std::string& sourc
     throw config_error("carrier mapping '" + source + "': " + e.what());
   }
   check_keys(root, source, {"carriers", "codes"});
-  if (!root["carriers"] || !root["carriers"].IsSequence() || root["carriers"].size() == 0)
+  if (!root["carriers"] || !root["carriers"].IsSequence() || root["carriers"].size() == 0) {
     fail(source + ".carriers", "must be a non-empty list of carrier names");
-  if (!root["codes"] || !root["codes"].IsMap()) fail(source + ".codes", "must be a mapping");
+    return;
+  }
+  if (!root["codes"] || !root["codes"].IsMap()) {
+    fail(source + ".codes", "must be a mapping");
+    return;
+  }
   for (const auto& name : root["carriers"]) {
     for (const auto& kv : root["codes"]) {
       const auto code = kv.first.as<std::string>();
@@ -108,17 +146,21 @@ const std::string& input_topic(const topics_config& topics, schemas::topic_kind 
   return topics.shipments;
 }
 
-app_config load_config(const std::string& path) {
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw config_error("cannot read config '" + path + "': " + e.what());
-  }
-  app_config c;
-  if (!root || root.IsNull()) return c;
-  check_keys(root, "", {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads"});
+namespace {
+
+void check(const app_config& c);
+
+/// Reads `root` (the file with the environment applied) over the defaults in `c`.
+void parse(const YAML::Node& root, app_config& c) {
+  check_keys(root, "",
+             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads", "log"});
   read(root, "worker_threads", "", c.worker_threads);
+  const auto log = root["log"];
+  check_keys(log, "log", {"level", "format"});
+  if (log) {
+    read(log, "level", "log.", c.log.level);
+    read(log, "format", "log.", c.log.format);
+  }
 
   const auto kafka = root["kafka"];
   check_keys(kafka, "kafka",
@@ -130,10 +172,16 @@ app_config load_config(const std::string& path) {
     read(kafka, "max_poll_records", "kafka.", c.kafka.max_poll_records);
     read(kafka, "max_in_flight", "kafka.", c.kafka.max_in_flight);
     read(kafka, "resume_in_flight", "kafka.", c.kafka.resume_in_flight);
-    if (const auto props = kafka["properties"]) {
-      if (!props.IsMap()) fail("kafka.properties", "must be a mapping");
-      for (const auto& kv : props)
-        c.kafka.properties[kv.first.as<std::string>()] = kv.second.as<std::string>();
+    if (const auto props = kafka["properties"]; props && !props.IsMap()) {
+      fail("kafka.properties", "must be a mapping");
+    } else if (props) {
+      for (const auto& kv : props) {
+        const auto name = kv.first.as<std::string>();
+        if (!kv.second.IsScalar())
+          fail("kafka.properties." + name, "must be a string");
+        else
+          c.kafka.properties[name] = kv.second.as<std::string>();
+      }
     }
   }
   const auto topics = root["topics"];
@@ -227,16 +275,19 @@ app_config load_config(const std::string& path) {
     if (const auto notify = sh["notify_on"]) {
       if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
       c.shipments.notify_on.clear();
-      for (std::size_t i = 0; i < notify.size(); ++i)
+      for (std::size_t i = 0; notify.IsSequence() && i < notify.size(); ++i)
         c.shipments.notify_on.insert(
             status_at(notify[i], p + "notify_on[" + std::to_string(i) + "]"));
     }
     if (const auto files = sh["carrier_files"]) {
       if (!files.IsSequence()) fail(p + "carrier_files", "must be a list of paths");
-      for (const auto& f : files) {
-        const auto path = f.as<std::string>();
+      for (std::size_t i = 0; files.IsSequence() && i < files.size(); ++i) {
+        const auto path = files[i].as<std::string>();
         std::ifstream in(path);
-        if (!in) fail(p + "carrier_files", "cannot read '" + path + "'");
+        if (!in) {
+          fail(p + "carrier_files", "cannot read '" + path + "'");
+          continue;
+        }
         std::stringstream text;
         text << in.rdbuf();
         add_carrier_mappings(text.str(), path, c.shipments.carriers);
@@ -265,7 +316,7 @@ app_config load_config(const std::string& path) {
     if (const auto steps = ac["steps"]) {
       if (!steps.IsSequence()) fail("rules.abandoned_cart.steps", "must be a list");
       c.abandoned_cart.steps.clear();
-      for (std::size_t i = 0; i < steps.size(); ++i) {
+      for (std::size_t i = 0; steps.IsSequence() && i < steps.size(); ++i) {
         const std::string p = "rules.abandoned_cart.steps[" + std::to_string(i) + "]";
         check_keys(steps[i], p, {"delay_ms", "coupon"});
         rules::reminder_step step;
@@ -275,11 +326,169 @@ app_config load_config(const std::string& path) {
       }
     }
   }
-  validate(c);
-  return c;
+}
+
+std::string joined(const std::vector<std::string>& errors) {
+  std::string out;
+  for (const auto& e : errors) out += (out.empty() ? "" : "\n") + e;
+  return out;
+}
+
+/// The environment variable that sets kafka property `name` ("sasl.password" ->
+/// HERALD_KAFKA__PROPERTIES__SASL_PASSWORD).
+std::string property_env_name(std::string_view name) {
+  std::string out = "HERALD_KAFKA__PROPERTIES__";
+  for (char ch : name) out += ch == '.' ? '_' : static_cast<char>(std::toupper(ch));
+  return out;
+}
+
+/// Sets `value` at `parts[i..]` below `node`, creating mappings on the way.
+void set_path(YAML::Node node, const std::vector<std::string>& parts, std::size_t i,
+              const YAML::Node& value) {
+  if (i + 1 == parts.size()) {
+    node[parts[i]] = value;
+    return;
+  }
+  YAML::Node child = node[parts[i]];
+  if (!child || !child.IsMap()) {
+    node[parts[i]] = YAML::Node(YAML::NodeType::Map);
+    child.reset(node[parts[i]]);
+  }
+  set_path(child, parts, i + 1, value);
+}
+
+/// Applies the HERALD_* variables of `env` to `root`; records which key each one set.
+void apply_env(YAML::Node& root, const environment& env, std::map<std::string, std::string>& set) {
+  constexpr std::string_view prefix = "HERALD_";
+  for (const auto& [name, value] : env) {
+    if (!std::string_view(name).starts_with(prefix)) continue;
+    std::vector<std::string> parts;
+    const std::string rest = name.substr(prefix.size());
+    for (std::size_t from = 0;;) {
+      const auto at = rest.find("__", from);
+      std::string part = rest.substr(from, at == std::string::npos ? std::string::npos : at - from);
+      for (auto& ch : part) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      parts.push_back(std::move(part));
+      if (at == std::string::npos) break;
+      from = at + 2;
+    }
+    bool malformed = false;
+    for (const auto& part : parts) malformed = malformed || part.empty();
+    if (malformed) {
+      if (collected != nullptr)
+        collected->push_back("environment variable " + name +
+                             ": malformed (HERALD_SECTION__KEY, '__' between path components)");
+      continue;
+    }
+    if (parts.size() >= 3 && parts[0] == "kafka" && parts[1] == "properties") {
+      // librdkafka property names use dots: '_' stands for '.'. The value is taken verbatim
+      // (a password is not YAML).
+      std::string property;
+      for (std::size_t i = 2; i < parts.size(); ++i) property += (i > 2 ? "." : "") + parts[i];
+      std::replace(property.begin(), property.end(), '_', '.');
+      set_path(root, {"kafka", "properties", property}, 0, YAML::Node(value));
+      set["kafka.properties." + property] = name;
+      continue;
+    }
+    YAML::Node parsed;
+    try {
+      parsed = value.empty() ? YAML::Node(std::string()) : YAML::Load(value);
+    } catch (const YAML::Exception& e) {
+      if (collected != nullptr)
+        collected->push_back("environment variable " + name + ": not valid YAML: " + e.what());
+      continue;
+    }
+    std::string path;
+    for (const auto& part : parts) path += (path.empty() ? "" : ".") + part;
+    set_path(root, parts, 0, parsed);
+    set[path] = name;
+  }
+}
+
+}  // namespace
+
+bool is_secret_property(std::string_view name) {
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
+         name == "sasl.oauthbearer.config";
+}
+
+environment process_environment() {
+  environment out;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view kv(*e);
+    if (!kv.starts_with("HERALD_")) continue;
+    const auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    out.emplace_back(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return out;
+}
+
+config_check check_config(const std::string& path, const environment& env) {
+  config_check out;
+  collecting scope(out.errors);
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    out.errors.push_back("cannot read config '" + path + "': " + e.what());
+    return out;
+  }
+  if (!root || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  // Secrets come only from the environment: a file is copied, printed, committed.
+  if (root.IsMap() && root["kafka"] && root["kafka"].IsMap() && root["kafka"]["properties"] &&
+      root["kafka"]["properties"].IsMap())
+    for (const auto& kv : root["kafka"]["properties"]) {
+      const auto name = kv.first.as<std::string>();
+      if (is_secret_property(name))
+        fail("kafka.properties." + name,
+             "is a secret: set it only in the environment, as " + property_env_name(name));
+    }
+  std::map<std::string, std::string> from_env;
+  if (root.IsMap()) apply_env(root, env, from_env);
+  env_keys = &from_env;
+  try {
+    parse(root, out.config);
+    check(out.config);
+  } catch (const config_error& e) {  // a carrier file that is not YAML
+    out.errors.emplace_back(e.what());
+  } catch (const YAML::Exception& e) {
+    out.errors.push_back("cannot read config '" + path + "': " + e.what());
+  }
+  env_keys = nullptr;
+  return out;
+}
+
+app_config load_config(const std::string& path, const environment& env) {
+  auto result = check_config(path, env);
+  if (!result.errors.empty()) throw config_error(joined(result.errors));
+  return std::move(result.config);
+}
+
+app_config load_config(const std::string& path) {
+  return load_config(path, process_environment());
 }
 
 void validate(const app_config& c) {
+  std::vector<std::string> errors;
+  {
+    collecting scope(errors);
+    check(c);
+  }
+  if (!errors.empty()) throw config_error(joined(errors));
+}
+
+std::vector<std::pair<std::string, std::string>> redacted_properties(const app_config& c) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, value] : c.kafka.properties)
+    out.emplace_back(name, is_secret_property(name) ? "***" : value);
+  return out;
+}
+
+namespace {
+
+void check(const app_config& c) {
   if (c.kafka.properties.find("bootstrap.servers") == c.kafka.properties.end())
     fail("kafka.properties.bootstrap.servers", "is required");
   if (c.kafka.group_id.empty()) fail("kafka.group_id", "must not be empty");
@@ -356,6 +565,16 @@ void validate(const app_config& c) {
     fail(an + "cart_quantity.min_samples", "must be in 1..samples");
   if (a.cart_quantity.absolute_limit <= 0) fail(an + "cart_quantity.absolute_limit", "must be > 0");
   if (!(a.cart_quantity.factor > 1)) fail(an + "cart_quantity.factor", "must be > 1");
+  static const std::set<std::string> levels = {"trace", "debug",    "info", "warn",
+                                               "error", "critical", "off"};
+  if (levels.count(c.log.level) == 0)
+    fail("log.level", "'" + c.log.level +
+                          "' is not one of trace, debug, info, warn, error, "
+                          "critical, off");
+  if (c.log.format != "text" && c.log.format != "json")
+    fail("log.format", "'" + c.log.format + "' is not text or json");
 }
+
+}  // namespace
 
 }  // namespace herald::actors

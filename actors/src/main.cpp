@@ -10,6 +10,7 @@
 
 #include "herald/actors/app.hpp"
 #include "herald/actors/demo.hpp"
+#include "herald/actors/logging.hpp"
 
 #ifndef HERALD_VERSION
 #define HERALD_VERSION "0.0.0"
@@ -19,19 +20,38 @@ namespace {
 
 constexpr int replay_flags_shown = 5;  // per kind
 
+int check_config_file(const std::string& path) {
+  const auto checked = herald::actors::check_config(path, herald::actors::process_environment());
+  if (!checked.errors.empty()) {
+    fmt::print("{}: {} problem{}\n", path, checked.errors.size(),
+               checked.errors.size() == 1 ? "" : "s");
+    for (const auto& e : checked.errors) fmt::print("  {}\n", e);
+    return 2;
+  }
+  const auto& c = checked.config;
+  fmt::print("{}: ok\n  group {}, state {}, metrics {}, log {} {}\n", path, c.kafka.group_id,
+             c.state.dir, c.metrics.listen.empty() ? "off" : c.metrics.listen, c.log.level,
+             c.log.format);
+  for (const auto& [name, value] : herald::actors::redacted_properties(c))
+    fmt::print("  kafka {} = {}\n", name, value);
+  return 0;
+}
+
 int run(const std::string& config_path) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts: all inherit it
-  herald::actors::app_config cfg;
-  try {
-    cfg = herald::actors::load_config(config_path);
-  } catch (const herald::actors::config_error& e) {
-    fmt::print(stderr, "herald: {}\n", e.what());
+  auto checked = herald::actors::check_config(config_path, herald::actors::process_environment());
+  if (!checked.errors.empty()) {
+    for (const auto& e : checked.errors) fmt::print(stderr, "herald: {}\n", e);
     return 2;
   }
+  const herald::actors::app_config& cfg = checked.config;
+  herald::actors::setup_logging(cfg.log);
+  for (const auto& [name, value] : herald::actors::redacted_properties(cfg))
+    spdlog::info("kafka property {} = {}", name, value);
   herald::actors::app app(cfg);
   if (auto err = app.start(); !err.empty()) {
     fmt::print(stderr, "herald: {}\n", err);
@@ -79,6 +99,13 @@ int main(int argc, char** argv) {
   auto* run_cmd = cli.add_subcommand("run", "Run against a Kafka cluster");
   run_cmd->add_option("--config", config_path, "YAML configuration file")->required();
 
+  std::string check_path;
+  auto* check_cmd = cli.add_subcommand(
+      "check-config",
+      "Check a configuration file (with the HERALD_* environment applied): every bad key and "
+      "why; exit 0 when valid, 2 otherwise");
+  check_cmd->add_option("FILE", check_path, "YAML configuration file")->required();
+
   std::string replay_source;
   int replay_partitions = 4;
   auto* replay = cli.add_subcommand("replay", "Replay a public data set through the pipeline");
@@ -100,6 +127,7 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return herald::actors::run_demo(demo);
   if (dev->parsed()) return herald::actors::run_dev_kafka(brokers, partitions);
   if (run_cmd->parsed()) return run(config_path);
+  if (check_cmd->parsed()) return check_config_file(check_path);
   if (olist->parsed() || rees46->parsed()) {
     std::string error;
     std::uint64_t rows = 0;

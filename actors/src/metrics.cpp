@@ -3,10 +3,10 @@
 #include <algorithm>
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include "herald/state/db.hpp"
 
@@ -151,21 +151,8 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
 
 metrics::~metrics() = default;
 
-bool metrics::serve(const std::string& listen, std::string& error) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(listen);
-    exposer_->RegisterCollectable(registry_);
-    return true;
-  } catch (const std::exception& e) {
-    error = "metrics: cannot listen on '" + listen + "': " + e.what();
-    return false;
-  }
-}
-
-int metrics::port() const {
-  if (!exposer_) return 0;
-  auto ports = exposer_->GetListeningPorts();
-  return ports.empty() ? 0 : ports.front();
+std::string metrics::scrape() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
 }
 
 void metrics::add_events(std::size_t topic, event_result result, std::uint64_t n) {

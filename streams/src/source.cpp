@@ -197,6 +197,7 @@ void source::run() {
     const ssize_t n =
         rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(), msgs.size());
     const std::int64_t now_ns = steady_now_ns();
+    last_poll_ns_.store(now_ns, std::memory_order_relaxed);
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -145,6 +145,87 @@ rules:
             std::string::npos);
 }
 
+TEST_F(ConfigTest, EnvironmentOverridesEveryKindOfKey) {
+  const environment env = {
+      {"HERALD_KAFKA__GROUP_ID", "shop-b"},
+      {"HERALD_KAFKA__PROPERTIES__BOOTSTRAP_SERVERS", "k1:9092,k2:9092"},
+      {"HERALD_KAFKA__PROPERTIES__SASL_PASSWORD", "p@ss: {not yaml"},
+      {"HERALD_WORKER_THREADS", "6"},
+      {"HERALD_STATE__SYNC", "true"},
+      {"HERALD_RULES__ANOMALIES__BOT__WINDOW_MS", "30000"},
+      {"HERALD_RULES__ABANDONED_CART__STEPS", "[{delay_ms: 1000}, {delay_ms: 5000, coupon: Z}]"},
+      {"HERALD_LOG__FORMAT", "json"},
+      {"PATH", "/usr/bin"},  // not Herald's
+  };
+  const auto r = check_config(write(std::string(minimal) + "kafka_x: 1\n"), env);
+  ASSERT_EQ(r.errors.size(), 1u) << "only the file's bad key";
+  const app_config c =
+      load_config(write("kafka:\n  group_id: file\n  properties:\n"
+                        "    bootstrap.servers: k:9092\n    client.id: from-file\n"),
+                  env);
+  EXPECT_EQ(c.kafka.group_id, "shop-b") << "the environment wins over the file";
+  EXPECT_EQ(c.kafka.properties.at("bootstrap.servers"), "k1:9092,k2:9092");
+  EXPECT_EQ(c.kafka.properties.at("client.id"), "from-file");
+  EXPECT_EQ(c.kafka.properties.at("sasl.password"), "p@ss: {not yaml") << "verbatim";
+  EXPECT_EQ(c.worker_threads, 6u);
+  EXPECT_TRUE(c.state.sync);
+  EXPECT_EQ(c.anomalies.bot.window_ms, 30'000);
+  ASSERT_EQ(c.abandoned_cart.steps.size(), 2u);
+  EXPECT_EQ(c.abandoned_cart.steps[1].coupon, "Z");
+  EXPECT_EQ(c.log.format, "json");
+  // Printing the config never shows the secret.
+  for (const auto& [name, value] : redacted_properties(c))
+    if (name == "sasl.password") EXPECT_EQ(value, "***");
+}
+
+TEST_F(ConfigTest, EveryProblemIsReportedWithItsKeyAndWhy) {
+  const auto r = check_config(write(std::string(minimal) + R"(  grup_id: x
+task: {commit_interval_ms: -5, tick_interval_ms: soon}
+log: {level: loud}
+rules:
+  anomalies: {price: {factor: 0.5}}
+)"),
+                              {{"HERALD_RULES__INVENTORY__NOTIFY_RATIO", "0"},
+                               {"HERALD_METRICS__LISTN", "x"},
+                               {"HERALD_BAD____KEY", "1"}});
+  const std::vector<std::string> expected = {
+      "'kafka.grup_id': unknown key",
+      "'task.tick_interval_ms': has the wrong type",
+      "'task.commit_interval_ms': must be > 0",
+      "'log.level': 'loud' is not one of",
+      "'rules.anomalies.price.factor': must be > 1",
+      "'rules.inventory.notify_ratio': must be > 0 (set by HERALD_RULES__INVENTORY__NOTIFY_RATIO)",
+      "'metrics.listn': unknown key (set by HERALD_METRICS__LISTN)",
+      "HERALD_BAD____KEY: malformed",
+  };
+  for (const auto& want : expected) {
+    bool found = false;
+    for (const auto& e : r.errors) found = found || e.find(want) != std::string::npos;
+    EXPECT_TRUE(found) << "missing: " << want;
+  }
+  EXPECT_EQ(r.errors.size(), expected.size());
+  // load_config throws with all of them, one per line.
+  try {
+    (void)load_config(path_.string(), {});
+    FAIL() << "loaded an invalid config";
+  } catch (const config_error& e) {
+    EXPECT_NE(std::string(e.what()).find("kafka.grup_id"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("\n"), std::string::npos);
+  }
+}
+
+TEST_F(ConfigTest, SecretsAreAcceptedOnlyFromTheEnvironment) {
+  const auto r = check_config(
+      write(std::string(minimal) + "    sasl.password: hunter2\n" + "    ssl.key.password: x\n"),
+      {});
+  ASSERT_EQ(r.errors.size(), 2u);
+  EXPECT_NE(r.errors[0].find("HERALD_KAFKA__PROPERTIES__SASL_PASSWORD"), std::string::npos)
+      << r.errors[0];
+  for (const auto& e : r.errors) EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
+  EXPECT_TRUE(is_secret_property("sasl.oauthbearer.client.secret"));
+  EXPECT_FALSE(is_secret_property("sasl.username"));
+}
+
 TEST_F(ConfigTest, ShippedCarrierMappingsAreCompiledIn) {
   const app_config c = load_config(write(minimal));
   using rules::shipment_status;

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "harness.hpp"
 
 namespace herald::testing {
@@ -32,12 +34,17 @@ struct child {
   pid_t pid = -1;
   FILE* out = nullptr;
 
-  explicit child(const std::vector<std::string>& argv) {
+  /// `env` is added to the environment; `with_stderr` also sends stderr (the logs) to `out`.
+  explicit child(const std::vector<std::string>& argv,
+                 const std::vector<std::pair<std::string, std::string>>& env = {},
+                 bool with_stderr = false) {
     int fds[2];
     EXPECT_EQ(::pipe(fds), 0);
     pid = ::fork();
     if (pid == 0) {
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
       ::dup2(fds[1], 1);
+      if (with_stderr) ::dup2(fds[1], 2);
       ::close(fds[0]);
       std::vector<char*> args;
       for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -81,6 +88,34 @@ TEST(CliTest, RunRejectsABadConfigNamingTheKey) {
   EXPECT_NE(out.find("'kafka.group'"), std::string::npos) << out;
 }
 
+TEST(CliTest, CheckConfigNamesEveryBadKeyAndNeverPrintsSecrets) {
+  temp_dir dir;
+  const std::string bad = dir.str() + "/bad.yaml";
+  std::ofstream(bad) << "kafka:\n  properties: {bootstrap.servers: 'x:1', sasl.password: s3cr3t}\n"
+                        "  group: oops\ntask: {commit_interval_ms: 0}\n";
+  auto [code, out] = shell(
+      fmt::format("HERALD_RULES__ANOMALIES__BOT__WINDOW=5 {} check-config {}", HERALD_BIN, bad));
+  EXPECT_EQ(code, 2) << out;
+  for (const char* key :
+       {"'kafka.group': unknown key", "'task.commit_interval_ms': must be > 0",
+        "'kafka.properties.sasl.password': is a secret",
+        "'rules.anomalies.bot.window': unknown key (set by HERALD_RULES__ANOMALIES__BOT__WINDOW)"})
+    EXPECT_NE(out.find(key), std::string::npos) << key << " in\n" << out;
+  EXPECT_NE(out.find("4 problems"), std::string::npos) << out;
+  EXPECT_EQ(out.find("s3cr3t"), std::string::npos) << out;
+
+  const std::string good = dir.str() + "/good.yaml";
+  std::ofstream(good) << "kafka:\n  properties: {bootstrap.servers: 'x:1', sasl.username: u}\n";
+  auto [gcode, gout] =
+      shell(fmt::format("HERALD_KAFKA__PROPERTIES__SASL_PASSWORD=hunter2 HERALD_KAFKA__GROUP_ID=g7 "
+                        "{} check-config {}",
+                        HERALD_BIN, good));
+  EXPECT_EQ(gcode, 0) << gout;
+  EXPECT_NE(gout.find("group g7"), std::string::npos) << gout;
+  EXPECT_NE(gout.find("kafka sasl.password = ***"), std::string::npos) << gout;
+  EXPECT_EQ(gout.find("hunter2"), std::string::npos) << gout;
+}
+
 TEST(CliTest, DevKafkaServesKcatAndHeraldRunStopsCleanlyOnSigterm) {
   child kafka({HERALD_BIN, "dev-kafka", "--partitions", "2"});
   std::string bootstrap = kafka.line();
@@ -108,7 +143,21 @@ TEST(CliTest, DevKafkaServesKcatAndHeraldRunStopsCleanlyOnSigterm) {
       shell(fmt::format("kcat -b {} -P -t shop.carts -K '|' -l {}", bootstrap, events));
   ASSERT_EQ(pcode, 0) << pout;
 
-  child herald({HERALD_BIN, "run", "--config", cfg});
+  child herald({HERALD_BIN, "run", "--config", cfg},
+               {{"HERALD_LOG__FORMAT", "json"}, {"HERALD_KAFKA__GROUP_ID", "herald-cli"}}, true);
+  // Live at once; ready once the group assigned the tasks and they restored their state.
+  EXPECT_TRUE(
+      wait_for([&] { return http_get(port, "/healthz") == "ok\n"; }, std::chrono::seconds(30)));
+  std::string ready;
+  EXPECT_TRUE(wait_for(
+      [&] {
+        ready = http_get(port, "/readyz");
+        return ready.starts_with("ready: ");
+      },
+      std::chrono::seconds(30)))
+      << ready;
+  EXPECT_EQ(ready, "ready: 6 tasks\n") << "2 customer, 2 SKU and 2 shipment partitions";
+  EXPECT_EQ(http_get(port, "/nope"), "not found\n");
   std::string text;
   EXPECT_TRUE(wait_for(
       [&] {
@@ -119,6 +168,22 @@ TEST(CliTest, DevKafkaServesKcatAndHeraldRunStopsCleanlyOnSigterm) {
       },
       std::chrono::seconds(30)))
       << text;
+  EXPECT_EQ(::kill(herald.pid, SIGTERM), 0);
+  // Logs: one JSON object per line, with a level and the message (librdkafka's too).
+  std::string line;
+  int lines = 0;
+  bool stopped = false, grouped = false;
+  while (!(line = herald.line()).empty()) {
+    ++lines;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
+    EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg")) << line;
+    stopped = stopped || j.value("msg", "") == "herald stopped";
+    grouped = grouped || j.value("msg", "").find("group 'herald-cli'") != std::string::npos;
+  }
+  EXPECT_GT(lines, 3);
+  EXPECT_TRUE(stopped);
+  EXPECT_TRUE(grouped) << "HERALD_KAFKA__GROUP_ID applied";
   EXPECT_EQ(herald.stop(SIGTERM), 0) << "SIGTERM is a clean stop";
   auto [ccode, dlq] =
       shell(fmt::format("kcat -b {} -C -t herald.dlq -e -q -f '%k %h\\n'", bootstrap));

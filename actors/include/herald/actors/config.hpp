@@ -7,6 +7,8 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "herald/actors/rules/abandoned_cart.hpp"
@@ -89,6 +91,14 @@ struct metrics_config {
   std::string listen = "0.0.0.0:9464";
 };
 
+struct log_config {
+  /// trace, debug, info, warn, error, critical or off. Default: "info".
+  std::string level = "info";
+  /// "text" (human) or "json" (one object per line: ts, level, msg; for log collectors).
+  /// Default: "text".
+  std::string format = "text";
+};
+
 /// Shipment rule defaults, with the shipped carrier mappings.
 [[nodiscard]] rules::shipment_config default_shipment_config();
 
@@ -98,6 +108,7 @@ struct app_config {
   state_config state;
   task_config task;
   metrics_config metrics;
+  log_config log;
   rules::abandoned_cart_config abandoned_cart;
   rules::inventory_config inventory;
   /// Detector settings (bots, demand and traffic spikes, prices, cart quantities).
@@ -119,9 +130,38 @@ void add_carrier_mappings(const std::string& yaml_text, const std::string& sourc
 /// The configured name of the input topic of `kind`.
 [[nodiscard]] const std::string& input_topic(const topics_config& topics, schemas::topic_kind kind);
 
-/// Loads a YAML file over the defaults; throws config_error naming the bad key.
+/// Environment variables (name, value); only HERALD_* ones matter.
+using environment = std::vector<std::pair<std::string, std::string>>;
+/// The HERALD_* variables of this process.
+[[nodiscard]] environment process_environment();
+
+/// A loaded configuration and every problem found in it (empty = valid).
+struct config_check {
+  app_config config;
+  /// One line per problem: "config key 'rules.anomalies.bot.window': unknown key".
+  std::vector<std::string> errors;
+};
+
+/// Loads a YAML file over the defaults, then the environment over the file, and validates.
+/// Every key can be set by a variable: HERALD_ + the key path upper-cased with "__" between
+/// components (kafka.group_id = HERALD_KAFKA__GROUP_ID, rules.anomalies.bot.window_ms =
+/// HERALD_RULES__ANOMALIES__BOT__WINDOW_MS); values are YAML (lists as [a, b]). Under
+/// kafka.properties '_' stands for '.' and values are verbatim strings
+/// (HERALD_KAFKA__PROPERTIES__SASL_PASSWORD = sasl.password). Secret properties
+/// (is_secret_property) are accepted only from the environment. An unknown key, in the file
+/// or the environment, is an error.
+[[nodiscard]] config_check check_config(const std::string& path, const environment& env);
+/// check_config with this process's environment; throws config_error listing every problem.
 [[nodiscard]] app_config load_config(const std::string& path);
-/// Validates a config; throws config_error naming the bad key.
+[[nodiscard]] app_config load_config(const std::string& path, const environment& env);
+/// Validates a config; throws config_error listing every problem, each naming its key.
 void validate(const app_config& config);
+
+/// Kafka properties that hold secrets (passwords, client secrets, private keys): never read
+/// from a file, never logged.
+[[nodiscard]] bool is_secret_property(std::string_view name);
+/// The Kafka properties with secret values replaced by "***", for printing.
+[[nodiscard]] std::vector<std::pair<std::string, std::string>> redacted_properties(
+    const app_config& config);
 
 }  // namespace herald::actors

@@ -23,7 +23,6 @@ class Registry;
 class Counter;
 class Gauge;
 class Histogram;
-class Exposer;
 template <typename T>
 class Family;
 }  // namespace prometheus
@@ -45,11 +44,8 @@ class metrics {
   metrics(const metrics&) = delete;
   metrics& operator=(const metrics&) = delete;
 
-  /// Serves /metrics on `listen` ("host:port", port 0 = any free port). False + error on
-  /// failure.
-  bool serve(const std::string& listen, std::string& error);
-  /// The port actually bound (after `serve`), else 0.
-  [[nodiscard]] int port() const;
+  /// Every metric in the Prometheus text exposition format (what /metrics serves).
+  [[nodiscard]] std::string scrape() const;
   [[nodiscard]] prometheus::Registry& registry() noexcept { return *registry_; }
 
   void add_events(std::size_t topic, event_result result, std::uint64_t n);
@@ -94,7 +90,6 @@ class metrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
   std::vector<prometheus::Counter*> late_;
   std::vector<bool> internal_;
