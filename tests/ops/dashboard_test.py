@@ -26,7 +26,7 @@ import urllib.request
 herald = sys.argv[1]
 root = sys.argv[2] if len(sys.argv) > 2 else os.path.join(os.path.dirname(__file__), "..", "..")
 dashboard_path = os.path.join(root, "helm", "herald", "dashboards", "herald.json")
-alerts_path = os.path.abspath(os.path.join(root, "monitoring", "herald-alerts.yaml"))
+alerts_path = os.path.abspath(os.path.join(root, "helm", "herald", "alerts", "herald-alerts.yaml"))
 
 
 def free_port():

@@ -82,6 +82,14 @@ has_kind() { grep -q "^kind: $2\$" "$work/$1.yaml"; }
 check "full + monitoring.coreos.com/v1: ServiceMonitor rendered" has_kind full-monitoring ServiceMonitor
 check "full without monitoring.coreos.com/v1: no ServiceMonitor" bash -c "! grep -q '^kind: ServiceMonitor\$' '$work/full.yaml'"
 check "default (serviceMonitor disabled) + API: no ServiceMonitor" bash -c "! grep -q '^kind: ServiceMonitor\$' '$work/default-monitoring.yaml'"
+check "full + monitoring.coreos.com/v1: PrometheusRule rendered" has_kind full-monitoring PrometheusRule
+check "full without monitoring.coreos.com/v1: no PrometheusRule" bash -c "! grep -q '^kind: PrometheusRule\$' '$work/full.yaml'"
+check "PrometheusRule carries every alert of alerts/herald-alerts.yaml" python3 -c "
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open('$work/full-monitoring.yaml')) if d and d.get('kind') == 'PrometheusRule']
+want = [r['alert'] for g in yaml.safe_load(open('$chart/alerts/herald-alerts.yaml'))['groups'] for r in g['rules']]
+got = [r['alert'] for g in docs[0]['spec']['groups'] for r in g['rules']]
+sys.exit(0 if got == want and len(want) >= 9 else f'{got} != {want}')"
 check "full: NetworkPolicy rendered" has_kind full NetworkPolicy
 check "default: no NetworkPolicy" bash -c "! grep -q '^kind: NetworkPolicy\$' '$work/default.yaml'"
 
