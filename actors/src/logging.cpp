@@ -9,35 +9,10 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "herald/schemas/codec.hpp"
+
 namespace herald::actors {
 namespace {
-
-void append_escaped(std::string& out, std::string_view s) {
-  for (const char ch : s) {
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(ch) < 0x20)
-          out += fmt::format("\\u{:04x}", static_cast<unsigned>(static_cast<unsigned char>(ch)));
-        else
-          out += ch;
-    }
-  }
-}
 
 class json_formatter final : public spdlog::formatter {
  public:
@@ -66,17 +41,17 @@ class json_formatter final : public spdlog::formatter {
 
 std::string json_log_line(std::string_view ts, std::string_view level, std::string_view logger,
                           std::uint64_t thread, std::string_view message) {
-  std::string out = R"({"ts":")";
-  out += ts;
-  out += R"(","level":")";
-  out += level;
-  out += R"(","logger":")";
-  append_escaped(out, logger.empty() ? "herald" : logger);
-  out += R"(","thread":)";
+  std::string out = R"({"ts":)";
+  schemas::append_json_string(out, ts);
+  out += R"(,"level":)";
+  schemas::append_json_string(out, level);
+  out += R"(,"logger":)";
+  schemas::append_json_string(out, logger.empty() ? "herald" : logger);
+  out += R"(,"thread":)";
   out += std::to_string(thread);
-  out += R"(,"msg":")";
-  append_escaped(out, message);
-  out += "\"}";
+  out += R"(,"msg":)";
+  schemas::append_json_string(out, message);
+  out += '}';
   return out;
 }
 

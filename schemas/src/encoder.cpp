@@ -34,10 +34,9 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept {
   return 0;
 }
 
-/// Appends `s` as a JSON string. Valid UTF-8 is copied as is; each byte that is not part of a
-/// valid sequence becomes U+FFFD so the output is always valid JSON, whatever an operator
-/// put in a field.
-void append_string(std::string& out, std::string_view s) {
+}  // namespace
+
+void append_json_string(std::string& out, std::string_view s) {
   constexpr char hex[] = "0123456789abcdef";
   out.push_back('"');
   std::size_t run = 0;  // start of the pending verbatim run
@@ -92,6 +91,12 @@ void append_string(std::string& out, std::string_view s) {
   }
   out.append(s.data() + run, s.size() - run);
   out.push_back('"');
+}
+
+namespace {
+
+void append_string(std::string& out, std::string_view s) {
+  append_json_string(out, s);
 }
 
 void append_integer(std::string& out, std::int64_t v) {

@@ -16,6 +16,9 @@ TEST(LoggingTest, JsonLineEscapesEverythingAMessageCanHold) {
   EXPECT_EQ(j.at("logger"), "herald");
   EXPECT_EQ(j.at("thread"), 42);
   EXPECT_EQ(j.at("msg"), msg);
+  // Bytes that are not UTF-8 (a broker's message, a customer's field) still give valid JSON.
+  const auto bad = json_log_line("t", "info", "x", 1, "caf\xe9 \xff");
+  EXPECT_EQ(nlohmann::json::parse(bad).at("msg"), "caf\uFFFD \uFFFD");
 }
 
 }  // namespace

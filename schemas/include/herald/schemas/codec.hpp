@@ -134,6 +134,11 @@ std::string& encode(const stock_alert& msg, std::string& out);
 std::string& encode(const tracking_notification& msg, std::string& out);
 std::string& encode(const anomaly_flag& msg, std::string& out);
 
+/// Appends `s` as a JSON string (with its quotes). Valid UTF-8 is copied as is; each byte that
+/// is not part of a valid sequence becomes U+FFFD, so the output is always valid JSON whatever
+/// the input (an operator's field, a log message).
+void append_json_string(std::string& out, std::string_view s);
+
 /// Deterministic output id: the same (rule, entity, trigger) always gives the same 32 hex
 /// characters. `trigger` names what caused the message (e.g. the triggering event id and the
 /// reminder number), so a downstream sender can dedupe replays.
