@@ -153,8 +153,10 @@ void check(const app_config& c);
 /// Reads `root` (the file with the environment applied) over the defaults in `c`.
 void parse(const YAML::Node& root, app_config& c) {
   check_keys(root, "",
-             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads", "log"});
+             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads", "log",
+              "availability_bootstrap_timeout_ms"});
   read(root, "worker_threads", "", c.worker_threads);
+  read(root, "availability_bootstrap_timeout_ms", "", c.availability_bootstrap_timeout_ms);
   const auto log = root["log"];
   check_keys(log, "log", {"level", "format"});
   if (log) {
@@ -265,13 +267,17 @@ void parse(const YAML::Node& root, app_config& c) {
     const std::string p = "rules.shipments.";
     check_keys(sh, "rules.shipments",
                {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
-                "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files"});
+                "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files",
+                "max_held_scans", "retention_ms", "lane_max_samples"});
     read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
     read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
     read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
     read(sh, "min_lane_samples", p, c.shipments.min_lane_samples);
     read(sh, "stuck_factor", p, c.shipments.stuck_factor);
     read(sh, "anomaly_min_interval_ms", p, c.shipments.anomaly_min_interval_ms);
+    read(sh, "max_held_scans", p, c.shipments.max_held_scans);
+    read(sh, "retention_ms", p, c.shipments.retention_ms);
+    read(sh, "lane_max_samples", p, c.shipments.lane_max_samples);
     if (const auto notify = sh["notify_on"]) {
       if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
       c.shipments.notify_on.clear();
@@ -535,6 +541,10 @@ void check(const app_config& c) {
     fail("rules.shipments.default_transit_ms", "must be > 0");
   if (c.shipments.stuck_default_ms <= 0) fail("rules.shipments.stuck_default_ms", "must be > 0");
   if (!(c.shipments.stuck_factor > 0)) fail("rules.shipments.stuck_factor", "must be > 0");
+  if (c.shipments.retention_ms <= 0) fail("rules.shipments.retention_ms", "must be > 0");
+  if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
+  if (c.availability_bootstrap_timeout_ms < 0)
+    fail("availability_bootstrap_timeout_ms", "must be >= 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
 

@@ -155,6 +155,9 @@ TEST_F(ConfigTest, EnvironmentOverridesEveryKindOfKey) {
       {"HERALD_RULES__ANOMALIES__BOT__WINDOW_MS", "30000"},
       {"HERALD_RULES__ABANDONED_CART__STEPS", "[{delay_ms: 1000}, {delay_ms: 5000, coupon: Z}]"},
       {"HERALD_LOG__FORMAT", "json"},
+      {"HERALD_AVAILABILITY_BOOTSTRAP_TIMEOUT_MS", "5000"},
+      {"HERALD_RULES__SHIPMENTS__RETENTION_MS", "86400000"},
+      {"HERALD_RULES__SHIPMENTS__MAX_HELD_SCANS", "8"},
       {"PATH", "/usr/bin"},  // not Herald's
   };
   const auto r = check_config(write(std::string(minimal) + "kafka_x: 1\n"), env);
@@ -173,6 +176,9 @@ TEST_F(ConfigTest, EnvironmentOverridesEveryKindOfKey) {
   ASSERT_EQ(c.abandoned_cart.steps.size(), 2u);
   EXPECT_EQ(c.abandoned_cart.steps[1].coupon, "Z");
   EXPECT_EQ(c.log.format, "json");
+  EXPECT_EQ(c.availability_bootstrap_timeout_ms, 5000);
+  EXPECT_EQ(c.shipments.retention_ms, 86'400'000);
+  EXPECT_EQ(c.shipments.max_held_scans, 8u);
   // Printing the config never shows the secret.
   for (const auto& [name, value] : redacted_properties(c))
     if (name == "sasl.password") EXPECT_EQ(value, "***");
