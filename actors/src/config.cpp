@@ -268,7 +268,7 @@ void parse(const YAML::Node& root, app_config& c) {
     check_keys(sh, "rules.shipments",
                {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
                 "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files",
-                "max_held_scans", "retention_ms", "lane_max_samples"});
+                "max_held_scans", "retention_ms", "lane_max_samples", "late_after_ms"});
     read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
     read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
     read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
@@ -278,6 +278,7 @@ void parse(const YAML::Node& root, app_config& c) {
     read(sh, "max_held_scans", p, c.shipments.max_held_scans);
     read(sh, "retention_ms", p, c.shipments.retention_ms);
     read(sh, "lane_max_samples", p, c.shipments.lane_max_samples);
+    read(sh, "late_after_ms", p, c.shipments.late_after_ms);
     if (const auto notify = sh["notify_on"]) {
       if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
       c.shipments.notify_on.clear();
@@ -542,6 +543,7 @@ void check(const app_config& c) {
   if (c.shipments.stuck_default_ms <= 0) fail("rules.shipments.stuck_default_ms", "must be > 0");
   if (!(c.shipments.stuck_factor > 0)) fail("rules.shipments.stuck_factor", "must be > 0");
   if (c.shipments.retention_ms <= 0) fail("rules.shipments.retention_ms", "must be > 0");
+  if (c.shipments.late_after_ms < 0) fail("rules.shipments.late_after_ms", "must be >= 0");
   if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
   if (c.availability_bootstrap_timeout_ms < 0)
     fail("availability_bootstrap_timeout_ms", "must be >= 0");

@@ -441,6 +441,58 @@ TEST(ShipmentTest, StuckFlagWithDefaultThreshold) {
                                  std::to_string(t0 + hour) + ",\"lane_samples\":0}");
 }
 
+TEST(ShipmentTest, LateFlagOncePerDeadlineAndReArmedByARevisedEstimate) {
+  harness h;
+  h.created(t0, "shp-1", t0 + 2 * day);
+  h.scan(t0 + hour, "picked_up");
+  h.scan(t0 + 3 * day, "in_transit");  // scans keep it from being stuck
+  EXPECT_EQ(h.timer_times('l'), (times{t0 + 5 * day}));
+  h.advance(t0 + 5 * day - 1);
+  auto late = [&] {
+    std::vector<schemas::anomaly_flag> out;
+    for (const auto& f : h.fx.flags)
+      if (f.kind == "shipment_late") out.push_back(f);
+    return out;
+  };
+  EXPECT_TRUE(late().empty());
+  h.advance(t0 + 5 * day);
+  ASSERT_EQ(late().size(), 1U);
+  const auto f = late()[0];
+  EXPECT_EQ(f.flag_id, schemas::make_id("shipment_late", "shp-1", std::to_string(t0 + 2 * day)));
+  EXPECT_EQ(f.ts_ms, t0 + 5 * day);
+  EXPECT_EQ(f.entity_type, "shipment");
+  EXPECT_EQ(f.entity_id, "shp-1");
+  EXPECT_DOUBLE_EQ(f.score, 3.0);  // days past the deadline
+  EXPECT_DOUBLE_EQ(f.threshold, 3.0);
+  EXPECT_EQ(f.window_ms, 3 * day);
+  EXPECT_EQ(f.evidence_json,
+            "{\"carrier\":\"UPS\",\"status\":\"in_transit\",\"order_id\":\"ord-shp-1\","
+            "\"deadline_ms\":" +
+                std::to_string(t0 + 2 * day) + ",\"last_scan_ms\":" + std::to_string(t0 + 3 * day) +
+                "}");
+  // Once per deadline, whatever the scans in between.
+  h.scan(t0 + 6 * day, "in_transit");
+  h.advance(t0 + 9 * day);
+  EXPECT_EQ(late().size(), 1U);
+  // A revised estimate is a new deadline: late again only if that one passes by 3 days too.
+  h.scan(t0 + 9 * day, "in_transit", t0 + 12 * day);
+  EXPECT_EQ(h.timer_times('l'), (times{t0 + 15 * day}));
+  h.scan(t0 + 14 * day, "delivered");  // delivered in time for the new grace
+  h.advance(t0 + 40 * day);
+  EXPECT_EQ(late().size(), 1U);
+  EXPECT_TRUE(h.timer_times('l').empty());
+}
+
+TEST(ShipmentTest, LateFlagCanBeTurnedOff) {
+  auto cfg = base_config();
+  cfg.late_after_ms = 0;
+  harness h(cfg);
+  h.created(t0, "shp-1", t0 + 2 * day);
+  h.advance(t0 + 20 * day);
+  for (const auto& f : h.fx.flags) EXPECT_NE(f.kind, "shipment_late");
+  EXPECT_TRUE(h.timer_times('l').empty());
+}
+
 TEST(ShipmentTest, ScansPushTheStuckFlagOut) {
   harness h;
   h.created(t0, "shp-1", t0 + 30 * day);
@@ -696,8 +748,18 @@ TEST(ShipmentTest, StateRoundTripsAndRejectsBadBytes) {
     EXPECT_FALSE(shipment_state::decode(bytes.substr(0, n), back)) << "prefix " << n;
   EXPECT_FALSE(shipment_state::decode(bytes + 'x', back));
   std::string bad = bytes;
-  bad[0] = 2;  // version
+  bad[0] = 3;  // version
   EXPECT_FALSE(shipment_state::decode(bad, back));
+  // Version 1 (before shipment_late) has no late fields: they read as 0.
+  shipment_state v1 = s;
+  v1.late_flagged_ms = 0;
+  v1.late_timer_ms = 0;
+  std::string v1_bytes;
+  v1.encode(v1_bytes);
+  v1_bytes.resize(v1_bytes.size() - 2);  // two zero varints
+  v1_bytes[0] = 1;
+  ASSERT_TRUE(shipment_state::decode(v1_bytes, back));
+  EXPECT_EQ(back, v1);
   bad = bytes;
   bad[1] = 2;  // unknown flag
   EXPECT_FALSE(shipment_state::decode(bad, back));

@@ -110,6 +110,16 @@ TEST(ShipmentPipelineTest, OlistReplayDelaysExactlyTheOrdersDeliveredAfterTheirE
   EXPECT_EQ(sum.dead_letters, 0u);
   EXPECT_EQ(sum.messages["delivery_delayed"], late.size());
   EXPECT_EQ(late.size(), 653u);
+  // shipment_late: still undelivered 3 days after the promise (the end of the estimated day),
+  // so exactly the orders delivered more than 3 days after their estimated date.
+  const auto very_late = test::late_orders_from_csv(with_both, 3);
+  std::set<std::string> flagged;
+  for (const auto& f : sum.flags)
+    if (f.kind == "shipment_late") EXPECT_TRUE(flagged.insert(f.entity_id).second) << f.entity_id;
+  EXPECT_EQ(flagged, very_late);
+  EXPECT_EQ(sum.anomalies["shipment_late"], very_late.size());
+  EXPECT_GT(very_late.size(), 100u);
+  EXPECT_LT(very_late.size(), late.size());
 }
 
 }  // namespace

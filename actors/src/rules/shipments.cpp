@@ -10,7 +10,8 @@
 namespace herald::rules {
 namespace {
 
-constexpr std::uint8_t shipment_state_version = 1;
+// v2 adds the shipment_late flag and timer; v1 is still read.
+constexpr std::uint8_t shipment_state_version = 2;
 constexpr std::uint8_t lane_stats_version = 1;
 constexpr char key_separator = '\x1f';
 // Timer kinds: the payload, and the suffix of the timer key.
@@ -18,6 +19,7 @@ constexpr char delay_timer = 'd';
 constexpr char stuck_timer = 's';
 constexpr char hold_timer = 'h';
 constexpr char purge_timer = 'p';
+constexpr char late_timer = 'l';
 
 constexpr std::uint8_t flag_created = 1;
 constexpr std::uint8_t flag_all = flag_created;
@@ -85,25 +87,6 @@ void set_timer(std::string_view id, char kind, std::int64_t& slot, std::int64_t 
   if (slot != 0) timers.cancel(slot, key);
   slot = at_ms;
   if (at_ms != 0) timers.schedule(at_ms, key, std::string_view(&kind, 1));
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out.push_back('"');
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      out.append("\\u00");
-      out.push_back(hex[u >> 4]);
-      out.push_back(hex[u & 0xf]);
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
 }
 
 bool held_before(const shipment_state::held_scan& a, const shipment_state::held_scan& b) noexcept {
@@ -347,14 +330,18 @@ void shipment_state::encode(std::string& out) const {
   w.svarint(stuck_timer_ms);
   w.svarint(hold_timer_ms);
   w.svarint(purge_timer_ms);
+  w.svarint(late_flagged_ms);
+  w.svarint(late_timer_ms);
 }
 
 bool shipment_state::decode(std::string_view in, shipment_state& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, flags = 0, status = 0;
-  if (!r.u8(version) || version != shipment_state_version || !r.u8(flags) ||
+  if (!r.u8(version) || (version != 1 && version != shipment_state_version) || !r.u8(flags) ||
       (flags & ~flag_all) != 0)
     return false;
+  out.late_flagged_ms = 0;
+  out.late_timer_ms = 0;
   out.created = (flags & flag_created) != 0;
   if (!r.str(out.order_id) || !r.str(out.customer_id) || !r.str(out.carrier) ||
       !r.str(out.origin) || !r.str(out.destination) || !r.integer(out.created_ms) ||
@@ -384,7 +371,9 @@ bool shipment_state::decode(std::string_view in, shipment_state& out) {
     }
   }
   return r.integer(out.delay_timer_ms) && r.integer(out.stuck_timer_ms) &&
-         r.integer(out.hold_timer_ms) && r.integer(out.purge_timer_ms) && r.done();
+         r.integer(out.hold_timer_ms) && r.integer(out.purge_timer_ms) &&
+         (version == 1 || (r.integer(out.late_flagged_ms) && r.integer(out.late_timer_ms))) &&
+         r.done();
 }
 
 // ---- operator -------------------------------------------------------------------------------
@@ -573,6 +562,11 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
       s->stuck_timer_ms = 0;
       stuck(id, *s, fire_ms, lanes, effects);
       break;
+    case late_timer:
+      if (s->late_timer_ms != fire_ms || !s->created) return;
+      s->late_timer_ms = 0;
+      late(id, *s, fire_ms, effects);
+      break;
     case purge_timer:
       if (s->purge_timer_ms != fire_ms || !s->created) return;
       s->purge_timer_ms = 0;
@@ -581,6 +575,7 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
       if (purge_at(*s) <= fire_ms) {
         set_timer(id, delay_timer, s->delay_timer_ms, 0, timers);
         set_timer(id, stuck_timer, s->stuck_timer_ms, 0, timers);
+        set_timer(id, late_timer, s->late_timer_ms, 0, timers);
         shipments.erase(id);
         return;
       }
@@ -618,9 +613,9 @@ void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64
   flag.window_ms = s.stuck_threshold_ms;
   std::string& e = flag.evidence_json;
   e = "{\"carrier\":";
-  append_json_string(e, s.carrier);
+  schemas::append_json_string(e, s.carrier);
   e += ",\"status\":";
-  append_json_string(e, to_string(s.status));
+  schemas::append_json_string(e, to_string(s.status));
   e += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms);
   e += ",\"lane_samples\":" + std::to_string(lane == nullptr ? 0 : lane->samples) + "}";
   effects.emit(std::move(flag));
@@ -628,11 +623,43 @@ void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64
   s.flagged_scan_ms = s.last_scan_ms;
 }
 
+void shipment_operator::late(std::string_view id, shipment_state& s, std::int64_t now,
+                             shipment_effects& effects) const {
+  if (is_final(s.status) || s.late_flagged_ms == s.deadline_ms) return;
+  schemas::anomaly_flag flag;
+  flag.flag_id = schemas::make_id("shipment_late", id, std::to_string(s.deadline_ms));
+  flag.ts_ms = now;
+  flag.kind = "shipment_late";
+  flag.entity_type = "shipment";
+  flag.entity_id = std::string(id);
+  flag.score = static_cast<double>(now - s.deadline_ms) / shipment_config::day_ms;  // days late
+  flag.threshold = static_cast<double>(config_.late_after_ms) / shipment_config::day_ms;
+  flag.window_ms = config_.late_after_ms;
+  std::string& e = flag.evidence_json;
+  e = "{\"carrier\":";
+  schemas::append_json_string(e, s.carrier);
+  e += ",\"status\":";
+  schemas::append_json_string(e, to_string(s.status));
+  e += ",\"order_id\":";
+  schemas::append_json_string(e, s.order_id);
+  e += ",\"deadline_ms\":" + std::to_string(s.deadline_ms);
+  e += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) + "}";
+  effects.emit(std::move(flag));
+  s.late_flagged_ms = s.deadline_ms;
+}
+
 void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
                             timer_service& timers) const {
   const bool done = is_final(s.status);
   set_timer(id, delay_timer, s.delay_timer_ms,
             !done && s.delay_notified_ms != s.deadline_ms ? s.deadline_ms : 0, timers);
+  // One shipment_late per deadline: a revised estimate re-arms it for the new date.
+  set_timer(
+      id, late_timer, s.late_timer_ms,
+      !done && config_.late_after_ms > 0 && s.deadline_ms != 0 && s.late_flagged_ms != s.deadline_ms
+          ? s.deadline_ms + config_.late_after_ms
+          : 0,
+      timers);
   std::int64_t stuck_at = 0;
   // One flag per quiet spell: after a flag, only a new scan re-arms.
   const bool flagged_spell = s.flagged_ms != 0 && s.flagged_scan_ms == s.last_scan_ms;

@@ -8,7 +8,8 @@
 /// deadline passing without delivery gives one `delivery_delayed` per deadline. No scan for
 /// longer than the lane's usual transit (p95, learned from delivered shipments of the same
 /// carrier, origin and destination) gives a `shipment_stuck` anomaly, at most one per
-/// `anomaly_min_interval_ms`.
+/// `anomaly_min_interval_ms`. Still undelivered `late_after_ms` past its deadline gives one
+/// `shipment_late` anomaly per deadline (for the merchant: the customer had delivery_delayed).
 ///
 /// Scans may overtake their shipment_created (different producers): they are held in the
 /// shipment's state for `hold_unknown_ms` and applied in event-time order once it arrives.
@@ -103,6 +104,9 @@ struct shipment_config {
   double stuck_factor = 1.0;
   /// Least time between two shipment_stuck flags of one shipment. Default: 1 day.
   std::int64_t anomaly_min_interval_ms = day_ms;
+  /// A shipment still undelivered this long after its deadline is flagged shipment_late
+  /// (0 = never). Default: 3 days.
+  std::int64_t late_after_ms = 3 * day_ms;
   /// How long a shipment is kept after its last scan (absorbs late duplicates of a delivered
   /// one; forgets lost ones). Default: 30 days.
   std::int64_t retention_ms = 30 * day_ms;
@@ -138,12 +142,14 @@ struct shipment_state {
   std::int64_t stuck_threshold_ms = 0;  ///< threshold the pending stuck timer was set with
   std::int64_t flagged_ms = 0;          ///< last shipment_stuck flag, 0 = never
   std::int64_t flagged_scan_ms = 0;     ///< last_scan_ms at that flag (one flag per quiet spell)
+  std::int64_t late_flagged_ms = 0;     ///< deadline a shipment_late was flagged for, 0 = none
   std::vector<held_scan> held;          ///< before creation only; (ts, event_id) order
   // Pending timers (0 = none): a firing that does not match is stale and ignored.
   std::int64_t delay_timer_ms = 0;
   std::int64_t stuck_timer_ms = 0;
   std::int64_t hold_timer_ms = 0;
   std::int64_t purge_timer_ms = 0;
+  std::int64_t late_timer_ms = 0;
 
   void encode(std::string& out) const;
   [[nodiscard]] static bool decode(std::string_view in, shipment_state& out);
@@ -227,6 +233,8 @@ class shipment_operator {
                    shipment_effects& effects) const;
   void delay(std::string_view id, shipment_state& s, std::int64_t now,
              shipment_effects& effects) const;
+  void late(std::string_view id, shipment_state& s, std::int64_t now,
+            shipment_effects& effects) const;
   void stuck(std::string_view id, shipment_state& s, std::int64_t now,
              keyed_state<lane_stats>& lanes, shipment_effects& effects) const;
   /// Brings the delay, stuck and purge timers in line with the state.
