@@ -597,27 +597,41 @@ void shipment_operator::delay(std::string_view id, shipment_state& s, std::int64
   s.delay_notified_ms = s.deadline_ms;
 }
 
-void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64_t now,
-                              keyed_state<lane_stats>& lanes, shipment_effects& effects) const {
-  if (is_final(s.status) || s.stuck_threshold_ms <= 0) return;
-  const lane_stats* lane = lane_of(s, lanes);
+namespace {
+
+/// A shipment anomaly flag for `id`, its id from (kind, shipment, trigger), with the evidence
+/// started by the shipment's carrier and status (the caller appends, then closes the object).
+schemas::anomaly_flag shipment_flag(std::string_view kind, std::string_view id,
+                                    std::int64_t trigger, std::int64_t now,
+                                    const shipment_state& s) {
   schemas::anomaly_flag flag;
-  flag.flag_id = schemas::make_id("shipment_stuck", id, std::to_string(s.last_scan_ms));
+  flag.flag_id = schemas::make_id(kind, id, std::to_string(trigger));
   flag.ts_ms = now;
-  flag.kind = "shipment_stuck";
+  flag.kind = std::string(kind);
   flag.entity_type = "shipment";
   flag.entity_id = std::string(id);
-  flag.score =
-      static_cast<double>(now - s.last_scan_ms) / static_cast<double>(s.stuck_threshold_ms);
-  flag.threshold = static_cast<double>(s.stuck_threshold_ms) / hour_ms;
-  flag.window_ms = s.stuck_threshold_ms;
   std::string& e = flag.evidence_json;
   e = "{\"carrier\":";
   schemas::append_json_string(e, s.carrier);
   e += ",\"status\":";
   schemas::append_json_string(e, to_string(s.status));
-  e += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms);
-  e += ",\"lane_samples\":" + std::to_string(lane == nullptr ? 0 : lane->samples) + "}";
+  return flag;
+}
+
+}  // namespace
+
+void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64_t now,
+                              keyed_state<lane_stats>& lanes, shipment_effects& effects) const {
+  if (is_final(s.status) || s.stuck_threshold_ms <= 0) return;
+  const lane_stats* lane = lane_of(s, lanes);
+  auto flag = shipment_flag("shipment_stuck", id, s.last_scan_ms, now, s);
+  flag.score =
+      static_cast<double>(now - s.last_scan_ms) / static_cast<double>(s.stuck_threshold_ms);
+  flag.threshold = static_cast<double>(s.stuck_threshold_ms) / hour_ms;
+  flag.window_ms = s.stuck_threshold_ms;
+  flag.evidence_json += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) +
+                        ",\"lane_samples\":" + std::to_string(lane == nullptr ? 0 : lane->samples) +
+                        "}";
   effects.emit(std::move(flag));
   s.flagged_ms = now;
   s.flagged_scan_ms = s.last_scan_ms;
@@ -626,24 +640,15 @@ void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64
 void shipment_operator::late(std::string_view id, shipment_state& s, std::int64_t now,
                              shipment_effects& effects) const {
   if (is_final(s.status) || s.late_flagged_ms == s.deadline_ms) return;
-  schemas::anomaly_flag flag;
-  flag.flag_id = schemas::make_id("shipment_late", id, std::to_string(s.deadline_ms));
-  flag.ts_ms = now;
-  flag.kind = "shipment_late";
-  flag.entity_type = "shipment";
-  flag.entity_id = std::string(id);
+  auto flag = shipment_flag("shipment_late", id, s.deadline_ms, now, s);
   flag.score = static_cast<double>(now - s.deadline_ms) / shipment_config::day_ms;  // days late
   flag.threshold = static_cast<double>(config_.late_after_ms) / shipment_config::day_ms;
   flag.window_ms = config_.late_after_ms;
   std::string& e = flag.evidence_json;
-  e = "{\"carrier\":";
-  schemas::append_json_string(e, s.carrier);
-  e += ",\"status\":";
-  schemas::append_json_string(e, to_string(s.status));
   e += ",\"order_id\":";
   schemas::append_json_string(e, s.order_id);
-  e += ",\"deadline_ms\":" + std::to_string(s.deadline_ms);
-  e += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) + "}";
+  e += ",\"deadline_ms\":" + std::to_string(s.deadline_ms) +
+       ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) + "}";
   effects.emit(std::move(flag));
   s.late_flagged_ms = s.deadline_ms;
 }
