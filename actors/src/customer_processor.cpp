@@ -13,6 +13,7 @@ namespace herald::actors {
 namespace {
 
 constexpr char cart_tag = 'c';
+constexpr char bot_tag = 'b';  // erases a customer's bot state once it no longer matters
 
 // Detector state kinds in the detectors store.
 constexpr char bot_prefix = 'b';
@@ -37,11 +38,17 @@ class customer_processor final : public task_processor,
         traffic_rule_(config_.anomalies.traffic, "traffic_spike", "partition"),
         click_key_(config_.topics.clickstream + "/" + std::to_string(host.id().partition)),
         cart_key_(config_.topics.carts + "/" + std::to_string(host.id().partition)),
-        cart_timers_(host.timers(cart_tag)) {}
+        cart_timers_(host.timers(cart_tag)),
+        bot_timers_(host.timers(bot_tag)) {}
 
   void apply(const schemas::event& ev) override {
     using schemas::event_type;
+    const bool known = ev.customer_id.empty() || bots_.find(ev.customer_id) != nullptr;
     bot_rule_.on_event(ev, bots_, *this);
+    // One expiry timer per customer, pushed back lazily when it fires.
+    if (!known)
+      if (const rules::bot_state* b = bots_.find(ev.customer_id))
+        bot_timers_.schedule(bot_rule_.expires_at(*b), ev.customer_id, {});
     traffic_rule_.observe(
         schemas::topic_of(ev.type) == schemas::topic_kind::clickstream ? click_key_ : cart_key_,
         ev.ts_ms, traffic_, *this);
@@ -78,6 +85,15 @@ class customer_processor final : public task_processor,
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {
+    if (tag == bot_tag) {
+      if (const rules::bot_state* b = bots_.find(key)) {
+        if (const auto at = bot_rule_.expires_at(*b); at > fire_ms)
+          bot_timers_.schedule(at, key, {});
+        else
+          bots_.erase(key);
+      }
+      return;
+    }
     if (tag != cart_tag) return;
     static const rules::no_stock_view everything_available;
     const rules::stock_view& stock =
@@ -140,6 +156,7 @@ class customer_processor final : public task_processor,
   std::string click_key_;
   std::string cart_key_;
   rules::timer_service& cart_timers_;
+  rules::timer_service& bot_timers_;
   std::string buffer_;
 };
 

@@ -178,6 +178,21 @@ TEST(BotDetectorTest, RateLimitedPerEntity) {
   EXPECT_NE(fx.flags[0].flag_id, fx.flags[1].flag_id);
 }
 
+TEST(BotDetectorTest, StateExpiresOnceNothingInItMatters) {
+  bot_detector d;
+  fake_state<bot_state> st;
+  recorded_effects fx;
+  d.on_event(click("c1", t0), st, fx);
+  d.on_event(click("c1", t0 + 5'000), st, fx);
+  EXPECT_EQ(d.expires_at(st.values["c1"]), t0 + 5'000 + 60'000) << "the window after the last";
+  // A flagged bot: kept while the flag is in force (1 h) and the rate limit runs (10 min).
+  for (int i = 0; i < 40; ++i) d.on_event(click("bot", t0 + i * 100), st, fx);
+  ASSERT_EQ(fx.flags.size(), 1u);
+  const auto& b = st.values["bot"];
+  EXPECT_EQ(d.expires_at(b), b.flagged_until_ms);
+  EXPECT_GE(b.flagged_until_ms, b.last_flag_ms + 3'600'000);
+}
+
 TEST(BotDetectorTest, StateIsBounded) {
   bot_detector bots;
   fake_state<bot_state> st;

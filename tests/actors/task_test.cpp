@@ -117,6 +117,28 @@ TEST_F(CustomerTaskTest, ResumesFromCommittedOffsetsWithCartsAndTimersIntact) {
   EXPECT_EQ(out[0].key, "ann");
 }
 
+TEST_F(CustomerTaskTest, IdleCustomersBotStateIsErased) {
+  auto bot_keys = [&] {
+    std::vector<std::string> out;
+    EXPECT_TRUE(db_->scan(state::store::detectors, "", std::string(16, '\xff'),
+                          [&](std::string_view key, std::string_view) {
+                            for (const char* who : {"ann", "bob", "carl"})
+                              if (key.ends_with(std::string("b") + who)) out.emplace_back(who);
+                            return true;
+                          })
+                    .ok());
+    return out;
+  };
+  auto task = make_task();
+  feed(*task, 0, {{"ann", add("ann", t0)}, {"bob", add("bob", t0 + 1000)}});
+  task->commit(0);
+  EXPECT_EQ(bot_keys(), (std::vector<std::string>{"ann", "bob"}));
+  // An hour later nothing about ann's or bob's click rate matters any more.
+  feed(*task, 2, {{"carl", add("carl", t0 + hour)}});
+  task->shutdown(0);
+  EXPECT_EQ(bot_keys(), (std::vector<std::string>{"carl"}));
+}
+
 TEST_F(CustomerTaskTest, CrashBeforeCommitReprocessesAndEmitsOnce) {
   {
     auto task = make_task();

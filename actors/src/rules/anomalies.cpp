@@ -268,6 +268,14 @@ bool cart_quantity_state::decode(std::string_view in, cart_quantity_state& out) 
 
 bot_detector::bot_detector(bot_config config) : config_(config) {}
 
+std::int64_t bot_detector::expires_at(const bot_state& s) const noexcept {
+  std::int64_t last = 0;
+  for (const auto t : s.times.values) last = std::max(last, t);
+  std::int64_t at = std::max(last + config_.window_ms, s.flagged_until_ms);
+  if (s.last_flag_ms != 0) at = std::max(at, s.last_flag_ms + config_.min_interval_ms);
+  return at;
+}
+
 void bot_detector::on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
                             anomaly_effects& effects) {
   if (ev.customer_id.empty()) return;

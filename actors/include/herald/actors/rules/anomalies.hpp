@@ -220,6 +220,11 @@ class bot_detector {
   void observe(std::string_view entity_type, std::string_view entity_id, std::int64_t ts_ms,
                std::string_view trigger, keyed_state<bot_state>& states, anomaly_effects& effects);
 
+  /// Event time from which `s` no longer matters: no event left in the window, no bot flag
+  /// in force, no rate limit pending. A task erases the state then, so idle customers cost
+  /// nothing (the state is per customer, and customers are unbounded).
+  [[nodiscard]] std::int64_t expires_at(const bot_state& s) const noexcept;
+
   [[nodiscard]] const count_sketch& population() const noexcept { return population_; }
   count_sketch& population() noexcept { return population_; }
   [[nodiscard]] const bot_config& config() const noexcept { return config_; }
