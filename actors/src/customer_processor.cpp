@@ -120,7 +120,13 @@ class customer_processor final : public task_processor,
     s.price = price;
     buffer_.clear();
     s.encode(buffer_);
-    host_.emit(config_.topics.sku_signals, sku, buffer_);
+    // Waitlist requests and order lines must never be lost: the outbox. Views and cart adds
+    // only feed the SKU's statistical detectors: produced after the commit without a RocksDB
+    // write each (a crash before Kafka acknowledges them loses a few samples).
+    if (kind == rules::sku_signal::kind::view || kind == rules::sku_signal::kind::cart_add)
+      host_.emit_transient(config_.topics.sku_signals, sku, buffer_);
+    else
+      host_.emit(config_.topics.sku_signals, sku, buffer_);
     host_.env().probe->add_sku_signals(1);
   }
 

@@ -162,6 +162,10 @@ void task::emit(const std::string& topic, std::string_view key, std::string_view
   state_.add_output(topic, key, value, headers);
 }
 
+void task::emit_transient(const std::string& topic, std::string_view key, std::string_view value) {
+  transient_.push_back({&topic, std::string(key), std::string(value)});
+}
+
 void task::commit(std::int64_t wall_ms) {
   last_commit_wall_ms_ = wall_ms;
   const std::int64_t t0 = streams::steady_now_ns();
@@ -180,6 +184,12 @@ void task::commit(std::int64_t wall_ms) {
   dirty_ = false;
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
+  metrics* probe = env_.probe;
+  for (const auto& rec : transient_)
+    if (!env_.sink->produce(*rec.topic, rec.key, rec.value, {},
+                            [probe](bool ok) { probe->add_produced(ok); }))
+      probe->add_produced(false);
+  transient_.clear();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
     if (next_offsets_[t] < 0) continue;
     if (env_.committed) env_.committed(id_, static_cast<std::uint16_t>(t), next_offsets_[t]);

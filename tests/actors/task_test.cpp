@@ -3,6 +3,8 @@
 
 #include "herald/actors/task.hpp"
 
+#include "herald/actors/rules/inventory.hpp"
+
 #include <filesystem>
 #include <random>
 
@@ -26,7 +28,8 @@ class CustomerTaskTest : public ::testing::Test {
     std::string error;
     cluster_ = streams::mock_cluster::start(1, error);
     ASSERT_TRUE(cluster_) << error;
-    for (const char* t : {"shop.clickstream", "shop.carts", "herald.cart-reminders", "herald.dlq"})
+    for (const char* t : {"shop.clickstream", "shop.carts", "herald.cart-reminders", "herald.dlq",
+                          "herald.sku-signals", "herald.anomalies"})
       cluster_->create_topic(t, 1);
     streams::sink_config sc;
     sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
@@ -137,6 +140,31 @@ TEST_F(CustomerTaskTest, IdleCustomersBotStateIsErased) {
   feed(*task, 2, {{"carl", add("carl", t0 + hour)}});
   task->shutdown(0);
   EXPECT_EQ(bot_keys(), (std::vector<std::string>{"carl"}));
+}
+
+TEST_F(CustomerTaskTest, DetectorSignalsAreProducedAfterTheCommitWithoutTheOutbox) {
+  auto task = make_task();
+  feed(*task, 0, {{"ann", add("ann", t0)}});
+  EXPECT_TRUE(read("herald.sku-signals").empty()) << "nothing leaves before the commit";
+  std::size_t outbox = 0;
+  task->commit(0);
+  // The cart add's signal went straight to the producer: the outbox holds nothing for it.
+  EXPECT_TRUE(db_->scan(state::store::outbox, "", std::string(16, '\xff'),
+                        [&](std::string_view, std::string_view) {
+                          ++outbox;
+                          return true;
+                        })
+                  .ok());
+  EXPECT_EQ(outbox, 0u);
+  const auto out = read("herald.sku-signals");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].key, "s");
+  rules::sku_signal sig;
+  ASSERT_TRUE(rules::sku_signal::decode(out[0].value, sig));
+  EXPECT_EQ(sig.type, rules::sku_signal::kind::cart_add);
+  EXPECT_EQ(sig.customer_id, "ann");
+  EXPECT_EQ(sig.price, 3);
+  task->shutdown(0);
 }
 
 TEST_F(CustomerTaskTest, CrashBeforeCommitReprocessesAndEmitsOnce) {

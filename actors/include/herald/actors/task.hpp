@@ -104,6 +104,11 @@ class task {
   /// Adds an output record to the outbox (produced after the next commit).
   void emit(const std::string& topic, std::string_view key, std::string_view value,
             const streams::header_list& headers = {});
+  /// Like `emit`, but kept in memory rather than the outbox: produced after the next commit,
+  /// not re-sent after a crash between that commit and Kafka's acknowledgement. For the
+  /// high-volume inputs of statistical detectors (views, cart adds re-keyed by SKU), where an
+  /// RocksDB write per record would cost more than an occasional lost sample.
+  void emit_transient(const std::string& topic, std::string_view key, std::string_view value);
 
  private:
   class tagged_timers;
@@ -129,6 +134,12 @@ class task {
   std::unique_ptr<task_processor> processor_;
   std::shared_ptr<acks> acks_ = std::make_shared<acks>();
   std::map<std::uint64_t, state::outbox_record> unacked_;
+  struct transient_record {
+    const std::string* topic;
+    std::string key;
+    std::string value;
+  };
+  std::vector<transient_record> transient_;  // emitted since the last commit
   std::vector<state::timer> due_;
   std::vector<std::int64_t> next_offsets_;  // per topic index, -1 = untouched since commit
   std::int64_t last_commit_wall_ms_ = 0;
