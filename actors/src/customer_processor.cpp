@@ -89,8 +89,10 @@ class customer_processor final : public task_processor,
       if (const rules::bot_state* b = bots_.find(key)) {
         if (const auto at = bot_rule_.expires_at(*b); at > fire_ms)
           bot_timers_.schedule(at, key, {});
-        else
+        else {
+          bot_rule_.retire(*b);
           bots_.erase(key);
+        }
       }
       return;
     }

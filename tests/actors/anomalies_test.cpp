@@ -185,6 +185,11 @@ TEST(BotDetectorTest, StateExpiresOnceNothingInItMatters) {
   d.on_event(click("c1", t0), st, fx);
   d.on_event(click("c1", t0 + 5'000), st, fx);
   EXPECT_EQ(d.expires_at(st.values["c1"]), t0 + 5'000 + 60'000) << "the window after the last";
+  // Retiring it gives the population its last window (2 events), as its next event would.
+  const auto before = d.population().total;
+  d.retire(st.values["c1"]);
+  EXPECT_EQ(d.population().total, before + 1);
+  EXPECT_EQ(d.population().median(), 2);
   // A flagged bot: kept while the flag is in force (1 h) and the rate limit runs (10 min).
   for (int i = 0; i < 40; ++i) d.on_event(click("bot", t0 + i * 100), st, fx);
   ASSERT_EQ(fx.flags.size(), 1u);

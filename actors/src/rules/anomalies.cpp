@@ -276,6 +276,10 @@ std::int64_t bot_detector::expires_at(const bot_state& s) const noexcept {
   return at;
 }
 
+void bot_detector::retire(const bot_state& s) {
+  if (s.bucket_start_ms != 0) population_.add(s.bucket_count);
+}
+
 void bot_detector::on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
                             anomaly_effects& effects) {
   if (ev.customer_id.empty()) return;

@@ -224,6 +224,9 @@ class bot_detector {
   /// in force, no rate limit pending. A task erases the state then, so idle customers cost
   /// nothing (the state is per customer, and customers are unbounded).
   [[nodiscard]] std::int64_t expires_at(const bot_state& s) const noexcept;
+  /// Call before erasing an expired state: its last window still counts in the population
+  /// (else only customers who never pause would shape the baseline).
+  void retire(const bot_state& s);
 
   [[nodiscard]] const count_sketch& population() const noexcept { return population_; }
   count_sketch& population() noexcept { return population_; }
