@@ -33,12 +33,6 @@ using stop_atom = caf::atom_constant<caf::atom("stop")>;
 // A poll loop that has not come round for this long is wedged: /healthz fails, the pod restarts.
 constexpr std::int64_t poll_stall_s = 120;
 
-std::int64_t steady_now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -152,7 +146,7 @@ struct app::impl final : streams::source_listener {
   /// /healthz: the process answers and, once started, its poll loop comes round.
   http_response health() const {
     if (!running || !source) return {200, "text/plain", "starting\n"};
-    const auto age_s = (steady_now_ns() - source->last_poll_ns()) / 1'000'000'000;
+    const auto age_s = (streams::steady_now_ns() - source->last_poll_ns()) / 1'000'000'000;
     if (source->last_poll_ns() != 0 && age_s > poll_stall_s)
       return {503, "text/plain", fmt::format("poll loop stalled for {} s\n", age_s)};
     return {200, "text/plain", "ok\n"};

@@ -3,6 +3,7 @@
 // requests, order lines, views and cart adds) re-keyed by SKU through the repartition topic,
 // since cross-key work goes through Kafka.
 
+#include "anomaly_output.hpp"
 #include "cache_state.hpp"
 #include "herald/actors/rules/abandoned_cart.hpp"
 #include "herald/actors/rules/anomalies.hpp"
@@ -141,12 +142,7 @@ class customer_processor final : public task_processor,
   void suppressed(rules::suppression reason) override {
     host_.env().probe->add_suppression(reason, 1);
   }
-  void emit(schemas::anomaly_flag&& flag) override {
-    buffer_.clear();
-    schemas::encode(flag, buffer_);
-    host_.emit(config_.topics.anomalies, flag.entity_id, buffer_);
-    host_.env().probe->add_anomaly(flag.kind);
-  }
+  void emit(schemas::anomaly_flag&& flag) override { detail::emit_anomaly(host_, flag, buffer_); }
   bool is_bot(std::string_view customer, std::int64_t now_ms) const override {
     const rules::bot_state* s = bots_.find(customer);
     return s != nullptr && s->is_bot(now_ms);

@@ -158,8 +158,7 @@ int run_demo(const demo_options& o) {
   {
     std::string kinds;
     std::uint64_t flags = 0;
-    for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
-                             "cart_quantity", "shipment_stuck", "shipment_late"})
+    for (const auto kind : anomaly_kinds)
       if (const auto n = probe.anomalies_total(kind); n > 0) {
         kinds += fmt::format("{}{} {}", kinds.empty() ? "" : ", ", n, kind);
         flags += n;
@@ -426,9 +425,8 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
                     {"out_of_stock", probe.restock_alerts_total(rt::out_of_stock)},
                     {"tracking_update", probe.tracking_notifications_total(false)},
                     {"delivery_delayed", probe.tracking_notifications_total(true)}};
-    for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
-                             "cart_quantity", "shipment_stuck", "shipment_late"})
-      sum.anomalies[kind] = probe.anomalies_total(kind);
+    for (const auto kind : anomaly_kinds)
+      sum.anomalies[std::string(kind)] = probe.anomalies_total(kind);
     std::vector<streams::consumed_record> flags;
     if (!streams::read_topic(cfg.kafka.properties, cfg.topics.anomalies, flags, error)) return sum;
     for (const auto& r : flags) {

@@ -90,9 +90,9 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                         .Name("herald_anomalies_total")
                         .Help("Anomaly flags to herald.anomalies, by kind")
                         .Register(*registry_);
-  for (const char* kind : {"bot_click_rate", "demand_spike", "traffic_spike", "price_anomaly",
-                           "cart_quantity", "shipment_stuck", "shipment_late", "other"})
-    anomalies_.emplace_back(kind, &anomalies.Add({{"kind", kind}}));
+  for (const auto kind : anomaly_kinds)
+    anomalies_.emplace_back(kind, &anomalies.Add({{"kind", std::string(kind)}}));
+  anomalies_.emplace_back("other", &anomalies.Add({{"kind", "other"}}));
   latency_bounds_ = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                      0.05,   0.1,     0.25,   0.5,   1,      2.5,   5,    10};
   latency_ = &BuildHistogram()

@@ -1,6 +1,7 @@
 // The shipment family (shop.shipments, keyed by shipment): tracking notifications, delivery
 // delays and stuck-shipment flags, with transit times learned per lane.
 
+#include "anomaly_output.hpp"
 #include "cache_state.hpp"
 #include "herald/actors/rules/shipments.hpp"
 #include "herald/actors/task.hpp"
@@ -48,12 +49,7 @@ class shipment_processor final : public task_processor, private rules::shipment_
     host_.emit(config_.topics.tracking_notifications, msg.customer_id, buffer_);
     host_.env().probe->add_tracking_notification(msg.delayed);
   }
-  void emit(schemas::anomaly_flag&& msg) override {
-    buffer_.clear();
-    schemas::encode(msg, buffer_);
-    host_.emit(config_.topics.anomalies, msg.entity_id, buffer_);
-    host_.env().probe->add_anomaly(msg.kind);
-  }
+  void emit(schemas::anomaly_flag&& flag) override { detail::emit_anomaly(host_, flag, buffer_); }
   void suppressed(rules::shipment_suppression reason) override {
     host_.env().probe->add_shipment_suppression(reason);
   }

@@ -3,6 +3,7 @@
 // the SKU's demand-spike, price and cart-quantity anomaly detectors (fed by views and cart adds
 // re-keyed by SKU).
 
+#include "anomaly_output.hpp"
 #include "cache_state.hpp"
 #include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
@@ -128,12 +129,7 @@ class sku_processor final : public task_processor,
   void suppressed(rules::inventory_suppression reason) override {
     host_.env().probe->add_inventory_suppression(reason, 1);
   }
-  void emit(schemas::anomaly_flag&& flag) override {
-    buffer_.clear();
-    schemas::encode(flag, buffer_);
-    host_.emit(config_.topics.anomalies, flag.entity_id, buffer_);
-    host_.env().probe->add_anomaly(flag.kind);
-  }
+  void emit(schemas::anomaly_flag&& flag) override { detail::emit_anomaly(host_, flag, buffer_); }
 
   task& host_;
   const app_config& config_;

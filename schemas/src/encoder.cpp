@@ -95,10 +95,6 @@ void append_json_string(std::string& out, std::string_view s) {
 
 namespace {
 
-void append_string(std::string& out, std::string_view s) {
-  append_json_string(out, s);
-}
-
 void append_integer(std::string& out, std::int64_t v) {
   std::array<char, 24> buf{};
   const auto result = std::to_chars(buf.data(), buf.data() + buf.size(), v);
@@ -122,7 +118,7 @@ class object_writer {
 
   object_writer& string(std::string_view k, std::string_view v) {
     key(k);
-    append_string(out_, v);
+    append_json_string(out_, v);
     return *this;
   }
   object_writer& integer(std::string_view k, std::int64_t v) {

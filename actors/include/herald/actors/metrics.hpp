@@ -34,6 +34,11 @@ enum class event_result : std::uint8_t { ok, dlq };
 inline constexpr std::size_t event_result_count = 2;
 inline constexpr std::size_t decode_code_count = 8;
 
+/// The anomaly kinds counted by herald_anomalies_total{kind} (any other counts as "other").
+inline constexpr std::array<std::string_view, 7> anomaly_kinds = {
+    "bot_click_rate", "demand_spike",   "traffic_spike", "price_anomaly",
+    "cart_quantity",  "shipment_stuck", "shipment_late"};
+
 class metrics {
  public:
   /// `topics`: the consumed topics, indexed as the source's bindings; `internal` marks
