@@ -5,6 +5,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -566,17 +567,17 @@ void check(const app_config& c) {
     if (!(d->min_ratio >= 1)) fail(p + "min_ratio", "must be >= 1");
     if (d->max_gap_buckets < 0) fail(p + "max_gap_buckets", "must be >= 0");
   }
-  if (a.price.samples == 0 || a.price.samples > 1'000)
-    fail(an + "price.samples", "must be in 1..1000 (a ring per SKU)");
-  if (a.price.min_samples == 0 || a.price.min_samples > a.price.samples)
-    fail(an + "price.min_samples", "must be in 1..samples");
-  if (!(a.price.factor > 1)) fail(an + "price.factor", "must be > 1");
-  if (a.cart_quantity.samples == 0 || a.cart_quantity.samples > 1'000)
-    fail(an + "cart_quantity.samples", "must be in 1..1000 (a ring per SKU)");
-  if (a.cart_quantity.min_samples == 0 || a.cart_quantity.min_samples > a.cart_quantity.samples)
-    fail(an + "cart_quantity.min_samples", "must be in 1..samples");
+  // The two trailing-median detectors: a ring of samples per SKU and a factor over the median.
+  for (const auto& [name, samples, min_samples, factor] :
+       {std::tuple{"price.", a.price.samples, a.price.min_samples, a.price.factor},
+        std::tuple{"cart_quantity.", a.cart_quantity.samples, a.cart_quantity.min_samples,
+                   a.cart_quantity.factor}}) {
+    const std::string p = an + name;
+    if (samples == 0 || samples > 1'000) fail(p + "samples", "must be in 1..1000 (a ring per SKU)");
+    if (min_samples == 0 || min_samples > samples) fail(p + "min_samples", "must be in 1..samples");
+    if (!(factor > 1)) fail(p + "factor", "must be > 1");
+  }
   if (a.cart_quantity.absolute_limit <= 0) fail(an + "cart_quantity.absolute_limit", "must be > 0");
-  if (!(a.cart_quantity.factor > 1)) fail(an + "cart_quantity.factor", "must be > 1");
   static const std::set<std::string> levels = {"trace", "debug",    "info", "warn",
                                                "error", "critical", "off"};
   if (levels.count(c.log.level) == 0)

@@ -181,7 +181,9 @@ TEST_F(ConfigTest, EnvironmentOverridesEveryKindOfKey) {
   EXPECT_EQ(c.shipments.max_held_scans, 8u);
   // Printing the config never shows the secret.
   for (const auto& [name, value] : redacted_properties(c))
-    if (name == "sasl.password") EXPECT_EQ(value, "***");
+    if (name == "sasl.password") {
+      EXPECT_EQ(value, "***");
+    }
 }
 
 TEST_F(ConfigTest, EveryProblemIsReportedWithItsKeyAndWhy) {

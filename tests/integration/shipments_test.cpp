@@ -115,7 +115,9 @@ TEST(ShipmentPipelineTest, OlistReplayDelaysExactlyTheOrdersDeliveredAfterTheirE
   const auto very_late = test::late_orders_from_csv(with_both, 3);
   std::set<std::string> flagged;
   for (const auto& f : sum.flags)
-    if (f.kind == "shipment_late") EXPECT_TRUE(flagged.insert(f.entity_id).second) << f.entity_id;
+    if (f.kind == "shipment_late") {
+      EXPECT_TRUE(flagged.insert(f.entity_id).second) << f.entity_id;
+    }
   EXPECT_EQ(flagged, very_late);
   EXPECT_EQ(sum.anomalies["shipment_late"], very_late.size());
   EXPECT_GT(very_late.size(), 100u);

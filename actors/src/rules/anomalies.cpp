@@ -302,7 +302,7 @@ void bot_detector::observe(std::string_view entity_type, std::string_view entity
   // Tumbling windows feed the population sketch: one sample per entity and window, so heavy
   // entities do not outweigh the many quiet ones in the baseline.
   if (s.bucket_start_ms == 0 || ts_ms >= s.bucket_start_ms + config_.window_ms) {
-    if (s.bucket_start_ms != 0) population_.add(s.bucket_count);
+    retire(s);
     s.bucket_start_ms = ts_ms;
     s.bucket_count = 0;
   }
@@ -389,19 +389,21 @@ void demand_spike_detector::advance(std::string_view key, std::int64_t now_ms,
   if (s->bucket_start_ms != before) states.mark_dirty(key);
 }
 
+std::int64_t demand_spike_detector::lateness() const noexcept {
+  return std::clamp<std::int64_t>(config_.lateness_ms, 0, config_.bucket_ms);
+}
+
 std::int64_t demand_spike_detector::closes_at(const demand_state& s) const noexcept {
-  return s.bucket_start_ms + config_.bucket_ms +
-         std::clamp<std::int64_t>(config_.lateness_ms, 0, config_.bucket_ms);
+  return s.bucket_start_ms + config_.bucket_ms + lateness();
 }
 
 void demand_spike_detector::close_until(std::string_view key, demand_state& s, std::int64_t now_ms,
                                         anomaly_effects& effects) const {
   if (now_ms < closes_at(s)) return;
   const std::int64_t bucket = config_.bucket_ms;
-  const std::int64_t lateness = closes_at(s) - s.bucket_start_ms - bucket;
   // Buckets that end lateness or more before now: the open one, then (at most) the one its
   // next_count belongs to, then the empty buckets of a gap.
-  const std::int64_t closed = (now_ms - lateness - s.bucket_start_ms) / bucket;
+  const std::int64_t closed = (now_ms - lateness() - s.bucket_start_ms) / bucket;
   const std::int64_t open_ms = s.bucket_start_ms + closed * bucket;
   close_bucket(key, s, effects);
   s.count = s.next_count;

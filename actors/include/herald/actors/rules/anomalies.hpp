@@ -224,8 +224,9 @@ class bot_detector {
   /// in force, no rate limit pending. A task erases the state then, so idle customers cost
   /// nothing (the state is per customer, and customers are unbounded).
   [[nodiscard]] std::int64_t expires_at(const bot_state& s) const noexcept;
-  /// Call before erasing an expired state: its last window still counts in the population
-  /// (else only customers who never pause would shape the baseline).
+  /// Adds `s`'s current window to the population. observe() does it when a window ends; call
+  /// it before erasing an expired state too (else only customers who never pause would shape
+  /// the baseline).
   void retire(const bot_state& s);
 
   [[nodiscard]] const count_sketch& population() const noexcept { return population_; }
@@ -268,6 +269,8 @@ class demand_spike_detector {
   [[nodiscard]] const demand_config& config() const noexcept { return config_; }
 
  private:
+  /// lateness_ms, capped at bucket_ms.
+  [[nodiscard]] std::int64_t lateness() const noexcept;
   void close_until(std::string_view key, demand_state& s, std::int64_t now_ms,
                    anomaly_effects& effects) const;
   void close_bucket(std::string_view key, demand_state& s, anomaly_effects& effects) const;
