@@ -44,12 +44,10 @@ class customer_processor final : public task_processor,
 
   void apply(const schemas::event& ev) override {
     using schemas::event_type;
-    const bool known = ev.customer_id.empty() || bots_.find(ev.customer_id) != nullptr;
-    bot_rule_.on_event(ev, bots_, *this);
-    // One expiry timer per customer, pushed back lazily when it fires.
-    if (!known)
-      if (const rules::bot_state* b = bots_.find(ev.customer_id))
-        bot_timers_.schedule(bot_rule_.expires_at(*b), ev.customer_id, {});
+    // One expiry timer per customer, set when its state is created and pushed back lazily
+    // when it fires.
+    if (const rules::bot_state* b = bot_rule_.on_event(ev, bots_, *this); b && b->is_new())
+      bot_timers_.schedule(bot_rule_.expires_at(*b), ev.customer_id, {});
     traffic_rule_.observe(
         schemas::topic_of(ev.type) == schemas::topic_kind::clickstream ? click_key_ : cart_key_,
         ev.ts_ms, traffic_, *this);

@@ -182,8 +182,13 @@ TEST(BotDetectorTest, StateExpiresOnceNothingInItMatters) {
   bot_detector d;
   fake_state<bot_state> st;
   recorded_effects fx;
-  d.on_event(click("c1", t0), st, fx);
-  d.on_event(click("c1", t0 + 5'000), st, fx);
+  // The state returned is the entity's; new on its first event only (the task arms the
+  // expiry timer then).
+  const bot_state* first = d.on_event(click("c1", t0), st, fx);
+  ASSERT_EQ(first, &st.values["c1"]);
+  EXPECT_TRUE(first->is_new());
+  EXPECT_FALSE(d.on_event(click("c1", t0 + 5'000), st, fx)->is_new());
+  EXPECT_EQ(d.on_event(click("", t0), st, fx), nullptr) << "no customer, no state";
   EXPECT_EQ(d.expires_at(st.values["c1"]), t0 + 5'000 + 60'000) << "the window after the last";
   // Retiring it gives the population its last window (2 events), as its next event would.
   const auto before = d.population().total;

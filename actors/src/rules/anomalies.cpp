@@ -280,21 +280,22 @@ void bot_detector::retire(const bot_state& s) {
   if (s.bucket_start_ms != 0) population_.add(s.bucket_count);
 }
 
-void bot_detector::on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
-                            anomaly_effects& effects) {
-  if (ev.customer_id.empty()) return;
-  observe("customer", ev.customer_id, ev.ts_ms, trigger_of(ev), customers, effects);
+const bot_state* bot_detector::on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
+                                        anomaly_effects& effects) {
+  if (ev.customer_id.empty()) return nullptr;
+  return observe("customer", ev.customer_id, ev.ts_ms, trigger_of(ev), customers, effects);
 }
 
-void bot_detector::on_session_event(const schemas::event& ev, keyed_state<bot_state>& sessions,
-                                    anomaly_effects& effects) {
-  if (ev.session_id.empty()) return;
-  observe("session", ev.session_id, ev.ts_ms, trigger_of(ev), sessions, effects);
+const bot_state* bot_detector::on_session_event(const schemas::event& ev,
+                                                keyed_state<bot_state>& sessions,
+                                                anomaly_effects& effects) {
+  if (ev.session_id.empty()) return nullptr;
+  return observe("session", ev.session_id, ev.ts_ms, trigger_of(ev), sessions, effects);
 }
 
-void bot_detector::observe(std::string_view entity_type, std::string_view entity_id,
-                           std::int64_t ts_ms, std::string_view trigger,
-                           keyed_state<bot_state>& states, anomaly_effects& effects) {
+const bot_state* bot_detector::observe(std::string_view entity_type, std::string_view entity_id,
+                                       std::int64_t ts_ms, std::string_view trigger,
+                                       keyed_state<bot_state>& states, anomaly_effects& effects) {
   bot_state& s = states.get_or_create(entity_id);
   const auto capacity = static_cast<std::size_t>(std::max(config_.absolute_limit, 0)) + 1;
   s.times.push(ts_ms, capacity);
@@ -343,6 +344,7 @@ void bot_detector::observe(std::string_view entity_type, std::string_view entity
     effects.emit(std::move(f));
   }
   states.mark_dirty(entity_id);
+  return &s;
 }
 
 // ---- demand_spike / traffic_spike -----------------------------------------------------------

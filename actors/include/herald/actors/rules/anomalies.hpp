@@ -139,6 +139,9 @@ struct bot_state {
   [[nodiscard]] bool is_bot(std::int64_t now_ms) const noexcept {
     return now_ms < flagged_until_ms;
   }
+  /// Whether the event just observed created it: the ring holds one time (states are erased
+  /// when they expire, never emptied).
+  [[nodiscard]] bool is_new() const noexcept { return times.values.size() == 1; }
   void encode(std::string& out) const;
   [[nodiscard]] static bool decode(std::string_view in, bot_state& out);
   friend bool operator==(const bot_state&, const bot_state&) = default;
@@ -210,15 +213,18 @@ class bot_detector {
  public:
   explicit bot_detector(bot_config config = {});
 
-  /// Any customer event, keyed by customer_id (entity_type "customer").
-  void on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
-                anomaly_effects& effects);
+  /// Any customer event, keyed by customer_id (entity_type "customer"). Each returns the
+  /// entity's state after the event (valid until the store's next flush), or null when the
+  /// event has no such key.
+  const bot_state* on_event(const schemas::event& ev, keyed_state<bot_state>& customers,
+                            anomaly_effects& effects);
   /// Any event of a session, keyed by session_id (entity_type "session").
-  void on_session_event(const schemas::event& ev, keyed_state<bot_state>& sessions,
-                        anomaly_effects& effects);
+  const bot_state* on_session_event(const schemas::event& ev, keyed_state<bot_state>& sessions,
+                                    anomaly_effects& effects);
   /// One event of `entity_id` at `ts_ms`; `trigger` names it (the event id) in the flag id.
-  void observe(std::string_view entity_type, std::string_view entity_id, std::int64_t ts_ms,
-               std::string_view trigger, keyed_state<bot_state>& states, anomaly_effects& effects);
+  const bot_state* observe(std::string_view entity_type, std::string_view entity_id,
+                           std::int64_t ts_ms, std::string_view trigger,
+                           keyed_state<bot_state>& states, anomaly_effects& effects);
 
   /// Event time from which `s` no longer matters: no event left in the window, no bot flag
   /// in force, no rate limit pending. A task erases the state then, so idle customers cost
