@@ -68,6 +68,10 @@ int main(int argc, char** argv) {
   task.start();
 
   constexpr std::int64_t t0 = 1'700'000'000'000;
+  // Event times are checked against the wall clock (task.max_future_ms).
+  const std::int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
   auto stock = [&](std::int64_t available, std::int64_t ts, std::int64_t offset) {
     streams::record_batch b;
     b.records.push_back(
@@ -79,7 +83,7 @@ int main(int argc, char** argv) {
     return b;
   };
   auto b0 = stock(0, t0, 0);
-  task.process(b0, 0);
+  task.process(b0, wall);
   const auto fill = clock_type::now();
   std::int64_t offset = 0;
   for (std::int64_t i = 0; i < waiters;) {
@@ -95,15 +99,19 @@ int main(int argc, char** argv) {
       s.encode(v);
       b.records.push_back({"sku-hot", std::move(v), offset++, 0, 1});
     }
-    task.process(b, 0);
+    task.process(b, wall);
   }
+  // The SKU task applies its inputs in event-time order: a stock level after the requests
+  // (still 0) moves its watermark past them, so the waitlist is built before the restock.
+  auto settle = stock(0, t0 + 2 + waiters, 1);
+  task.process(settle, wall);
   task.commit(0);
   const double fill_s = since(fill);
 
   // The restock: enough units for everyone at the default ratio of 2 notifications per unit.
   const auto start = clock_type::now();
-  auto restock = stock((waiters + 1) / 2, t0 + 86'400'000, 1);
-  task.process(restock, 0);
+  auto restock = stock((waiters + 1) / 2, t0 + 86'400'000, 2);
+  task.process(restock, wall);
   const double process_s = since(start);
   const auto c0 = clock_type::now();
   task.commit(0);

@@ -250,6 +250,11 @@ std::string app::start() {
           it->second.first, it->second.second, t.name, n, state::to_string(t.fam));
   }
 
+  // Customer tasks publish their watermarks to every partition of the repartition topic; a
+  // SKU task's watermark waits for every customer task it has heard from.
+  s.env.repartition_partitions = family_partitions[state::family::sku].second;
+  s.env.upstream_tasks = family_partitions[state::family::customer].second;
+
   s.actor_config = std::make_unique<caf::actor_system_config>();
   s.actor_config->set("scheduler.max-threads", s.config.worker_threads);
   s.actor_config->set("logger.verbosity", caf::atom("quiet"));
@@ -285,7 +290,11 @@ std::string app::start() {
   s.source = streams::source::create(src_cfg, s, error);
   if (!s.source) return error;
   streams::source* src = s.source.get();
-  s.env.release = [src](state::task_id t, std::int64_t n) { src->release(t, n); };
+  s.env.release = [src](state::task_id t, std::uint16_t topic, std::int64_t n) {
+    src->release(t, topic, n);
+  };
+  s.env.offsets = [src](std::uint16_t topic, std::int32_t partition, std::int64_t& lo,
+                        std::int64_t& hi) { return src->offsets(topic, partition, lo, hi); };
   s.env.committed = [src](state::task_id t, std::uint16_t topic, std::int64_t off) {
     src->committed(t, topic, off);
   };

@@ -213,13 +213,18 @@ void parse(const YAML::Node& root, app_config& c) {
   const auto task = root["task"];
   check_keys(task, "task",
              {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
-              "idle_timeout_ms"});
+              "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms",
+              "timer_grace_ms"});
   if (task) {
     read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
     read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);
     read(task, "max_record_bytes", "task.", c.task.max_record_bytes);
     read(task, "allowed_lateness_ms", "task.", c.task.watermark.allowed_lateness_ms);
     read(task, "idle_timeout_ms", "task.", c.task.watermark.idle_timeout_ms);
+    read(task, "max_future_ms", "task.", c.task.max_future_ms);
+    read(task, "min_event_time_ms", "task.", c.task.min_event_time_ms);
+    read(task, "max_wait_ms", "task.", c.task.max_wait_ms);
+    read(task, "timer_grace_ms", "task.", c.task.timer_grace_ms);
   }
   const auto m = root["metrics"];
   check_keys(m, "metrics", {"listen"});
@@ -242,7 +247,6 @@ void parse(const YAML::Node& root, app_config& c) {
     for (auto [name, d] : {std::pair{"demand", &a.demand}, std::pair{"traffic", &a.traffic}})
       read_section(an[name], std::string("rules.anomalies.") + name,
                    {{"bucket_ms", &d->bucket_ms},
-                    {"lateness_ms", &d->lateness_ms},
                     {"alpha", &d->alpha},
                     {"z_threshold", &d->z_threshold},
                     {"min_volume", &d->min_volume},
@@ -517,6 +521,9 @@ void check(const app_config& c) {
   if (c.task.max_record_bytes < 64) fail("task.max_record_bytes", "must be >= 64");
   if (c.task.watermark.allowed_lateness_ms < 0) fail("task.allowed_lateness_ms", "must be >= 0");
   if (c.task.watermark.idle_timeout_ms < 0) fail("task.idle_timeout_ms", "must be >= 0");
+  if (c.task.max_future_ms <= 0) fail("task.max_future_ms", "must be > 0");
+  if (c.task.max_wait_ms < 0) fail("task.max_wait_ms", "must be >= 0");
+  if (c.task.timer_grace_ms < 0) fail("task.timer_grace_ms", "must be >= 0");
   if (c.worker_threads == 0) fail("worker_threads", "must be > 0");
   if (c.abandoned_cart.steps.empty()) fail("rules.abandoned_cart.steps", "must not be empty");
   std::int64_t prev = 0;
@@ -560,7 +567,6 @@ void check(const app_config& c) {
   for (auto [name, d] : {std::pair{"demand.", &a.demand}, std::pair{"traffic.", &a.traffic}}) {
     const std::string p = an + name;
     if (d->bucket_ms <= 0) fail(p + "bucket_ms", "must be > 0");
-    if (d->lateness_ms < 0) fail(p + "lateness_ms", "must be >= 0 (above bucket_ms it is capped)");
     if (!(d->alpha > 0 && d->alpha <= 1)) fail(p + "alpha", "must be in (0, 1]");
     if (!(d->z_threshold > 0)) fail(p + "z_threshold", "must be > 0");
     if (!(d->sd_floor > 0)) fail(p + "sd_floor", "must be > 0");

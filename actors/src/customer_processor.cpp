@@ -39,15 +39,15 @@ class customer_processor final : public task_processor,
         traffic_rule_(config_.anomalies.traffic, "traffic_spike", "partition"),
         click_key_(config_.topics.clickstream + "/" + std::to_string(host.id().partition)),
         cart_key_(config_.topics.carts + "/" + std::to_string(host.id().partition)),
-        cart_timers_(host.timers(cart_tag)),
+        cart_timers_(host.timers(cart_tag, /*speaks=*/true)),
         bot_timers_(host.timers(bot_tag)) {}
 
-  void apply(const schemas::event& ev) override {
+  void apply(const schemas::event& ev, const streams::record&) override {
     using schemas::event_type;
     // One expiry timer per customer, set when its state is created and pushed back lazily
     // when it fires.
     if (const rules::bot_state* b = bot_rule_.on_event(ev, bots_, *this); b && b->is_new())
-      bot_timers_.schedule(bot_rule_.expires_at(*b), ev.customer_id, {});
+      bot_timers_.schedule(expiry_of(*b), ev.customer_id, {});
     traffic_rule_.observe(
         schemas::topic_of(ev.type) == schemas::topic_kind::clickstream ? click_key_ : cart_key_,
         ev.ts_ms, traffic_, *this);
@@ -76,18 +76,18 @@ class customer_processor final : public task_processor,
     cart_rule_.on_event(ev, carts_, cart_timers_, *this);
   }
 
-  bool decode_internal(const streams::record&, std::int64_t&, std::string& reason) override {
+  bool decode_internal(const streams::record&, internal_record&, std::string& reason) override {
     reason = "the customer family has no internal topic";
     return false;
   }
-  void apply_internal() override {}
+  void apply_internal(const streams::record&) override {}
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {
     if (tag == bot_tag) {
       if (const rules::bot_state* b = bots_.find(key)) {
-        if (const auto at = bot_rule_.expires_at(*b); at > fire_ms)
-          bot_timers_.schedule(at, key, {});
+        if (bot_rule_.expires_at(*b) > fire_ms)
+          bot_timers_.schedule(expiry_of(*b), key, {});
         else {
           bot_rule_.retire(*b);
           bots_.erase(key);
@@ -99,7 +99,8 @@ class customer_processor final : public task_processor,
     static const rules::no_stock_view everything_available;
     const rules::stock_view& stock =
         host_.env().stock != nullptr ? *host_.env().stock : everything_available;
-    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock, *this);
+    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock, *this,
+                        host_.watermark() - config_.task.timer_grace_ms);
   }
 
   void flush() override {
@@ -109,6 +110,16 @@ class customer_processor final : public task_processor,
   }
 
  private:
+  // When a customer's bot state may go. Never before the watermark has moved a window past
+  // its events: a burst of events late against the watermark (another partition of the task
+  // ran ahead) must be counted together, not expire one by one as it arrives.
+  std::int64_t expiry_of(const rules::bot_state& b) const {
+    const std::int64_t wm = host_.watermark();
+    const std::int64_t at = bot_rule_.expires_at(b);
+    return wm == streams::watermark::none ? at
+                                          : std::max(at, wm + bot_rule_.config().window_ms);
+  }
+
   void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,
               std::int64_t quantity, std::string event_id, double price = 0) {
     rules::sku_signal s;

@@ -61,14 +61,16 @@ int run_demo(const demo_options& o) {
           ? (std::filesystem::temp_directory_path() / fmt::format("herald-demo-{}", ::getpid()))
                 .string()
           : o.state_dir;
-  // Event time runs `time_scale` times faster than the wall clock in the demo.
+  // Event time runs `time_scale` times faster than the wall clock in the demo, so it runs
+  // ahead of the clock by design: the future bound covers the whole run, and a partition quiet
+  // for 2 s (hours of event time) stops holding its task's watermark back. A second of wall
+  // time is an hour of event time: the count-based detectors use hour buckets (production:
+  // 10 min) so a bucket holds more than a few records of each SKU.
   cfg.task.watermark.idle_timeout_ms = 2000;
-  // So the tenth of a second a record takes through the SKU repartition topic is minutes of
-  // event time: the count-based detectors use hour buckets and wait a whole bucket for
-  // stragglers (in production, at 1x, 10 min buckets and 2 min of lateness).
+  cfg.task.max_future_ms =
+      static_cast<std::int64_t>((o.duration_s + 60) * 1000 * o.time_scale) + 86'400'000;
   for (auto* d : {&cfg.anomalies.demand, &cfg.anomalies.traffic}) {
     d->bucket_ms = 3'600'000;
-    d->lateness_ms = d->bucket_ms;
     d->min_history = 6;  // the first hours ramp up while journeys start
   }
 
@@ -94,7 +96,11 @@ int run_demo(const demo_options& o) {
   traffic_config tcfg;
   tcfg.malformed_share = o.malformed_share;
   traffic_generator gen(tcfg);
-  const std::int64_t sim_start = 1'760'000'000'000;  // 2025-10-09, any fixed epoch works
+  // Event time starts at the wall clock and runs ahead of it: a quiet task's watermark then
+  // never catches up with the clock mid-demo (which would fire every pending timer).
+  const std::int64_t sim_start = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
   std::uint64_t produced = 0, malformed = 0;
   const auto start = clock::now();
   auto next_progress = o.progress_s;

@@ -27,11 +27,24 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                    .Name("herald_late_events_total")
                    .Help("Events older than their task's watermark (still applied)")
                    .Register(*registry_);
+  auto& lateness =
+      BuildHistogram()
+          .Name("herald_event_lateness_seconds")
+          .Help("How far (event time) late events were behind their task's watermark")
+          .Register(*registry_);
+  const std::vector<double> lateness_bounds = {1, 10, 60, 300, 1800, 3600, 21600, 86400};
   for (const auto& t : topics) {
     events_.push_back({&events.Add({{"topic", t}, {"result", "ok"}}),
                        &events.Add({{"topic", t}, {"result", "dlq"}})});
     late_.push_back(&late.Add({{"topic", t}}));
+    lateness_.push_back(&lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
   }
+  auto& markers = BuildCounter()
+                      .Name("herald_watermark_markers_total")
+                      .Help("Watermark markers through the repartition topic, by direction")
+                      .Register(*registry_);
+  markers_ = {&markers.Add({{"direction", "published"}}),
+              &markers.Add({{"direction", "received"}})};
   auto& dlq = BuildCounter()
                   .Name("herald_dlq_records_total")
                   .Help("Bad input records copied to the dead-letter topic, by reason")
@@ -163,6 +176,12 @@ void metrics::add_dlq(schemas::decode_code reason, std::uint64_t n) {
 }
 void metrics::add_late(std::size_t topic, std::uint64_t n) {
   if (n != 0) late_[topic]->Increment(static_cast<double>(n));
+}
+void metrics::observe_lateness(std::size_t topic, double seconds) {
+  lateness_[topic]->Observe(seconds);
+}
+void metrics::add_watermark_markers(bool received, std::uint64_t n) {
+  if (n != 0) markers_[received ? 1 : 0]->Increment(static_cast<double>(n));
 }
 void metrics::add_reminder(int number) {
   if (number >= 1 && static_cast<std::size_t>(number) <= reminders_.size())

@@ -19,17 +19,19 @@ class shipment_processor final : public task_processor, private rules::shipment_
         shipments_(host.state(), state::store::shipments, config_.state.cache_entries),
         lanes_(host.state(), state::store::lanes, config_.state.cache_entries),
         rule_(config_.shipments),
-        timers_(host.timers(shipment_tag)) {}
+        // Delay notices and stuck/late flags speak: they wait out the grace period, so a
+        // delivery scan slightly late in arrival still stops them.
+        timers_(host.timers(shipment_tag, /*speaks=*/true)) {}
 
-  void apply(const schemas::event& ev) override {
+  void apply(const schemas::event& ev, const streams::record&) override {
     rule_.on_event(ev, shipments_, lanes_, timers_, *this);
   }
 
-  bool decode_internal(const streams::record&, std::int64_t&, std::string& reason) override {
+  bool decode_internal(const streams::record&, internal_record&, std::string& reason) override {
     reason = "the shipment family has no internal topic";
     return false;
   }
-  void apply_internal() override {}
+  void apply_internal(const streams::record&) override {}
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {

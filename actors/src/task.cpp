@@ -1,21 +1,27 @@
 #include "herald/actors/task.hpp"
 
+#include <algorithm>
 #include <chrono>
+
+#include <fmt/format.h>
 
 #include <spdlog/spdlog.h>
 
+#include "herald/actors/rules/inventory.hpp"
 #include "herald/streams/dlq.hpp"
 
 namespace herald::actors {
-/// timer_service over the task's timer store, tagging keys with the operator's tag.
+/// timer_service over the task's timer store, tagging keys with the operator's tag and, for
+/// timers that speak, adding the grace period to the fire time.
 class task::tagged_timers final : public rules::timer_service {
  public:
-  tagged_timers(state::task_state& st, char tag) : state_(st), tag_(tag) {}
+  tagged_timers(state::task_state& st, char tag, std::int64_t grace)
+      : state_(st), tag_(tag), grace_(grace) {}
   void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) override {
-    state_.schedule(fire_ms, tagged(key), payload);
+    state_.schedule(fire_ms + grace_, tagged(key), payload);
   }
   void cancel(std::int64_t fire_ms, std::string_view key) override {
-    state_.cancel(fire_ms, tagged(key));
+    state_.cancel(fire_ms + grace_, tagged(key));
   }
 
  private:
@@ -26,16 +32,59 @@ class task::tagged_timers final : public rules::timer_service {
   }
   state::task_state& state_;
   char tag_;
+  std::int64_t grace_;
   std::string key_;
 };
+
+namespace {
+
+// Watermark inputs of a task: one per contract topic of its family, then (for a family fed
+// by a repartition topic) one per upstream task.
+std::size_t count_inputs(const task_env& env, state::family fam, std::size_t& contract) {
+  contract = 0;
+  bool internal = false;
+  for (const auto& t : env.topics) {
+    if (t.fam != fam) continue;
+    if (t.internal)
+      internal = true;
+    else
+      ++contract;
+  }
+  return contract + (internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0);
+}
+
+std::size_t inputs_of(const task_env& env, state::family fam) {
+  std::size_t contract = 0;
+  return count_inputs(env, fam, contract);
+}
+
+}  // namespace
 
 task::task(const task_env& env, state::task_id id)
     : env_(env),
       id_(id),
       state_(*env.db, id),
       decoder_(env.config->task.max_record_bytes),
-      watermark_(env.config->task.watermark),
+      watermark_(env.config->task.watermark, inputs_of(env, id.fam)),
+      input_of_(env.topics.size(), -1),
+      queues_(env.topics.size()),
+      queued_next_(env.topics.size(), -1),
+      counts_(env.topics.size(), std::array<std::uint64_t, 3>{}),
+      released_(env.topics.size(), 0),
       next_offsets_(env.topics.size(), -1) {
+  std::size_t contract = 0;
+  count_inputs(env, id.fam, contract);
+  upstream_base_ = contract;
+  merge_ = contract > 1;
+  // A SKU task must not run ahead on shop.inventory before the customer tasks' first markers.
+  for (std::size_t i = upstream_base_; i < watermark_.inputs(); ++i) watermark_.expect(i);
+  int next_input = 0;
+  for (std::size_t t = 0; t < env.topics.size(); ++t) {
+    const auto& b = env.topics[t];
+    if (b.fam != id.fam) continue;
+    if (!b.internal) input_of_[t] = next_input++;
+    if (auto off = state_.offset(b.name)) queued_next_[t] = *off;
+  }
   switch (id.fam) {
     case state::family::sku:
       processor_ = make_sku_processor(*this);
@@ -47,7 +96,10 @@ task::task(const task_env& env, state::task_id id)
       processor_ = make_customer_processor(*this);
       break;
   }
-  if (auto wm = state_.watermark()) watermark_.restore(*wm);
+  if (auto wm = state_.watermark()) {
+    watermark_.restore(*wm);
+    dirty_ = true;  // the first commit publishes it to the tasks downstream
+  }
   reported_timers_ = state_.timer_count();
   env_.probe->add_timers(reported_timers_);
   env_.probe->add_tasks(1);
@@ -58,14 +110,22 @@ task::~task() {
   env_.probe->add_tasks(-1);
 }
 
-rules::timer_service& task::timers(char tag) {
+rules::timer_service& task::timers(char tag, bool speaks) {
   auto& t = timers_[tag];
-  if (!t) t = std::make_unique<tagged_timers>(state_, tag);
+  const std::int64_t grace = speaks ? env_.config->task.timer_grace_ms : 0;
+  grace_[static_cast<unsigned char>(tag)] = grace;
+  if (!t) t = std::make_unique<tagged_timers>(state_, tag, grace);
   return *t;
 }
 
 std::optional<std::int64_t> task::resume_offset(const std::string& topic) const {
   return state_.offset(topic);
+}
+
+std::size_t task::queued() const noexcept {
+  std::size_t n = 0;
+  for (const auto& q : queues_) n += q.size();
+  return n;
 }
 
 void task::start() {
@@ -81,46 +141,178 @@ void task::start() {
   for (auto& rec : pending) produce(std::move(rec));
 }
 
-void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
-  std::vector<std::array<std::uint64_t, event_result_count>> counts(env_.topics.size());
-  std::vector<std::uint64_t> late(env_.topics.size(), 0);
+schemas::decode_code task::decode(const streams::record& rec, std::int64_t wall_ms,
+                                  schemas::event& ev, std::string& reason) {
+  const auto& binding = env_.topics[rec.topic];
+  const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, ev);
+  if (err) {
+    reason = err.message;
+    return err.code;
+  }
+  // One absurd timestamp would drag the partition's watermark along and fire every timer
+  // on it: bad input, like a malformed body.
+  const auto& cfg = env_.config->task;
+  if (ev.ts_ms > wall_ms + cfg.max_future_ms) {
+    reason = fmt::format("event time {} is more than task.max_future_ms ({} ms) ahead of the "
+                         "wall clock ({})",
+                         ev.ts_ms, cfg.max_future_ms, wall_ms);
+    return schemas::decode_code::time_out_of_range;
+  }
+  if (ev.ts_ms < cfg.min_event_time_ms) {
+    reason = fmt::format("event time {} is before task.min_event_time_ms ({})", ev.ts_ms,
+                         cfg.min_event_time_ms);
+    return schemas::decode_code::time_out_of_range;
+  }
+  return schemas::decode_code::ok;
+}
+
+void task::note_late(std::uint16_t topic, std::int64_t ts_ms) {
+  ++counts_[topic][2];
+  env_.probe->observe_lateness(topic,
+                               static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
+}
+
+void task::apply_contract(const streams::record& rec, const schemas::event& ev,
+                          schemas::decode_code code, const std::string& reason,
+                          std::int64_t wall_ms) {
+  const std::uint16_t t = rec.topic;
+  if (code != schemas::decode_code::ok) {
+    dead_letter(rec, code, reason);
+    ++counts_[t][1];
+  } else {
+    if (watermark_.current() != streams::watermark::none && ev.ts_ms < watermark_.current())
+      note_late(t, ev.ts_ms);
+    watermark_.observe(static_cast<std::size_t>(input_of_[t]), ev.ts_ms, wall_ms);
+    fire_timers(watermark_.current());
+    processor_->apply(ev, rec);
+    ++counts_[t][0];
+  }
+  next_offsets_[t] = rec.offset + 1;
+  ++released_[t];
+}
+
+void task::apply_internal_record(const streams::record& rec, std::int64_t wall_ms) {
+  const std::uint16_t t = rec.topic;
+  task_processor::internal_record info;
   std::string reason;
-  for (const streams::record& rec : batch.records) {
-    const auto& binding = env_.topics[rec.topic];
-    bool ok = false;
-    std::int64_t ts_ms = 0;
-    if (binding.internal) {
-      ok = processor_->decode_internal(rec, ts_ms, reason);
-      if (!ok) dead_letter(rec, schemas::decode_code::invalid_value, reason);
-    } else {
-      const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, event_);
-      ok = !err;
-      ts_ms = event_.ts_ms;
-      if (!ok) dead_letter(rec, err.code, err.message);
-    }
-    if (ok) {
-      if (watermark_.observe(ts_ms, wall_ms)) ++late[rec.topic];
+  if (!processor_->decode_internal(rec, info, reason)) {
+    dead_letter(rec, schemas::decode_code::invalid_value, reason);
+    ++counts_[t][1];
+  } else if (info.marker) {
+    // Only the watermark of the upstream task moves; markers are not events.
+    if (info.upstream >= 0 && info.upstream < env_.upstream_tasks) {
+      watermark_.advance(upstream_base_ + static_cast<std::size_t>(info.upstream), info.ts_ms,
+                         wall_ms);
       fire_timers(watermark_.current());
-      if (binding.internal)
-        processor_->apply_internal();
-      else
-        processor_->apply(event_);
+    } else {
+      spdlog::warn("task {}/{}: watermark marker of unknown upstream task {} ignored",
+                   state::to_string(id_.fam), id_.partition, info.upstream);
     }
-    ++counts[rec.topic][static_cast<std::size_t>(ok ? event_result::ok : event_result::dlq)];
-    next_offsets_[rec.topic] = rec.offset + 1;
+    ++markers_received_;
+  } else {
+    if (watermark_.current() != streams::watermark::none && info.ts_ms < watermark_.current())
+      note_late(t, info.ts_ms);
+    processor_->apply_internal(rec);
+    ++counts_[t][0];
   }
-  for (std::size_t t = 0; t < counts.size(); ++t) {
-    env_.probe->add_events(t, event_result::ok, counts[t][0]);
-    env_.probe->add_events(t, event_result::dlq, counts[t][1]);
-    env_.probe->add_late(t, late[t]);
+  next_offsets_[t] = rec.offset + 1;
+  ++released_[t];
+}
+
+void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
+  if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;  // the interval starts now
+  std::string reason;
+  for (streams::record& rec : batch.records) {
+    const std::uint16_t t = rec.topic;
+    queued_next_[t] = rec.offset + 1;
+    if (env_.topics[t].internal) {
+      apply_internal_record(rec, wall_ms);
+    } else if (!merge_) {
+      const auto code = decode(rec, wall_ms, event_, reason);
+      apply_contract(rec, event_, code, reason, wall_ms);
+    } else {
+      queued_record q;
+      if (event_pool_.empty()) {
+        q.ev = std::make_unique<schemas::event>();
+      } else {
+        q.ev = std::move(event_pool_.back());
+        event_pool_.pop_back();
+      }
+      q.code = decode(rec, wall_ms, *q.ev, q.reason);
+      q.ts_ms = q.code == schemas::decode_code::ok ? q.ev->ts_ms : streams::watermark::none;
+      q.rec = std::move(rec);
+      queues_[t].push_back(std::move(q));
+    }
   }
-  const auto n = static_cast<std::int64_t>(batch.records.size());
-  dirty_ = dirty_ || n > 0;
-  env_.probe->observe_latency(
-      static_cast<double>(streams::steady_now_ns() - batch.polled_at_ns) / 1e9,
-      static_cast<std::uint64_t>(n));
-  if (env_.release) env_.release(id_, n);
+  if (merge_) drain(wall_ms);
+  dirty_ = true;
+  report(batch.polled_at_ns);
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) commit(wall_ms);
+}
+
+bool task::may_have_more(std::uint16_t t) const {
+  if (!env_.offsets) return false;
+  std::int64_t lo = -1, hi = -1;
+  // Unknown (not fetched yet): it may well have records.
+  if (!env_.offsets(t, id_.partition, lo, hi) || hi < 0) return true;
+  return hi > std::max(queued_next_[t], lo);
+}
+
+void task::drain(std::int64_t wall_ms) {
+  for (;;) {
+    int pick = -1;
+    for (std::size_t t = 0; t < queues_.size(); ++t) {
+      if (queues_[t].empty()) continue;
+      if (pick < 0 || queues_[t].front().ts_ms < queues_[static_cast<std::size_t>(pick)].front().ts_ms)
+        pick = static_cast<int>(t);
+    }
+    if (pick < 0) {
+      waiting_since_ms_ = streams::watermark::none;
+      return;
+    }
+    // An empty partition that may still deliver an earlier record holds the others back, for
+    // at most max_wait_ms. Bad input goes at once (its position in time is unknown).
+    bool blocked = false;
+    if (queues_[static_cast<std::size_t>(pick)].front().ts_ms != streams::watermark::none)
+      for (std::size_t t = 0; t < queues_.size() && !blocked; ++t)
+        blocked = input_of_[t] >= 0 && queues_[t].empty() &&
+                  may_have_more(static_cast<std::uint16_t>(t));
+    if (blocked) {
+      if (waiting_since_ms_ == streams::watermark::none) waiting_since_ms_ = wall_ms;
+      if (wall_ms - waiting_since_ms_ < env_.config->task.max_wait_ms) return;
+    } else {
+      waiting_since_ms_ = streams::watermark::none;
+    }
+    auto& q = queues_[static_cast<std::size_t>(pick)];
+    queued_record head = std::move(q.front());
+    q.pop_front();
+    apply_contract(head.rec, *head.ev, head.code, head.reason, wall_ms);
+    event_pool_.push_back(std::move(head.ev));
+  }
+}
+
+void task::report(std::int64_t polled_at_ns) {
+  std::int64_t released = 0;
+  for (std::size_t t = 0; t < counts_.size(); ++t) {
+    auto& c = counts_[t];
+    env_.probe->add_events(t, event_result::ok, c[0]);
+    env_.probe->add_events(t, event_result::dlq, c[1]);
+    env_.probe->add_late(t, c[2]);
+    c = {};
+    if (released_[t] == 0) continue;
+    released += released_[t];
+    if (env_.release) env_.release(id_, static_cast<std::uint16_t>(t), released_[t]);
+    released_[t] = 0;
+  }
+  if (markers_received_ != 0) {
+    env_.probe->add_watermark_markers(true, markers_received_);
+    released -= static_cast<std::int64_t>(markers_received_);  // not records of the latency
+    markers_received_ = 0;
+  }
+  if (polled_at_ns != 0 && released > 0)
+    env_.probe->observe_latency(
+        static_cast<double>(streams::steady_now_ns() - polled_at_ns) / 1e9,
+        static_cast<std::uint64_t>(released));
 }
 
 void task::fire_timers(std::int64_t up_to_ms) {
@@ -131,7 +323,9 @@ void task::fire_timers(std::int64_t up_to_ms) {
     state_.pop_due(up_to_ms, due_);
     for (const auto& t : due_) {
       if (t.key.empty()) continue;
-      processor_->on_timer(t.key[0], std::string_view(t.key).substr(1), t.fire_ms, t.payload);
+      const char tag = t.key[0];
+      processor_->on_timer(tag, std::string_view(t.key).substr(1),
+                           t.fire_ms - grace_[static_cast<unsigned char>(tag)], t.payload);
     }
     // A timer may schedule another that is already due (e.g. the next reminder step).
     next = state_.next_fire_ms();
@@ -139,9 +333,16 @@ void task::fire_timers(std::int64_t up_to_ms) {
 }
 
 void task::tick(std::int64_t wall_ms) {
+  if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;
+  const std::size_t before = queued();
+  if (merge_ && before > 0) drain(wall_ms);
   if (watermark_.tick(wall_ms)) {
     fire_timers(watermark_.current());
     dirty_ = true;
+  }
+  if (queued() != before) {
+    dirty_ = true;
+    report(0);
   }
   drain_acks();
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
@@ -190,6 +391,7 @@ void task::commit(std::int64_t wall_ms) {
                             [probe](bool ok) { probe->add_produced(ok); }))
       probe->add_produced(false);
   transient_.clear();
+  publish_watermark();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
     if (next_offsets_[t] < 0) continue;
     if (env_.committed) env_.committed(id_, static_cast<std::uint16_t>(t), next_offsets_[t]);
@@ -198,6 +400,28 @@ void task::commit(std::int64_t wall_ms) {
   const std::int64_t timers = state_.timer_count();
   env_.probe->add_timers(timers - reported_timers_);
   reported_timers_ = timers;
+}
+
+void task::publish_watermark() {
+  // After this commit's outputs, so a SKU task that reads the marker has read every signal
+  // this task emitted before it (the idempotent producer keeps per-partition order).
+  if (env_.repartition_partitions <= 0 || id_.fam != state::family::customer) return;
+  const std::int64_t wm = watermark_.current();
+  if (wm == streams::watermark::none || wm == published_watermark_) return;
+  published_watermark_ = wm;
+  rules::sku_signal marker;
+  marker.type = rules::sku_signal::kind::watermark;
+  marker.quantity = id_.partition;
+  marker.ts_ms = wm;
+  std::string value;
+  marker.encode(value);
+  metrics* probe = env_.probe;
+  for (std::int32_t p = 0; p < env_.repartition_partitions; ++p)
+    if (!env_.sink->produce_to(env_.config->topics.sku_signals, p, {}, value, {},
+                               [probe](bool ok) { probe->add_produced(ok); }))
+      probe->add_produced(false);
+  // A lost marker costs nothing lasting: the next commit publishes a newer one.
+  env_.probe->add_watermark_markers(false, static_cast<std::uint64_t>(env_.repartition_partitions));
 }
 
 void task::produce(state::outbox_record&& rec) {

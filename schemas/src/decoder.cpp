@@ -539,6 +539,8 @@ std::string_view to_string(decode_code code) noexcept {
       return "unknown_type";
     case decode_code::key_mismatch:
       return "key_mismatch";
+    case decode_code::time_out_of_range:
+      return "time_out_of_range";
   }
   return "unknown";
 }

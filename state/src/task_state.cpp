@@ -183,6 +183,12 @@ void task_state::schedule(std::int64_t fire_ms, std::string_view key, std::strin
   timer_adds_.emplace(std::move(id), std::string(payload));
 }
 
+void task_state::schedule_new(std::int64_t fire_ms, std::string_view key,
+                              std::string_view payload) {
+  if (timer_adds_.emplace(std::make_pair(fire_ms, std::string(key)), std::string(payload)).second)
+    ++timer_count_;
+}
+
 void task_state::cancel(std::int64_t fire_ms, std::string_view key) {
   auto id = std::make_pair(fire_ms, std::string(key));
   if (auto it = timer_adds_.find(id); it != timer_adds_.end()) {

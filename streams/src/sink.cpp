@@ -56,6 +56,12 @@ void sink::on_delivery(rd_kafka_t*, const void* m, void* opaque) {
 
 bool sink::produce(std::string_view topic, std::string_view key, std::string_view value,
                    const header_list& headers, delivery_fn on_delivered) {
+  return produce_to(topic, RD_KAFKA_PARTITION_UA, key, value, headers, std::move(on_delivered));
+}
+
+bool sink::produce_to(std::string_view topic, std::int32_t partition, std::string_view key,
+                      std::string_view value, const header_list& headers,
+                      delivery_fn on_delivered) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (!headers.empty()) {
     hdrs = rd_kafka_headers_new(headers.size());
@@ -69,6 +75,7 @@ bool sink::produce(std::string_view topic, std::string_view key, std::string_vie
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t err =
         rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()),
+                          RD_KAFKA_V_PARTITION(partition),
                           RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
                           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),

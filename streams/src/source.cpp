@@ -148,7 +148,7 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
     }
     {
       std::lock_guard<std::mutex> lock(flows_mutex_);
-      for (const auto& t : fresh) flows_.emplace(t, std::make_unique<task_flow>());
+      for (const auto& t : fresh) flows_.emplace(t, std::make_unique<task_flow>(topics_.size()));
     }
     spdlog::info("assigned {} partitions ({} new tasks, {} protocol)", parts->cnt, fresh.size(),
                  cooperative ? "cooperative" : "eager");
@@ -175,7 +175,7 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
     std::lock_guard<std::mutex> lock(flows_mutex_);
     for (const auto& t : known) {
       auto it = flows_.find(t);
-      total_in_flight_.fetch_sub(it->second->in_flight.load());
+      total_in_flight_.fetch_sub(in_flight_of(*it->second));
       flows_.erase(it);
     }
   }
@@ -234,7 +234,8 @@ void source::run() {
           batch.records.clear();
           continue;
         }
-        f->second->in_flight.fetch_add(count, std::memory_order_relaxed);
+        for (const auto& r : batch.records)
+          f->second->in_flight[r.topic].fetch_add(1, std::memory_order_relaxed);
       }
       total_in_flight_.fetch_add(count, std::memory_order_relaxed);
       listener_->on_batch(std::move(batch));
@@ -251,23 +252,32 @@ void source::run() {
 }
 
 void source::apply_backpressure() {
-  std::vector<std::pair<state::task_id, bool>> changes;  // (task, pause?)
+  struct change {
+    std::string topic;
+    std::int32_t partition;
+    bool pause;
+  };
+  std::vector<change> changes;
   {
     std::lock_guard<std::mutex> lock(flows_mutex_);
     for (auto& [task, flow] : flows_) {
-      const std::int64_t n = flow->in_flight.load(std::memory_order_relaxed);
-      if (!flow->paused && n > config_.max_in_flight) {
-        flow->paused = true;
-        changes.emplace_back(task, true);
-      } else if (flow->paused && n <= config_.resume_in_flight) {
-        flow->paused = false;
-        changes.emplace_back(task, false);
+      for (std::size_t t = 0; t < topics_.size(); ++t) {
+        if (topics_[t].fam != task.fam) continue;
+        const std::int64_t n = flow->in_flight[t].load(std::memory_order_relaxed);
+        if (!flow->paused[t] && n > config_.max_in_flight) {
+          flow->paused[t] = true;
+          changes.push_back({topics_[t].name, task.partition, true});
+        } else if (flow->paused[t] && n <= config_.resume_in_flight) {
+          flow->paused[t] = false;
+          changes.push_back({topics_[t].name, task.partition, false});
+        }
       }
     }
   }
-  for (const auto& [task, pause] : changes) {
-    rd_kafka_topic_partition_list_t* parts = partitions_of(task);
-    if (pause)
+  for (const auto& c : changes) {
+    auto* parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, c.topic.c_str(), c.partition);
+    if (c.pause)
       rd_kafka_pause_partitions(rk_, parts);
     else
       rd_kafka_resume_partitions(rk_, parts);
@@ -275,11 +285,25 @@ void source::apply_backpressure() {
   }
 }
 
-void source::release(state::task_id task, std::int64_t count) {
+std::int64_t source::in_flight_of(const task_flow& flow) const {
+  std::int64_t n = 0;
+  for (std::size_t t = 0; t < topics_.size(); ++t) n += flow.in_flight[t].load();
+  return n;
+}
+
+void source::release(state::task_id task, std::uint16_t topic, std::int64_t count) {
   total_in_flight_.fetch_sub(count, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(flows_mutex_);
-  if (auto f = flows_.find(task); f != flows_.end())
-    f->second->in_flight.fetch_sub(count, std::memory_order_relaxed);
+  if (auto f = flows_.find(task); f != flows_.end() && topic < topics_.size())
+    f->second->in_flight[topic].fetch_sub(count, std::memory_order_relaxed);
+}
+
+bool source::offsets(std::uint16_t topic, std::int32_t partition, std::int64_t& lo,
+                     std::int64_t& hi) const {
+  if (topic >= topics_.size() || rk_ == nullptr) return false;
+  return rd_kafka_get_watermark_offsets(rk_, topics_[topic].name.c_str(), partition, &lo, &hi) ==
+             RD_KAFKA_RESP_ERR_NO_ERROR &&
+         hi >= 0;
 }
 
 void source::committed(state::task_id task, std::uint16_t topic, std::int64_t next_offset) {
@@ -324,7 +348,11 @@ void source::commit_to_kafka() {
 std::size_t source::paused_tasks() const {
   std::lock_guard<std::mutex> lock(flows_mutex_);
   std::size_t n = 0;
-  for (const auto& [task, flow] : flows_) n += flow->paused ? 1 : 0;
+  for (const auto& [task, flow] : flows_) {
+    bool any = false;
+    for (bool p : flow->paused) any = any || p;
+    n += any ? 1 : 0;
+  }
   return n;
 }
 

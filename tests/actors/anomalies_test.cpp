@@ -266,8 +266,7 @@ void feed(demand_spike_detector& d, fake_state<demand_state>& st, recorded_effec
   for (std::size_t b = 0; b < counts.size(); ++b)
     for (int i = 0; i < counts[b]; ++i)
       d.on_event(view(std::string(sku), base + static_cast<std::int64_t>(b) * bucket + i), st, fx);
-  d.advance(sku, base + static_cast<std::int64_t>(counts.size()) * bucket + d.config().lateness_ms,
-            st, fx);
+  d.advance(sku, base + static_cast<std::int64_t>(counts.size()) * bucket, st, fx);
 }
 
 TEST(DemandSpikeTest, FlagsSpikeWithExactFields) {
@@ -376,8 +375,8 @@ TEST(DemandSpikeTest, StateIsBoundedAndRoundTrips) {
   run(0, 200);
   const auto size = encoded(st.values["s1"]).size();
   run(200, 2000);
-  // Bucket 2199's events are within the lateness of bucket 2198's end: 2198 is still open.
-  EXPECT_EQ(st.values["s1"].history, 2198);
+  // Bucket 2199 is the open one: 2199 closed.
+  EXPECT_EQ(st.values["s1"].history, 2199);
   // Only varint widths may change (the history counter), never the layout.
   EXPECT_LE(encoded(st.values["s1"]).size(), size + 2);
   demand_state back;
@@ -392,46 +391,51 @@ TEST(DemandSpikeTest, LongGapDoesNotLoopPerBucket) {
   recorded_effects fx;
   feed(d, st, fx, {30, 30, 30, 30});
   d.on_event(view("s1", base + 1'000'000 * bucket), st, fx);  // ~19 years later
-  // The bucket before the event's stays open for the lateness; the event waits as next_count.
-  EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 999'999 * bucket);
-  EXPECT_EQ(st.values["s1"].count, 0);
-  EXPECT_EQ(st.values["s1"].next_count, 1);
-  EXPECT_EQ(st.values["s1"].history, 4 + 2 + 64) << "4 full buckets, 2 closed empty, 64 of the gap";
+  EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 1'000'000 * bucket);
+  EXPECT_EQ(st.values["s1"].count, 1);
+  EXPECT_EQ(st.values["s1"].history, 4 + 1 + 64) << "4 full buckets, 1 closed empty, 64 of the gap";
   EXPECT_TRUE(fx.flags.empty());
 }
 
-TEST(DemandSpikeTest, EventsWithinLatenessCountInTheirOwnBucket) {
-  // Two partitions read by one task: the cart adds run ahead of the views. A view of bucket 10
-  // read after cart adds of bucket 11 still counts in bucket 10, so the spike is not smeared
-  // into the next bucket.
+TEST(DemandSpikeTest, BucketsCloseOnTimeAndLateEventsStayOut) {
+  // The SKU task applies signals in event-time order up to its watermark: a bucket closes as
+  // soon as time passes its end, and an event older than the open bucket (late beyond the
+  // watermark) is left out, never added to another bucket's count.
   demand_spike_detector d;
   fake_state<demand_state> st;
   recorded_effects fx;
   for (std::int64_t b = 0; b < 10; ++b)
     for (int i = 0; i < 30; ++i) d.on_event(view("s1", base + b * bucket + i * 1000), st, fx);
-  for (int i = 0; i < 50; ++i) {
-    d.on_event(view("s1", base + 10 * bucket + i * 1000), st, fx);
-    d.on_event(view("s1", base + 11 * bucket + i * 1000), st, fx);  // up to 49 s ahead
-  }
+  for (int i = 0; i < 50; ++i) d.on_event(view("s1", base + 10 * bucket + i * 1000), st, fx);
   EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 10 * bucket);
   EXPECT_EQ(st.values["s1"].count, 50);
-  EXPECT_EQ(st.values["s1"].next_count, 50);
-  EXPECT_TRUE(fx.flags.empty());
-  // Past the lateness: bucket 10 closes with all of its 50 events (z = 20 / sqrt(30) = 3.7,
-  // below 4: no flag), bucket 11 becomes the open one with its 50.
-  d.on_event(view("s1", base + 11 * bucket + d.config().lateness_ms), st, fx);
-  EXPECT_TRUE(fx.flags.empty());
-  EXPECT_DOUBLE_EQ(st.values["s1"].mean, 30 + 0.3 * 20);
-  EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 11 * bucket);
-  EXPECT_EQ(st.values["s1"].count, 51);
-  EXPECT_EQ(st.values["s1"].next_count, 0);
-  EXPECT_EQ(st.values["s1"].history, 11);
-  // And the timer the SKU task sets closes bucket 11 exactly at its end + lateness.
-  EXPECT_EQ(d.closes_at(st.values["s1"]), base + 12 * bucket + d.config().lateness_ms);
+  EXPECT_EQ(d.closes_at(st.values["s1"]), base + 11 * bucket);
   d.advance("s1", d.closes_at(st.values["s1"]) - 1, st, fx);
-  EXPECT_EQ(st.values["s1"].history, 11);
+  EXPECT_EQ(st.values["s1"].history, 10);
   d.advance("s1", d.closes_at(st.values["s1"]), st, fx);
-  EXPECT_EQ(st.values["s1"].history, 12);
+  EXPECT_EQ(st.values["s1"].history, 11) << "bucket 10 closed with exactly its 50 events";
+  EXPECT_DOUBLE_EQ(st.values["s1"].mean, 30 + 0.3 * 20);
+  EXPECT_TRUE(fx.flags.empty()) << "z = 20 / sqrt(30) = 3.7, below 4";
+  d.on_event(view("s1", base + 10 * bucket + 59'000), st, fx);  // late: bucket 10 is final
+  EXPECT_EQ(st.values["s1"].count, 0);
+  EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 11 * bucket);
+}
+
+TEST(DemandSpikeTest, ReadsVersionTwoStateWithEventsAhead) {
+  demand_state s;
+  s.started = true;
+  s.bucket_start_ms = base;
+  s.count = 7;
+  s.mean = 3;
+  s.var = 1;
+  s.history = 4;
+  std::string bytes = encoded(s);
+  bytes[0] = 2;
+  bytes.push_back(6);  // v2's next_count 3, zigzag
+  demand_state back;
+  ASSERT_TRUE(demand_state::decode(bytes, back));
+  EXPECT_EQ(back.count, 10) << "v2 events ahead of the open bucket join its count";
+  EXPECT_EQ(back.bucket_start_ms, base);
 }
 
 TEST(DemandSpikeTest, ReadsVersionOneState) {
@@ -444,8 +448,7 @@ TEST(DemandSpikeTest, ReadsVersionOneState) {
   s.history = 4;
   s.last_flag_ms = 0;
   std::string bytes = encoded(s);
-  bytes.pop_back();  // next_count 0 is one varint byte
-  bytes[0] = 1;
+  bytes[0] = 1;  // v1 has v3's layout
   demand_state back;
   ASSERT_TRUE(demand_state::decode(bytes, back));
   EXPECT_EQ(back, s);

@@ -56,7 +56,8 @@ kafka:
     security.protocol: SASL_SSL
 topics: {carts: c, clickstream: k, cart_reminders: r, dlq: d}
 state: {dir: /tmp/x, sync: true, cache_entries: 5}
-task: {commit_interval_ms: 20, tick_interval_ms: 30, max_record_bytes: 2048, allowed_lateness_ms: 7, idle_timeout_ms: 0}
+task: {commit_interval_ms: 20, tick_interval_ms: 30, max_record_bytes: 2048, allowed_lateness_ms: 7, idle_timeout_ms: 0,
+       max_future_ms: 3600000, min_event_time_ms: 1500000000000, max_wait_ms: 250, timer_grace_ms: 60000}
 metrics: {listen: "127.0.0.1:1"}
 rules:
   abandoned_cart:
@@ -73,6 +74,10 @@ rules:
   EXPECT_TRUE(c.state.sync);
   EXPECT_EQ(c.task.watermark.allowed_lateness_ms, 7);
   EXPECT_EQ(c.task.watermark.idle_timeout_ms, 0);
+  EXPECT_EQ(c.task.max_future_ms, 3'600'000);
+  EXPECT_EQ(c.task.min_event_time_ms, 1'500'000'000'000);
+  EXPECT_EQ(c.task.max_wait_ms, 250);
+  EXPECT_EQ(c.task.timer_grace_ms, 60'000);
   EXPECT_EQ(c.metrics.listen, "127.0.0.1:1");
   ASSERT_EQ(c.abandoned_cart.steps.size(), 3u);
   EXPECT_EQ(c.abandoned_cart.steps[2].coupon, "Y");
@@ -82,6 +87,11 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
   EXPECT_NE(error_of(std::string(minimal) + "  bogus: 1\n").find("'kafka.bogus'"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(minimal) + "colour: red\n").find("'colour'"), std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "task: {max_future_ms: 0}\n").find("'task.max_future_ms'"),
+            std::string::npos);
+  EXPECT_NE(error_of(std::string(minimal) + "task: {timer_grace_ms: -1}\n")
+                .find("'task.timer_grace_ms'"),
+            std::string::npos);
   EXPECT_NE(error_of(std::string(minimal) + "task: {commit_interval_ms: soon}\n")
                 .find("'task.commit_interval_ms'"),
             std::string::npos);
@@ -103,7 +113,7 @@ TEST_F(ConfigTest, ReadsAnomalySettingsAndNamesBadOnes) {
 rules:
   anomalies:
     bot: {window_ms: 30000, absolute_limit: 12, baseline_factor: 6.5, flagged_for_ms: 60000}
-    demand: {bucket_ms: 300000, lateness_ms: 60000, z_threshold: 5, min_volume: 40}
+    demand: {bucket_ms: 300000, z_threshold: 5, min_volume: 40}
     traffic: {bucket_ms: 60000, min_history: 6}
     price: {samples: 11, min_samples: 3, factor: 2.5}
     cart_quantity: {absolute_limit: 99, factor: 20}
@@ -115,7 +125,6 @@ rules:
   EXPECT_EQ(a.bot.flagged_for_ms, 60'000);
   EXPECT_EQ(a.bot.min_count, rules::bot_config{}.min_count) << "unset keys keep defaults";
   EXPECT_EQ(a.demand.bucket_ms, 300'000);
-  EXPECT_EQ(a.demand.lateness_ms, 60'000);
   EXPECT_DOUBLE_EQ(a.demand.z_threshold, 5);
   EXPECT_EQ(a.demand.min_volume, 40);
   EXPECT_EQ(a.traffic.bucket_ms, 60'000);
@@ -134,8 +143,9 @@ rules:
   EXPECT_NE(err("{spam: {}}").find("'rules.anomalies.spam'"), std::string::npos);
   EXPECT_NE(err("{demand: {alpha: high}}").find("'rules.anomalies.demand.alpha'"),
             std::string::npos);
-  EXPECT_NE(err("{traffic: {lateness_ms: -1}}").find("'rules.anomalies.traffic.lateness_ms'"),
-            std::string::npos);
+  EXPECT_NE(err("{traffic: {lateness_ms: 60000}}").find("'rules.anomalies.traffic.lateness_ms'"),
+            std::string::npos)
+      << "buckets close on the watermark: the old lateness key is gone, not silently ignored";
   EXPECT_NE(err("{bot: {absolute_limit: 0}}").find("'rules.anomalies.bot.absolute_limit'"),
             std::string::npos);
   EXPECT_NE(

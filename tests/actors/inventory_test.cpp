@@ -685,7 +685,7 @@ TEST(SkuSignalTest, DecodeRejectsUnknownVersionKindTruncationAndTrailingBytes) {
   bad[0] = 9;
   EXPECT_FALSE(sku_signal::decode(bad, out));
   bad = bytes;
-  bad[1] = 6;
+  bad[1] = 7;  // 6 is the watermark marker
   EXPECT_FALSE(sku_signal::decode(bad, out));
   bad[1] = 0;
   EXPECT_FALSE(sku_signal::decode(bad, out));

@@ -5,6 +5,7 @@
 
 #include "herald/actors/rules/inventory.hpp"
 
+#include <chrono>
 #include <filesystem>
 #include <random>
 
@@ -21,6 +22,12 @@ namespace {
 
 constexpr std::int64_t t0 = 1'700'000'000'000;
 constexpr std::int64_t hour = 3'600'000;
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 class CustomerTaskTest : public ::testing::Test {
  protected:
@@ -45,6 +52,8 @@ class CustomerTaskTest : public ::testing::Test {
     open_db();
   }
   void TearDown() override {
+    // Delivery callbacks count into probe_, destroyed before sink_: let them finish first.
+    if (sink_) sink_->flush(10'000);
     db_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -80,7 +89,8 @@ class CustomerTaskTest : public ::testing::Test {
     streams::record_batch b;
     b.task = t.id();
     for (const auto& [k, v] : kv) b.records.push_back({k, v, offset++, 0, 1});
-    t.process(b, 0);
+    // The wall clock is real: event times are checked against it (task.max_future_ms).
+    t.process(b, wall_ms());
   }
 
   std::vector<streams::consumed_record> read(const std::string& topic) {

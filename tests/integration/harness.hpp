@@ -76,6 +76,11 @@ class kafka_fixture {
   void produce(const std::string& topic, const std::string& key, const std::string& value) {
     ASSERT_TRUE(producer_->produce(topic, key, value));
   }
+  /// To one partition, whatever the key's hash (tests that need records on one task).
+  void produce_to(const std::string& topic, int partition, const std::string& key,
+                  const std::string& value) {
+    ASSERT_TRUE(producer_->produce_to(topic, partition, key, value));
+  }
   void flush() { ASSERT_TRUE(producer_->flush(10'000)); }
 
   [[nodiscard]] std::vector<streams::consumed_record> read(const std::string& topic) const {

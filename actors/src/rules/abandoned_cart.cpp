@@ -159,7 +159,9 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
 void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t fire_ms,
                                        std::string_view payload, keyed_state<cart_state>& carts,
                                        timer_service& timers, cart_effects& effects,
-                                       const stock_view& stock, const audience_view& audience) {
+                                       const stock_view& stock, const audience_view& audience,
+                                       std::int64_t now_ms) {
+  now_ms = std::max(now_ms, fire_ms);
   cart_state* cart = carts.find(customer);
   if (cart == nullptr) return;
   if (payload == purge_timer) {
@@ -199,10 +201,14 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
       effects.emit(std::move(msg));
       if (static_cast<std::size_t>(cart->reminders_sent) < config_.steps.size()) {
         arm(customer, *cart, timers, effects);
-        // A later step must fire later than this one even when configured with a shorter delay.
-        if (cart->timer_ms != 0 && cart->timer_ms <= fire_ms) {
+        // A later step must fire later than this one even when configured with a shorter
+        // delay, and, when catching up, keep its spacing from this one (no burst).
+        if (cart->timer_ms != 0 && cart->timer_ms <= now_ms) {
+          const std::int64_t spacing =
+              config_.steps[static_cast<std::size_t>(number)].delay_ms - step.delay_ms;
           timers.cancel(cart->timer_ms, customer);
-          cart->timer_ms = fire_ms + 1;
+          cart->timer_ms = now_ms > fire_ms ? now_ms + std::max<std::int64_t>(spacing, 1)
+                                            : fire_ms + 1;
           timers.schedule(cart->timer_ms, customer, reminder_timer);
         }
       }

@@ -12,8 +12,9 @@ namespace {
 
 constexpr std::uint8_t bot_state_version = 1;
 constexpr std::uint8_t count_sketch_version = 1;
-// v2 adds next_count; v1 (no events ahead of the open bucket) is still read.
-constexpr std::uint8_t demand_state_version = 2;
+// v3 drops v2's next_count (buckets close on the watermark, no events are held ahead of the
+// open one); v1 and v2 are still read, a v2 next_count joining the open bucket's count.
+constexpr std::uint8_t demand_state_version = 3;
 constexpr std::uint8_t price_state_version = 1;
 constexpr std::uint8_t cart_quantity_state_version = 1;
 // Rings larger than this are corrupt input, not state this code wrote.
@@ -62,9 +63,13 @@ class json_object {
   std::string out_ = "{";
 };
 
-// A flag may go out when the entity was never flagged or its last flag is old enough.
+// A flag may go out when the entity was never flagged or its last flag is far enough away in
+// event time, on either side: an event applied out of order (late) must not be flagged within
+// the interval before a later-dated flag either.
 bool may_flag(std::int64_t last_flag_ms, std::int64_t now_ms, std::int64_t interval) noexcept {
-  return last_flag_ms == 0 || now_ms - last_flag_ms >= interval;
+  if (last_flag_ms == 0) return true;
+  const std::int64_t gap = now_ms >= last_flag_ms ? now_ms - last_flag_ms : last_flag_ms - now_ms;
+  return gap >= interval;
 }
 
 std::string trigger_of(const schemas::event& ev) {
@@ -212,20 +217,22 @@ void demand_state::encode(std::string& out) const {
   w.f64(var);
   w.svarint(history);
   w.svarint(last_flag_ms);
-  w.svarint(next_count);
 }
 
 bool demand_state::decode(std::string_view in, demand_state& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, started = 0;
-  if (!r.u8(version) || (version != 1 && version != demand_state_version) || !r.u8(started) ||
+  if (!r.u8(version) || version < 1 || version > demand_state_version || !r.u8(started) ||
       started > 1)
     return false;
   out.started = started == 1;
-  out.next_count = 0;
-  return r.integer(out.bucket_start_ms) && r.integer(out.count) && r.f64(out.mean) &&
-         r.f64(out.var) && r.integer(out.history) && r.integer(out.last_flag_ms) &&
-         (version == 1 || r.integer(out.next_count)) && r.done();
+  std::int64_t ahead = 0;
+  if (!(r.integer(out.bucket_start_ms) && r.integer(out.count) && r.f64(out.mean) &&
+        r.f64(out.var) && r.integer(out.history) && r.integer(out.last_flag_ms) &&
+        (version != 2 || r.integer(ahead)) && r.done()))
+    return false;
+  out.count += ahead;
+  return true;
 }
 
 void price_state::encode(std::string& out) const {
@@ -339,8 +346,8 @@ const bot_state* bot_detector::observe(std::string_view entity_type, std::string
                           .num("baseline_mad", mad)
                           .num("population", static_cast<std::int64_t>(population_.total))
                           .done();
-    s.last_flag_ms = ts_ms;
-    s.flagged_until_ms = ts_ms + config_.flagged_for_ms;
+    s.last_flag_ms = std::max(s.last_flag_ms, ts_ms);
+    s.flagged_until_ms = std::max(s.flagged_until_ms, ts_ms + config_.flagged_for_ms);
     effects.emit(std::move(f));
   }
   states.mark_dirty(entity_id);
@@ -373,12 +380,11 @@ void demand_spike_detector::observe(std::string_view key, std::int64_t ts_ms,
     s.started = true;
     s.bucket_start_ms = ts_ms - (((ts_ms % bucket) + bucket) % bucket);
   }
+  // Closed buckets are final: an event of one (late beyond the watermark its task closed it
+  // on) is counted by the task as late and left out, never added to another bucket.
+  if (ts_ms < s.bucket_start_ms) return;
   close_until(key, s, ts_ms, effects);
-  // A late event of a closed bucket counts in the open one: closed buckets are final.
-  if (ts_ms < s.bucket_start_ms + bucket)
-    ++s.count;
-  else
-    ++s.next_count;  // within lateness of the open bucket's end, so in the next bucket
+  ++s.count;
   states.mark_dirty(key);
 }
 
@@ -391,29 +397,20 @@ void demand_spike_detector::advance(std::string_view key, std::int64_t now_ms,
   if (s->bucket_start_ms != before) states.mark_dirty(key);
 }
 
-std::int64_t demand_spike_detector::lateness() const noexcept {
-  return std::clamp<std::int64_t>(config_.lateness_ms, 0, config_.bucket_ms);
-}
-
 std::int64_t demand_spike_detector::closes_at(const demand_state& s) const noexcept {
-  return s.bucket_start_ms + config_.bucket_ms + lateness();
+  return s.bucket_start_ms + config_.bucket_ms;
 }
 
 void demand_spike_detector::close_until(std::string_view key, demand_state& s, std::int64_t now_ms,
                                         anomaly_effects& effects) const {
   if (now_ms < closes_at(s)) return;
   const std::int64_t bucket = config_.bucket_ms;
-  // Buckets that end lateness or more before now: the open one, then (at most) the one its
-  // next_count belongs to, then the empty buckets of a gap.
-  const std::int64_t closed = (now_ms - lateness() - s.bucket_start_ms) / bucket;
+  // The open bucket, then the empty buckets of a gap, which pull the mean down like any quiet
+  // period would; past a few dozen the EWMA has forgotten the old level anyway.
+  const std::int64_t closed = (now_ms - s.bucket_start_ms) / bucket;
   const std::int64_t open_ms = s.bucket_start_ms + closed * bucket;
   close_bucket(key, s, effects);
-  s.count = s.next_count;
-  s.next_count = 0;
-  if (closed >= 2) close_bucket(key, s, effects);
-  // The empty buckets of a gap pull the mean down like any quiet period would; past a few
-  // dozen the EWMA has forgotten the old level anyway, so skip the rest.
-  const std::int64_t empty = std::min<std::int64_t>(closed - 2, config_.max_gap_buckets);
+  const std::int64_t empty = std::min<std::int64_t>(closed - 1, config_.max_gap_buckets);
   for (std::int64_t i = 0; i < empty; ++i) close_bucket(key, s, effects);
   s.bucket_start_ms = open_ms;
 }
@@ -442,7 +439,7 @@ void demand_spike_detector::close_bucket(std::string_view key, demand_state& s,
                           .num("bucket_start_ms", s.bucket_start_ms)
                           .num("history", s.history)
                           .done();
-    s.last_flag_ms = end_ms;
+    s.last_flag_ms = std::max(s.last_flag_ms, end_ms);
     effects.emit(std::move(f));
   }
   // The first bucket seeds the mean; seeding at 0 would make the first real level a spike.
@@ -486,7 +483,7 @@ void price_detector::on_event(const schemas::event& ev, keyed_state<price_state>
                             .str("direction", high ? "high" : "low")
                             .str("customer_id", ev.customer_id)
                             .done();
-      s.last_flag_ms = ev.ts_ms;
+      s.last_flag_ms = std::max(s.last_flag_ms, ev.ts_ms);
       effects.emit(std::move(f));
     }
   }
@@ -530,7 +527,7 @@ void cart_quantity_detector::on_event(const schemas::event& ev,
                           .str("customer_id", ev.customer_id)
                           .str("cart_id", ev.cart_id)
                           .done();
-    s.last_flag_ms = ev.ts_ms;
+    s.last_flag_ms = std::max(s.last_flag_ms, ev.ts_ms);
     effects.emit(std::move(f));
   }
   s.quantities.push(ev.quantity, config_.samples);

@@ -91,7 +91,7 @@ bool sku_signal::decode(std::string_view in, sku_signal& out) {
   if (!r.u8(version) || (version != 1 && version != sku_signal_version) || !r.u8(type))
     return false;
   if (type < static_cast<std::uint8_t>(kind::notify_me) ||
-      type > static_cast<std::uint8_t>(kind::cart_add))
+      type > static_cast<std::uint8_t>(kind::watermark))
     return false;
   out.type = static_cast<kind>(type);
   out.price = 0;

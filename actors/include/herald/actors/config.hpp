@@ -83,7 +83,26 @@ struct task_config {
   std::int64_t tick_interval_ms = 200;
   /// Larger records go to the DLQ as `oversized`. Default: 1 MiB.
   std::size_t max_record_bytes = 1 << 20;
+  /// Event time (allowed_lateness_ms, default 0) and idleness (idle_timeout_ms): an input
+  /// partition quiet for this much wall-clock time stops holding the task's watermark back,
+  /// and a task whose inputs are all quiet follows the wall clock that far behind, so its
+  /// timers fire; 0 = never (deterministic replays). Default: 30 000 ms.
   streams::watermark_config watermark{0, 30'000};
+  /// Events more than this far ahead of the wall clock are bad input (DLQ
+  /// `time_out_of_range`): one absurd timestamp must not fire every timer of a partition.
+  /// Default: 86 400 000 ms (1 day).
+  std::int64_t max_future_ms = 86'400'000;
+  /// Events before this epoch-ms floor are bad input (DLQ `time_out_of_range`).
+  /// Default: 946 684 800 000 (2000-01-01T00:00:00Z).
+  std::int64_t min_event_time_ms = 946'684'800'000;
+  /// Records of a task's input partitions are taken lowest head timestamp first; an empty
+  /// partition that still has records in Kafka is waited for at most this long. Default: 5000 ms.
+  std::int64_t max_wait_ms = 5'000;
+  /// Timers that decide to speak (cart reminders, delivery delays, stuck and late shipment
+  /// flags) fire this long after they are due in event time, so an event slightly late in
+  /// arrival (an order placed just before the reminder was due) still counts. Their messages
+  /// keep the due time. Default: 120 000 ms.
+  std::int64_t timer_grace_ms = 120'000;
 };
 
 struct metrics_config {

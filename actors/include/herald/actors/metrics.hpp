@@ -32,7 +32,7 @@ namespace herald::actors {
 /// Outcome of one input record.
 enum class event_result : std::uint8_t { ok, dlq };
 inline constexpr std::size_t event_result_count = 2;
-inline constexpr std::size_t decode_code_count = 8;
+inline constexpr std::size_t decode_code_count = 9;
 
 /// The anomaly kinds counted by herald_anomalies_total{kind} (any other counts as "other").
 inline constexpr std::array<std::string_view, 7> anomaly_kinds = {
@@ -56,6 +56,10 @@ class metrics {
   void add_events(std::size_t topic, event_result result, std::uint64_t n);
   void add_dlq(schemas::decode_code reason, std::uint64_t n);
   void add_late(std::size_t topic, std::uint64_t n);
+  /// A late event of `topic`, `seconds` of event time behind its task's watermark.
+  void observe_lateness(std::size_t topic, double seconds);
+  /// Watermark markers published to (or received from) the repartition topic.
+  void add_watermark_markers(bool received, std::uint64_t n);
   void add_reminder(int reminder_number);
   void add_suppression(rules::suppression reason, std::uint64_t n);
   void add_inventory_suppression(rules::inventory_suppression reason, std::uint64_t n);
@@ -97,6 +101,8 @@ class metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
   std::vector<prometheus::Counter*> late_;
+  std::vector<prometheus::Histogram*> lateness_;
+  std::array<prometheus::Counter*, 2> markers_{};
   std::vector<bool> internal_;
   std::array<prometheus::Counter*, decode_code_count> dlq_{};
   std::vector<prometheus::Counter*> reminders_;

@@ -3,18 +3,29 @@
 /// thin shell that feeds it batches and ticks; tests drive it directly.
 ///
 /// The task is generic; a family's rules live in its `task_processor` (customer: abandoned
-/// carts and the signals re-keyed by SKU; sku: inventory). Per record: decode (bad input ->
-/// DLQ record with reason headers, via the outbox), advance the watermark, fire due timers
-/// (before applying the record, so a reminder due before an order is sent), apply. Per commit
-/// interval: one RocksDB WriteBatch with dirty state, timers, input offsets, watermark and the
-/// outbox; the outbox is produced after the commit and deleted as Kafka acknowledges it.
+/// carts and the signals re-keyed by SKU; sku: inventory). Per record: decode (bad input,
+/// absurd timestamps included -> DLQ record with reason headers, via the outbox), advance the
+/// watermark, fire due timers (before applying the record, so a reminder due before an order
+/// is sent), apply. Per commit interval: one RocksDB WriteBatch with dirty state, timers,
+/// input offsets, watermark and the outbox; the outbox is produced after the commit and
+/// deleted as Kafka acknowledges it.
+///
+/// Event time (streams/watermark.hpp): the watermark is the minimum over the task's inputs,
+/// each input partition one input and, for a task fed by a repartition topic, each upstream
+/// task one (from the watermark markers it publishes). A family with several contract topics
+/// (customer: clickstream + carts) takes records head-timestamp first across its partitions,
+/// waiting up to task.max_wait_ms for an empty partition that still has records in Kafka
+/// (Kafka Streams' PartitionGroup). A task whose family feeds a repartition topic publishes its
+/// watermark to every partition of it after each commit.
 ///
 /// Lifecycle: created on assignment (loads offsets and watermark), `start`ed on the actor
 /// (re-produces a crash's unacknowledged outbox), `shutdown` on revoke (commit, flush, ack).
 /// Single-threaded: used only by its actor, except the delivery callbacks, which only touch
 /// the mutex-guarded ack queue.
 
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -43,8 +54,18 @@ struct task_env {
   /// Current availability per SKU (the global table); everything available when null.
   const rules::stock_view* stock = nullptr;
   std::vector<streams::topic_binding> topics;
-  /// Returns processed records' in-flight credit to the source.
-  std::function<void(state::task_id, std::int64_t)> release;
+  /// Returns processed records' in-flight credit to the source, per topic index.
+  std::function<void(state::task_id, std::uint16_t, std::int64_t)> release;
+  /// The low and high offsets of `topic`'s partition as the consumer last saw them; false
+  /// when unknown. Null: unknown.
+  std::function<bool(std::uint16_t topic, std::int32_t partition, std::int64_t& lo,
+                     std::int64_t& hi)>
+      offsets;
+  /// Partitions of the repartition topic (`topics.sku_signals`) the customer tasks publish
+  /// their watermark markers to; 0 = none.
+  std::int32_t repartition_partitions = 0;
+  /// Upstream tasks (customer partitions) whose markers a SKU task's watermark waits for.
+  std::int32_t upstream_tasks = 0;
   /// Reports a committed next offset per topic index (for Kafka lag).
   std::function<void(state::task_id, std::uint16_t, std::int64_t)> committed;
 };
@@ -56,13 +77,20 @@ class task;
 class task_processor {
  public:
   virtual ~task_processor() = default;
-  /// A decoded contract event of one of the family's topics.
-  virtual void apply(const schemas::event& ev) = 0;
+  /// A decoded contract event of one of the family's topics, and its record.
+  virtual void apply(const schemas::event& ev, const streams::record& rec) = 0;
+  /// What a record of an internal topic is: data (applied by `apply_internal`) or a
+  /// watermark marker of upstream task `upstream` (handled by the task).
+  struct internal_record {
+    bool marker = false;
+    std::int64_t ts_ms = 0;  ///< event time, or the marker's watermark
+    std::int32_t upstream = 0;
+  };
   /// Decodes a record of an internal topic; false (with a reason naming what is wrong) for bad
-  /// input. On success sets the record's event time; `apply_internal` then applies it.
-  virtual bool decode_internal(const streams::record& rec, std::int64_t& ts_ms,
+  /// input. On success `apply_internal` then applies it (data records only).
+  virtual bool decode_internal(const streams::record& rec, internal_record& out,
                                std::string& reason) = 0;
-  virtual void apply_internal() = 0;
+  virtual void apply_internal(const streams::record& rec) = 0;
   /// A timer scheduled through `task::timers(tag)` fired.
   virtual void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                         std::string_view payload) = 0;
@@ -94,13 +122,18 @@ class task {
   void shutdown(std::int64_t wall_ms);
 
   [[nodiscard]] std::int64_t watermark() const noexcept { return watermark_.current(); }
+  [[nodiscard]] const streams::watermark& event_time() const noexcept { return watermark_; }
+  /// Records received and not yet applied (waiting for the head-timestamp choice).
+  [[nodiscard]] std::size_t queued() const noexcept;
 
   // ---- for processors ------------------------------------------------------------------
 
   [[nodiscard]] const task_env& env() const noexcept { return env_; }
   [[nodiscard]] state::task_state& state() noexcept { return state_; }
-  /// Timers whose keys carry `tag`, so each operator only ever sees its own.
-  [[nodiscard]] rules::timer_service& timers(char tag);
+  /// Timers whose keys carry `tag`, so each operator only ever sees its own. Timers of a tag
+  /// that `speaks` (their firing may emit a message) fire task.timer_grace_ms after they are
+  /// due; operators still see, and cancel by, the due time.
+  [[nodiscard]] rules::timer_service& timers(char tag, bool speaks = false);
   /// Adds an output record to the outbox (produced after the next commit).
   void emit(const std::string& topic, std::string_view key, std::string_view value,
             const streams::header_list& headers = {});
@@ -118,6 +151,28 @@ class task {
     std::vector<std::uint64_t> failed;
   };
 
+  /// A contract record waiting for the head-timestamp choice.
+  struct queued_record {
+    streams::record rec;
+    std::unique_ptr<schemas::event> ev;
+    schemas::decode_code code = schemas::decode_code::ok;
+    std::string reason;
+    std::int64_t ts_ms = 0;  ///< event time; watermark::none for bad input (taken at once)
+  };
+  // Decodes `rec` into `ev`, the bounds on event time included; ok or the DLQ code.
+  schemas::decode_code decode(const streams::record& rec, std::int64_t wall_ms,
+                              schemas::event& ev, std::string& reason);
+  // Applies one contract record (or dead-letters it) and advances its offset.
+  void apply_contract(const streams::record& rec, const schemas::event& ev,
+                      schemas::decode_code code, const std::string& reason, std::int64_t wall_ms);
+  void apply_internal_record(const streams::record& rec, std::int64_t wall_ms);
+  // Applies queued records head-timestamp first while that is safe (or waited long enough).
+  void drain(std::int64_t wall_ms);
+  // Whether the empty partition of topic `t` may still hold records in Kafka.
+  [[nodiscard]] bool may_have_more(std::uint16_t t) const;
+  void note_late(std::uint16_t topic, std::int64_t ts_ms);
+  void report(std::int64_t polled_at_ns);
+  void publish_watermark();
   void fire_timers(std::int64_t up_to_ms);
   void dead_letter(const streams::record& rec, schemas::decode_code code,
                    const std::string& reason);
@@ -131,6 +186,19 @@ class task {
   schemas::event event_;
   streams::watermark watermark_;
   std::map<char, std::unique_ptr<tagged_timers>> timers_;
+  std::array<std::int64_t, 256> grace_{};  // per timer tag
+  std::vector<int> input_of_;              // per topic index: watermark input, -1 = not ours
+  std::size_t upstream_base_ = 0;          // watermark input of upstream task 0
+  bool merge_ = false;                     // several contract topics: head-timestamp choice
+  std::vector<std::deque<queued_record>> queues_;  // per topic index (contract topics, when merge_)
+  std::vector<std::int64_t> queued_next_;   // per topic: offset after the last received
+  std::vector<std::unique_ptr<schemas::event>> event_pool_;
+  std::int64_t waiting_since_ms_ = streams::watermark::none;
+  std::int64_t published_watermark_ = streams::watermark::none;
+  // Per topic, since the last report: applied ok, dead-lettered, late, released credit.
+  std::vector<std::array<std::uint64_t, 3>> counts_;
+  std::vector<std::int64_t> released_;
+  std::uint64_t markers_received_ = 0;
   std::unique_ptr<task_processor> processor_;
   std::shared_ptr<acks> acks_ = std::make_shared<acks>();
   std::map<std::uint64_t, state::outbox_record> unacked_;

@@ -24,6 +24,9 @@ enum class decode_code : std::uint8_t {
   invalid_value,   ///< right type, value out of range (quantity <= 0, bad timestamp, ...)
   unknown_type,    ///< `type` is not an event type of this topic
   key_mismatch,    ///< the Kafka key disagrees with the body's entity id (or is empty)
+  /// `ts` further ahead of the wall clock than task.max_future_ms, or before
+  /// task.min_event_time_ms: an absurd timestamp (checked by the task, not the decoder)
+  time_out_of_range,
 };
 
 /// "malformed_json", "missing_field", ...

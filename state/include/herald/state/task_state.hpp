@@ -67,6 +67,10 @@ class task_state {
 
   /// Schedules a timer at (fire_ms, key). Scheduling the same (fire_ms, key) twice keeps one.
   void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload = {});
+  /// Like `schedule`, for a (fire_ms, key) the caller knows is not committed already (e.g. an
+  /// event deferred to its event time under its own id): skips the lookup that `schedule`
+  /// makes, so it costs no database read. A pending duplicate keeps one.
+  void schedule_new(std::int64_t fire_ms, std::string_view key, std::string_view payload);
   /// Cancels the timer at (fire_ms, key), committed or pending; no-op when absent.
   void cancel(std::int64_t fire_ms, std::string_view key);
   /// Removes and returns, in (fire_ms, key) order, every timer with fire_ms <= up_to_ms,

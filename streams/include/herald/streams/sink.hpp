@@ -48,6 +48,12 @@ class sink {
   bool produce(std::string_view topic, std::string_view key, std::string_view value,
                const header_list& headers = {}, delivery_fn on_delivered = {});
 
+  /// Like `produce`, to one partition (chosen by the caller, e.g. a watermark marker sent to
+  /// every partition of a repartition topic) instead of the key's.
+  bool produce_to(std::string_view topic, std::int32_t partition, std::string_view key,
+                  std::string_view value, const header_list& headers = {},
+                  delivery_fn on_delivered = {});
+
   /// Waits until every queued record is delivered or the timeout passes; true when all were.
   bool flush(int timeout_ms = -1);
 

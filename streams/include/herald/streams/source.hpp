@@ -3,8 +3,10 @@
 ///
 /// It polls in batches on its own thread (never a CAF worker), groups records by task
 /// (family, partition) and hands each group to the `source_listener`. Backpressure: every
-/// dispatched record counts as in flight until the task calls `release`; a task above
-/// `max_in_flight` gets its partitions paused until it drops below `resume_in_flight`.
+/// dispatched record counts as in flight until the task calls `release`; a partition above
+/// `max_in_flight` is paused until it drops below `resume_in_flight`. Per partition, not per
+/// task: a task that takes its partitions' records head-timestamp first must be able to
+/// fetch the partition it waits for while another one, ahead in event time, is paused.
 ///
 /// Assignment: tasks need all topics of their family co-partitioned on one instance, so the
 /// default assignor is `range` (which guarantees that for topics with equal partition
@@ -44,7 +46,7 @@ struct source_config {
   std::size_t max_poll_records = 2000;
   /// Poll timeout. Default: 100 ms.
   int poll_timeout_ms = 100;
-  /// Pause a task's partitions above this many in-flight records. Default: 50 000.
+  /// Pause a partition above this many in-flight records. Default: 50 000.
   std::int64_t max_in_flight = 50'000;
   /// Resume them at or below this many. Default: 10 000.
   std::int64_t resume_in_flight = 10'000;
@@ -82,8 +84,12 @@ class source {
   /// Stops the poll thread, revokes all tasks via the listener, closes the consumer. Idempotent.
   void stop();
 
-  /// Called by tasks (any thread) when they finished `count` records.
-  void release(state::task_id task, std::int64_t count);
+  /// Called by tasks (any thread) when they finished `count` records of topic index `topic`.
+  void release(state::task_id task, std::uint16_t topic, std::int64_t count);
+  /// The low and high offsets of a partition as last fetched (no broker round trip); false
+  /// when not known yet. Thread-safe.
+  bool offsets(std::uint16_t topic, std::int32_t partition, std::int64_t& lo,
+               std::int64_t& hi) const;
   /// Called by tasks (any thread) after a commit: next offset to read per topic index.
   void committed(state::task_id task, std::uint16_t topic, std::int64_t next_offset);
 
@@ -102,8 +108,12 @@ class source {
  private:
   source() = default;
   struct task_flow {
-    std::atomic<std::int64_t> in_flight{0};
-    bool paused = false;  // poll thread only
+    explicit task_flow(std::size_t topics)
+        : in_flight(new std::atomic<std::int64_t>[topics]), paused(topics, false) {
+      for (std::size_t i = 0; i < topics; ++i) in_flight[i] = 0;
+    }
+    std::unique_ptr<std::atomic<std::int64_t>[]> in_flight;  // per topic index
+    std::vector<bool> paused;                                // poll thread only
   };
   void handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts);
   void run();
@@ -112,6 +122,7 @@ class source {
   [[nodiscard]] std::vector<state::task_id> tasks_of(
       const rd_kafka_topic_partition_list_t* parts) const;
   [[nodiscard]] rd_kafka_topic_partition_list_t* partitions_of(state::task_id task) const;
+  [[nodiscard]] std::int64_t in_flight_of(const task_flow& flow) const;
   [[nodiscard]] int topic_index(const char* name) const;
 
   source_config config_;

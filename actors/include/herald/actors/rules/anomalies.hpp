@@ -50,10 +50,6 @@ struct bot_config {
 struct demand_config {
   /// Width of a count bucket. Default: 10 min.
   std::int64_t bucket_ms = 600'000;
-  /// A bucket closes once events this far past its end are seen, so events that arrive a
-  /// little out of order (a task reads several partitions; the clickstream lags the carts)
-  /// still count in their own bucket. Capped at bucket_ms. Default: 2 min.
-  std::int64_t lateness_ms = 120'000;
   /// EWMA weight of the newest bucket. Default: 0.3.
   double alpha = 0.3;
   /// z-score at or above which a closed bucket is flagged. Default: 4.
@@ -168,8 +164,7 @@ struct count_sketch {
 /// Per-key state of the demand / traffic spike detector, persisted with a version byte.
 struct demand_state {
   std::int64_t bucket_start_ms = 0;  ///< open bucket; meaningful once `started`
-  std::int64_t count = 0;            ///< events in the open bucket (and late ones)
-  std::int64_t next_count = 0;       ///< events of the bucket after it, seen within lateness
+  std::int64_t count = 0;            ///< events in the open bucket
   double mean = 0;                   ///< EWMA of closed buckets
   double var = 0;                    ///< EWMA variance of closed buckets
   std::int64_t history = 0;          ///< closed buckets seen (saturates)
@@ -249,9 +244,11 @@ class bot_detector {
 /// `signal` ("view", "cart_add") names what is counted, in the flag's evidence and id, so one
 /// SKU can have a detector per rate.
 ///
-/// Counting is by each event's own time. An input partition is in time order, but a key fed
-/// from several partitions is not (the SKU signals of many customer partitions), hence
-/// lateness_ms; keep a detector's inputs to one partition where possible.
+/// Counting is by each event's own time, and a bucket closes once time (an event of a later
+/// bucket, or `advance` with the task's watermark) passes its end: callers feed events in
+/// event-time order up to their watermark (SKU tasks apply their signals in event-time order;
+/// an input partition is in its own order). An event older than the open bucket is late and
+/// left out: closed buckets are final.
 class demand_spike_detector {
  public:
   explicit demand_spike_detector(demand_config config = {}, std::string kind = "demand_spike",
@@ -260,12 +257,11 @@ class demand_spike_detector {
   /// product_view and cart_item_added count towards their SKU; other events are ignored.
   void on_event(const schemas::event& ev, keyed_state<demand_state>& states,
                 anomaly_effects& effects);
-  /// One event of `key` at `ts_ms` (closes the open bucket when `ts_ms` is lateness_ms past
-  /// its end).
+  /// One event of `key` at `ts_ms` (closes the open bucket when `ts_ms` is past its end).
   void observe(std::string_view key, std::int64_t ts_ms, keyed_state<demand_state>& states,
                anomaly_effects& effects);
-  /// Closes the buckets of `key` that ended lateness_ms or more before `now_ms` (a watermark
-  /// or timer), so a spike is flagged without waiting for the key's next event.
+  /// Closes the buckets of `key` that ended at or before `now_ms` (a watermark or timer), so
+  /// a spike is flagged without waiting for the key's next event.
   void advance(std::string_view key, std::int64_t now_ms, keyed_state<demand_state>& states,
                anomaly_effects& effects);
 
@@ -275,8 +271,6 @@ class demand_spike_detector {
   [[nodiscard]] const demand_config& config() const noexcept { return config_; }
 
  private:
-  /// lateness_ms, capped at bucket_ms.
-  [[nodiscard]] std::int64_t lateness() const noexcept;
   void close_until(std::string_view key, demand_state& s, std::int64_t now_ms,
                    anomaly_effects& effects) const;
   void close_bucket(std::string_view key, demand_state& s, anomaly_effects& effects) const;

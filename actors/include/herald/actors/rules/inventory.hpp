@@ -59,6 +59,9 @@ struct sku_signal {
     sold = 3,          ///< customer bought `quantity` units (an order line)
     view = 4,          ///< customer viewed the SKU at `price` (demand and price detectors)
     cart_add = 5,      ///< customer added `quantity` at `price` (demand and quantity detectors)
+    /// Not a signal: the upstream customer task `quantity` (its partition) has reached event
+    /// time `ts_ms` (its watermark), sent to every partition; `sku` is empty.
+    watermark = 6,
   };
   kind type = kind::notify_me;
   std::string sku;

@@ -1,0 +1,77 @@
+#include "herald/streams/watermark.hpp"
+
+#include <algorithm>
+
+namespace herald::streams {
+
+watermark::watermark(watermark_config config, std::size_t inputs)
+    : config_(config), inputs_(std::max<std::size_t>(inputs, 1)) {}
+
+void watermark::restore(std::int64_t watermark_ms) {
+  current_ = std::max(current_, watermark_ms);
+}
+
+void watermark::note_wall(std::int64_t wall_ms) noexcept {
+  if (start_wall_ms_ == none) start_wall_ms_ = wall_ms;
+}
+
+bool watermark::idle(std::size_t i, std::int64_t wall_ms) const noexcept {
+  const input_state& in = inputs_[i];
+  if (!in.heard) return true;
+  return config_.idle_timeout_ms > 0 && wall_ms - in.last_wall_ms >= config_.idle_timeout_ms;
+}
+
+bool watermark::observe(std::size_t input, std::int64_t event_ms, std::int64_t wall_ms) {
+  note_wall(wall_ms);
+  const bool late = current_ != none && event_ms < current_;
+  input_state& in = inputs_[input];
+  const std::int64_t mark = event_ms - config_.allowed_lateness_ms;
+  if (!in.heard || mark > in.mark) in.mark = mark;
+  in.heard = true;
+  in.last_wall_ms = wall_ms;
+  last_any_wall_ms_ = wall_ms;
+  recompute(wall_ms);
+  return late;
+}
+
+void watermark::advance(std::size_t input, std::int64_t input_watermark_ms, std::int64_t wall_ms) {
+  note_wall(wall_ms);
+  input_state& in = inputs_[input];
+  if (!in.heard || input_watermark_ms > in.mark) in.mark = input_watermark_ms;
+  in.heard = true;
+  in.last_wall_ms = wall_ms;
+  last_any_wall_ms_ = wall_ms;
+  recompute(wall_ms);
+}
+
+bool watermark::tick(std::int64_t wall_ms) {
+  note_wall(wall_ms);
+  return recompute(wall_ms);
+}
+
+bool watermark::recompute(std::int64_t wall_ms) noexcept {
+  std::int64_t candidate = none;
+  bool any_active = false;
+  const bool starting =
+      config_.idle_timeout_ms > 0 && wall_ms - start_wall_ms_ < config_.idle_timeout_ms;
+  for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    if (starting && inputs_[i].expected && !inputs_[i].heard) return false;
+    if (idle(i, wall_ms)) continue;
+    const std::int64_t m = inputs_[i].mark;
+    candidate = any_active ? std::min(candidate, m) : m;
+    any_active = true;
+  }
+  if (!any_active && config_.idle_timeout_ms > 0 && current_ != none) {
+    // Every input quiet: follow the wall clock, counting only time this process observed
+    // (since its start, or since the last record of any input).
+    const std::int64_t quiet_since =
+        last_any_wall_ms_ == none ? start_wall_ms_ : std::max(start_wall_ms_, last_any_wall_ms_);
+    if (wall_ms - quiet_since >= config_.idle_timeout_ms)
+      candidate = wall_ms - config_.idle_timeout_ms - config_.allowed_lateness_ms;
+  }
+  if (candidate == none || candidate <= current_) return false;
+  current_ = candidate;
+  return true;
+}
+
+}  // namespace herald::streams

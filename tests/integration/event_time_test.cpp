@@ -1,0 +1,193 @@
+// Event time through Kafka, the way a user breaks it: a quiet restart with the production idle
+// timeout, one absurd timestamp, an order slightly late in arrival, a carts topic read ahead of
+// the clickstream.
+
+#include <chrono>
+#include <set>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "herald/streams/dlq.hpp"
+#include "scenario.hpp"
+
+namespace herald::testing {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t wall_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string click(const std::string& type, const std::string& c, std::int64_t ts,
+                  const std::string& id) {
+  return fmt::format(
+      R"({{"type":"{}","event_id":"{}","ts":{},"customer_id":"{}","session_id":"s-{}","sku":"sku-1","price":10,"url":"/"}})",
+      type, id, ts, c, c);
+}
+
+std::vector<json> values(const std::vector<streams::consumed_record>& records) {
+  std::vector<json> out;
+  for (const auto& r : records) out.push_back(json::parse(r.value));
+  return out;
+}
+
+// Production defaults (idle timeout 30 s, timer grace 2 min) except the metrics port and a
+// short group session, so the restart does not wait 45 s for the old member to time out.
+actors::app_config production(const kafka_fixture& kafka, const std::string& dir) {
+  actors::app_config c = kafka.config(dir);
+  const actors::app_config defaults;
+  c.task.watermark = defaults.task.watermark;
+  c.task.commit_interval_ms = defaults.task.commit_interval_ms;
+  c.task.max_record_bytes = defaults.task.max_record_bytes;
+  return c;
+}
+
+TEST(EventTimeTest, QuietRestartSendsOnlyWhatIsDueAndNeverTwoRemindersAtOnce) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  const std::int64_t now = wall_now();
+  // On one task: ann's cart is a minute old (reminders due in 59 min and 24 h), bob's 64 min
+  // old (reminder 1 due 4 min ago, beyond the 2 min grace; reminder 2 in ~23 h).
+  kafka.produce_to("shop.carts", 0, "ann", add("ann", "ka", "sku-1", 1, now - min_ms));
+  kafka.produce_to("shop.carts", 0, "bob", add("bob", "kb", "sku-2", 1, now - 64 * min_ms));
+  kafka.flush();
+  {
+    actors::app app(production(kafka, dir.str()));
+    ASSERT_EQ(app.start(), "");
+    ASSERT_TRUE(wait_for([&] { return processed(app) == 2; }));
+    app.stop();  // well before the idle timeout: nothing fired yet
+  }
+  ASSERT_TRUE(kafka.read("herald.cart-reminders").empty());
+  // The same state directory, nothing new to read. The watermark must not jump by the time
+  // the process was down: only bob's first reminder is due, after the 30 s idle timeout.
+  actors::app app(production(kafka, dir.str()));
+  ASSERT_EQ(app.start(), "");
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<json> got;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        got = values(kafka.read("herald.cart-reminders"));
+        return !got.empty();
+      },
+      std::chrono::seconds(90)));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::seconds(29))
+      << "a quiet task follows the wall clock only after task.idle_timeout_ms";
+  app.stop();  // the final commit: anything else that was due is out now too
+  got = values(kafka.read("herald.cart-reminders"));
+  ASSERT_EQ(got.size(), 1u) << got.back().dump();
+  EXPECT_EQ(got[0].at("customer_id"), "bob");
+  EXPECT_EQ(got[0].at("reminder_number"), 1);
+  EXPECT_EQ(got[0].at("ts").get<std::int64_t>(), now - 64 * min_ms + hour_ms)
+      << "the message keeps its due time";
+}
+
+TEST(EventTimeTest, FarFutureTimestampIsDeadLetteredAndFiresNothing) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  actors::app app(production(kafka, dir.str()));
+  ASSERT_EQ(app.start(), "");
+  const std::int64_t now = wall_now();
+  kafka.produce_to("shop.carts", 0, "ann", add("ann", "ka", "sku-1", 1, now));
+  const std::string bogus = click("page_view", "zed", 4'102'444'800'000, "pv-2100");  // 2100
+  kafka.produce_to("shop.clickstream", 0, "zed", bogus);
+  kafka.produce_to("shop.carts", 0, "cy", add("cy", "kc", "sku-1", 1, now + 1000));
+  kafka.flush();
+  std::vector<streams::consumed_record> dlq;
+  ASSERT_TRUE(wait_for([&] {
+    dlq = kafka.read("herald.dlq");
+    return processed(app) == 3 && !dlq.empty();
+  }));
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, bogus);
+  EXPECT_NE(dlq[0].header(std::string(streams::dlq_error_header)).find("max_future_ms"),
+            std::string::npos);
+  EXPECT_EQ(dlq[0].header(std::string(streams::dlq_topic_header)), "shop.clickstream");
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_dlq_records_total", R"(reason="time_out_of_range")"), 1);
+  app.stop();
+  EXPECT_TRUE(kafka.read("herald.cart-reminders").empty())
+      << "the 2100 timestamp must not have moved the watermark past every reminder";
+}
+
+TEST(EventTimeTest, OrderSlightlyLateInArrivalStillSuppressesTheReminder) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  auto cfg = kafka.config(dir.str());  // event time only (idle off): deterministic
+  actors::app app(cfg);
+  ASSERT_EQ(app.start(), "");
+  // ann's reminder is due at t0 + 1 h. bob's event 30 s later moves the watermark past that
+  // before ann's order (placed at t0 + 59 min) arrives: within the grace, so no reminder.
+  kafka.produce_to("shop.carts", 0, "ann", add("ann", "ka", "sku-1", 1, t0));
+  kafka.produce_to("shop.carts", 0, "bob", add("bob", "kb", "sku-1", 1, t0 + hour_ms + 30'000));
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) == 2; }));
+  kafka.produce_to("shop.carts", 0, "ann", order("ann", "ka", t0 + 59 * min_ms));
+  kafka.produce_to("shop.carts", 0, "cy",
+                   simple("checkout_started", "cy", "heartbeat", t0 + 2 * hour_ms));
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) == 4; }));
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 1; }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_suppressions_total",
+                         R"(reason="ordered",rule="abandoned_cart")"),
+            1);
+  EXPECT_EQ(metric_value(text, "herald_late_events_total", R"(topic="shop.carts")"), 1)
+      << "the order was late against the watermark, and counted";
+  app.stop();
+  const auto got = values(kafka.read("herald.cart-reminders"));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].at("customer_id"), "bob") << "bob's reminder, at t0 + 2 h 30 s + grace";
+}
+
+// 35 clicks in 35 s by one customer; the carts of the same partition either arrive in
+// event-time order with them or were read 10 minutes ahead before the clicks came.
+std::vector<json> bot_flags(bool carts_ahead) {
+  kafka_fixture kafka;
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));  // event time only (idle off): deterministic
+  EXPECT_EQ(app.start(), "");
+  auto carts = [&] {
+    for (int i = 0; i < 10; ++i)
+      kafka.produce_to("shop.carts", 0, fmt::format("shopper-{}", i),
+                       add(fmt::format("shopper-{}", i), "k", "sku-1", 1, t0 + i * min_ms));
+  };
+  auto clicks = [&] {
+    for (int i = 0; i < 35; ++i)
+      kafka.produce_to("shop.clickstream", 0, "bot-1",
+                       click("product_view", "bot-1", t0 + i * 1000, fmt::format("v-{}", i)));
+  };
+  if (carts_ahead) {
+    carts();
+    kafka.flush();
+    EXPECT_TRUE(wait_for([&] { return processed(app) == 10; }));
+    clicks();
+  } else {
+    clicks();
+    carts();
+  }
+  kafka.flush();
+  EXPECT_TRUE(wait_for([&] { return processed(app) == 45; }));
+  EXPECT_TRUE(wait_for([&] { return app.probe().anomalies_total("bot_click_rate") >= 1; },
+                       std::chrono::seconds(10)));
+  app.stop();
+  return values(kafka.read("herald.anomalies"));
+}
+
+TEST(EventTimeTest, BotIsFlaggedWhateverTheCartsTopicRanAhead) {
+  const auto in_order = bot_flags(false);
+  const auto ahead = bot_flags(true);
+  ASSERT_EQ(in_order.size(), 1u);
+  EXPECT_EQ(in_order[0].at("kind"), "bot_click_rate");
+  EXPECT_EQ(in_order[0].at("entity_id"), "bot-1");
+  ASSERT_EQ(ahead.size(), 1u);
+  EXPECT_EQ(ahead[0], in_order[0]) << "the same flag, to the byte";
+}
+
+}  // namespace
+}  // namespace herald::testing
