@@ -211,10 +211,10 @@ void parse(const YAML::Node& root, app_config& c) {
     read(st, "cache_entries", "state.", c.state.cache_entries);
   }
   const auto task = root["task"];
-  check_keys(task, "task",
-             {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
-              "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms",
-              "timer_grace_ms"});
+  check_keys(
+      task, "task",
+      {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
+       "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms", "timer_grace_ms"});
   if (task) {
     read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
     read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);

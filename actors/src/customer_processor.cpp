@@ -86,7 +86,7 @@ class customer_processor final : public task_processor,
                 std::string_view payload) override {
     if (tag == bot_tag) {
       if (const rules::bot_state* b = bots_.find(key)) {
-        if (bot_rule_.expires_at(*b) > fire_ms)
+        if (expires_at(*b) > fire_ms)
           bot_timers_.schedule(expiry_of(*b), key, {});
         else {
           bot_rule_.retire(*b);
@@ -113,11 +113,15 @@ class customer_processor final : public task_processor,
   // When a customer's bot state may go. Never before the watermark has moved a window past
   // its events: a burst of events late against the watermark (another partition of the task
   // ran ahead) must be counted together, not expire one by one as it arrives.
+  // And not before the cart timers that ask whether the customer was a bot at their due time
+  // have fired: they fire task.timer_grace_ms after it.
+  std::int64_t expires_at(const rules::bot_state& b) const {
+    return bot_rule_.expires_at(b) + config_.task.timer_grace_ms;
+  }
   std::int64_t expiry_of(const rules::bot_state& b) const {
     const std::int64_t wm = host_.watermark();
-    const std::int64_t at = bot_rule_.expires_at(b);
-    return wm == streams::watermark::none ? at
-                                          : std::max(at, wm + bot_rule_.config().window_ms);
+    const std::int64_t at = expires_at(b);
+    return wm == streams::watermark::none ? at : std::max(at, wm + bot_rule_.config().window_ms);
   }
 
   void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,

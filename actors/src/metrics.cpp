@@ -27,17 +27,17 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                    .Name("herald_late_events_total")
                    .Help("Events older than their task's watermark (still applied)")
                    .Register(*registry_);
-  auto& lateness =
-      BuildHistogram()
-          .Name("herald_event_lateness_seconds")
-          .Help("How far (event time) late events were behind their task's watermark")
-          .Register(*registry_);
+  auto& lateness = BuildHistogram()
+                       .Name("herald_event_lateness_seconds")
+                       .Help("How far (event time) late events were behind their task's watermark")
+                       .Register(*registry_);
   const std::vector<double> lateness_bounds = {1, 10, 60, 300, 1800, 3600, 21600, 86400};
   for (const auto& t : topics) {
     events_.push_back({&events.Add({{"topic", t}, {"result", "ok"}}),
                        &events.Add({{"topic", t}, {"result", "dlq"}})});
     late_.push_back(&late.Add({{"topic", t}}));
-    lateness_.push_back(&lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
+    lateness_.push_back(
+        &lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
   }
   auto& markers = BuildCounter()
                       .Name("herald_watermark_markers_total")

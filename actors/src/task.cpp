@@ -153,9 +153,10 @@ schemas::decode_code task::decode(const streams::record& rec, std::int64_t wall_
   // on it: bad input, like a malformed body.
   const auto& cfg = env_.config->task;
   if (ev.ts_ms > wall_ms + cfg.max_future_ms) {
-    reason = fmt::format("event time {} is more than task.max_future_ms ({} ms) ahead of the "
-                         "wall clock ({})",
-                         ev.ts_ms, cfg.max_future_ms, wall_ms);
+    reason = fmt::format(
+        "event time {} is more than task.max_future_ms ({} ms) ahead of the "
+        "wall clock ({})",
+        ev.ts_ms, cfg.max_future_ms, wall_ms);
     return schemas::decode_code::time_out_of_range;
   }
   if (ev.ts_ms < cfg.min_event_time_ms) {
@@ -168,8 +169,7 @@ schemas::decode_code task::decode(const streams::record& rec, std::int64_t wall_
 
 void task::note_late(std::uint16_t topic, std::int64_t ts_ms) {
   ++counts_[topic][2];
-  env_.probe->observe_lateness(topic,
-                               static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
+  env_.probe->observe_lateness(topic, static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
 }
 
 void task::apply_contract(const streams::record& rec, const schemas::event& ev,
@@ -263,7 +263,8 @@ void task::drain(std::int64_t wall_ms) {
     int pick = -1;
     for (std::size_t t = 0; t < queues_.size(); ++t) {
       if (queues_[t].empty()) continue;
-      if (pick < 0 || queues_[t].front().ts_ms < queues_[static_cast<std::size_t>(pick)].front().ts_ms)
+      if (pick < 0 ||
+          queues_[t].front().ts_ms < queues_[static_cast<std::size_t>(pick)].front().ts_ms)
         pick = static_cast<int>(t);
     }
     if (pick < 0) {
@@ -275,8 +276,8 @@ void task::drain(std::int64_t wall_ms) {
     bool blocked = false;
     if (queues_[static_cast<std::size_t>(pick)].front().ts_ms != streams::watermark::none)
       for (std::size_t t = 0; t < queues_.size() && !blocked; ++t)
-        blocked = input_of_[t] >= 0 && queues_[t].empty() &&
-                  may_have_more(static_cast<std::uint16_t>(t));
+        blocked =
+            input_of_[t] >= 0 && queues_[t].empty() && may_have_more(static_cast<std::uint16_t>(t));
     if (blocked) {
       if (waiting_since_ms_ == streams::watermark::none) waiting_since_ms_ = wall_ms;
       if (wall_ms - waiting_since_ms_ < env_.config->task.max_wait_ms) return;
@@ -310,9 +311,8 @@ void task::report(std::int64_t polled_at_ns) {
     markers_received_ = 0;
   }
   if (polled_at_ns != 0 && released > 0)
-    env_.probe->observe_latency(
-        static_cast<double>(streams::steady_now_ns() - polled_at_ns) / 1e9,
-        static_cast<std::uint64_t>(released));
+    env_.probe->observe_latency(static_cast<double>(streams::steady_now_ns() - polled_at_ns) / 1e9,
+                                static_cast<std::uint64_t>(released));
 }
 
 void task::fire_timers(std::int64_t up_to_ms) {

@@ -73,13 +73,12 @@ bool sink::produce_to(std::string_view topic, std::int32_t partition, std::strin
   const std::string topic_name(topic);
   // A full local queue is transient (the poller drains it): wait, up to a bound.
   for (int attempt = 0;; ++attempt) {
-    rd_kafka_resp_err_t err =
-        rd_kafka_producev(rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()),
-                          RD_KAFKA_V_PARTITION(partition),
-                          RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
-                          RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
-                          RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 6000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));

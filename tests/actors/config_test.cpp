@@ -87,11 +87,12 @@ TEST_F(ConfigTest, ErrorsNameTheKey) {
   EXPECT_NE(error_of(std::string(minimal) + "  bogus: 1\n").find("'kafka.bogus'"),
             std::string::npos);
   EXPECT_NE(error_of(std::string(minimal) + "colour: red\n").find("'colour'"), std::string::npos);
-  EXPECT_NE(error_of(std::string(minimal) + "task: {max_future_ms: 0}\n").find("'task.max_future_ms'"),
-            std::string::npos);
-  EXPECT_NE(error_of(std::string(minimal) + "task: {timer_grace_ms: -1}\n")
-                .find("'task.timer_grace_ms'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(minimal) + "task: {max_future_ms: 0}\n").find("'task.max_future_ms'"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(std::string(minimal) + "task: {timer_grace_ms: -1}\n").find("'task.timer_grace_ms'"),
+      std::string::npos);
   EXPECT_NE(error_of(std::string(minimal) + "task: {commit_interval_ms: soon}\n")
                 .find("'task.commit_interval_ms'"),
             std::string::npos);

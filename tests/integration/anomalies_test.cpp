@@ -76,7 +76,8 @@ struct traffic {
                               fmt::format("bot-v{}", i)),
                          true});
     }
-    // Everyone checks in once more 2 h 20 min in: every bucket closes, 1 h reminders fall due.
+    // Everyone checks in once more 2 h 20 min in, on both topics: every bucket closes, 1 h
+    // reminders fall due.
     for (int c = 0; c < customers; ++c) {
       const std::string who = fmt::format("c{:03}", c);
       minutes.back().push_back(
@@ -84,6 +85,14 @@ struct traffic {
            fmt::format(
                R"({{"type":"page_view","event_id":"hb-{}","ts":{},"customer_id":"{}","session_id":"s-{}"}})",
                c, base + 140 * minute + c, who, who),
+           false});
+      // A task's watermark is the minimum over its partitions: the carts check in too (a
+      // checkout of an unknown cart touches no cart).
+      minutes.back().push_back(
+          {t.carts, who,
+           fmt::format(
+               R"({{"type":"checkout_started","event_id":"hbc-{}","ts":{},"customer_id":"{}","cart_id":"none"}})",
+               c, base + 140 * minute + c, who),
            false});
     }
     minutes.back().push_back(

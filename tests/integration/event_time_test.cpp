@@ -129,20 +129,20 @@ TEST(EventTimeTest, OrderSlightlyLateInArrivalStillSuppressesTheReminder) {
   ASSERT_TRUE(wait_for([&] { return processed(app) == 2; }));
   kafka.produce_to("shop.carts", 0, "ann", order("ann", "ka", t0 + 59 * min_ms));
   kafka.produce_to("shop.carts", 0, "cy",
-                   simple("checkout_started", "cy", "heartbeat", t0 + 2 * hour_ms));
+                   simple("checkout_started", "cy", "heartbeat", t0 + 3 * hour_ms));
   kafka.flush();
   ASSERT_TRUE(wait_for([&] { return processed(app) == 4; }));
   ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 1; }));
   const std::string text = http_get(app.metrics_port(), "/metrics");
-  EXPECT_EQ(metric_value(text, "herald_suppressions_total",
-                         R"(reason="ordered",rule="abandoned_cart")"),
-            1);
+  EXPECT_EQ(
+      metric_value(text, "herald_suppressions_total", R"(reason="ordered",rule="abandoned_cart")"),
+      1);
   EXPECT_EQ(metric_value(text, "herald_late_events_total", R"(topic="shop.carts")"), 1)
       << "the order was late against the watermark, and counted";
   app.stop();
   const auto got = values(kafka.read("herald.cart-reminders"));
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].at("customer_id"), "bob") << "bob's reminder, at t0 + 2 h 30 s + grace";
+  EXPECT_EQ(got[0].at("customer_id"), "bob") << "bob's reminder, due at t0 + 2 h 30 s";
 }
 
 // 35 clicks in 35 s by one customer; the carts of the same partition either arrive in
@@ -186,7 +186,10 @@ TEST(EventTimeTest, BotIsFlaggedWhateverTheCartsTopicRanAhead) {
   EXPECT_EQ(in_order[0].at("kind"), "bot_click_rate");
   EXPECT_EQ(in_order[0].at("entity_id"), "bot-1");
   ASSERT_EQ(ahead.size(), 1u);
-  EXPECT_EQ(ahead[0], in_order[0]) << "the same flag, to the byte";
+  // The same decision: same event flagged, same score. (The evidence's population sketch is
+  // what the detector had seen so far, which depends on the order the topics were read.)
+  for (const char* field : {"flag_id", "ts", "score", "threshold", "window_ms", "entity_id"})
+    EXPECT_EQ(ahead[0].at(field), in_order[0].at(field)) << field;
 }
 
 }  // namespace

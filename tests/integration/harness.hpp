@@ -83,6 +83,23 @@ class kafka_fixture {
   }
   void flush() { ASSERT_TRUE(producer_->flush(10'000)); }
 
+  /// Moves every customer partition's watermark to `ts_ms`: a page view and a checkout of an
+  /// unknown cart (which touches no cart) on each partition of both customer topics. A task's
+  /// watermark is the minimum over its partitions, and SKU tasks follow the customer tasks'.
+  void heartbeat(std::int64_t ts_ms, int partitions) {
+    for (int p = 0; p < partitions; ++p) {
+      const std::string who = "heartbeat-" + std::to_string(p);
+      produce_to("shop.clickstream", p, who,
+                 R"({"type":"page_view","event_id":"hb-)" + std::to_string(ts_ms) + R"(","ts":)" +
+                     std::to_string(ts_ms) + R"(,"customer_id":")" + who +
+                     R"(","session_id":"hb"})");
+      produce_to("shop.carts", p, who,
+                 R"({"type":"checkout_started","event_id":"hbc-)" + std::to_string(ts_ms) +
+                     R"(","ts":)" + std::to_string(ts_ms) + R"(,"customer_id":")" + who +
+                     R"(","cart_id":"none"})");
+    }
+  }
+
   [[nodiscard]] std::vector<streams::consumed_record> read(const std::string& topic) const {
     std::vector<streams::consumed_record> out;
     std::string error;

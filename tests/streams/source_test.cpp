@@ -165,7 +165,7 @@ TEST_F(SourceTest, PausesATaskAboveMaxInFlightAndResumesWhenReleased) {
   }();
   ASSERT_TRUE(wait_until([&] {
     const std::int64_t n = l.count();
-    src->release(task, 0, n - released);
+    src->release(task, 1, n - released);  // topic index 1: "b"
     released = n;
     return n == 3000;
   }));

@@ -207,8 +207,8 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
           const std::int64_t spacing =
               config_.steps[static_cast<std::size_t>(number)].delay_ms - step.delay_ms;
           timers.cancel(cart->timer_ms, customer);
-          cart->timer_ms = now_ms > fire_ms ? now_ms + std::max<std::int64_t>(spacing, 1)
-                                            : fire_ms + 1;
+          cart->timer_ms =
+              now_ms > fire_ms ? now_ms + std::max<std::int64_t>(spacing, 1) : fire_ms + 1;
           timers.schedule(cart->timer_ms, customer, reminder_timer);
         }
       }

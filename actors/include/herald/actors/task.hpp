@@ -160,8 +160,8 @@ class task {
     std::int64_t ts_ms = 0;  ///< event time; watermark::none for bad input (taken at once)
   };
   // Decodes `rec` into `ev`, the bounds on event time included; ok or the DLQ code.
-  schemas::decode_code decode(const streams::record& rec, std::int64_t wall_ms,
-                              schemas::event& ev, std::string& reason);
+  schemas::decode_code decode(const streams::record& rec, std::int64_t wall_ms, schemas::event& ev,
+                              std::string& reason);
   // Applies one contract record (or dead-letters it) and advances its offset.
   void apply_contract(const streams::record& rec, const schemas::event& ev,
                       schemas::decode_code code, const std::string& reason, std::int64_t wall_ms);
@@ -191,7 +191,7 @@ class task {
   std::size_t upstream_base_ = 0;          // watermark input of upstream task 0
   bool merge_ = false;                     // several contract topics: head-timestamp choice
   std::vector<std::deque<queued_record>> queues_;  // per topic index (contract topics, when merge_)
-  std::vector<std::int64_t> queued_next_;   // per topic: offset after the last received
+  std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
   std::vector<std::unique_ptr<schemas::event>> event_pool_;
   std::int64_t waiting_since_ms_ = streams::watermark::none;
   std::int64_t published_watermark_ = streams::watermark::none;
