@@ -16,7 +16,7 @@ namespace {
 constexpr char inventory_tag = 'i';
 // Records deferred to their event time: the SKU task applies its inputs in event-time order.
 constexpr char deferred_tag = 'd';
-constexpr char deferred_stock = 'k';   // + event id: a stock_level (payload: key, value)
+constexpr char deferred_stock = 'k';   // + event id: a stock_level (payload: key, value as str)
 constexpr char deferred_signal = 's';  // + event id: a signal (payload: the record value)
 constexpr char view_demand_tag = 'v';
 constexpr char cart_demand_tag = 'a';
@@ -61,9 +61,9 @@ class sku_processor final : public task_processor,
     if (ev.type != schemas::event_type::stock_level) return;
     if (!due(ev.ts_ms)) {
       payload_.clear();
-      state::append_be32(payload_, static_cast<std::uint32_t>(rec.key.size()));
-      payload_.append(rec.key);
-      payload_.append(rec.value);
+      state::byte_writer w(payload_);
+      w.str(rec.key);
+      w.str(rec.value);
       defer(deferred_stock, ev.ts_ms, ev.event_id, rec.offset);
       return;
     }
@@ -175,12 +175,11 @@ class sku_processor final : public task_processor,
       if (rules::sku_signal::decode(payload, signal_)) apply_signal();
       return;
     }
-    if (key[0] != deferred_stock || payload.size() < 4) return;
-    const std::uint32_t n = state::read_be32(payload);
-    if (payload.size() < 4 + static_cast<std::size_t>(n)) return;
+    if (key[0] != deferred_stock) return;
+    state::byte_reader r(payload);
     // Decoded and checked once already, when it arrived.
-    if (!decoder_.decode(schemas::topic_kind::inventory, payload.substr(4, n),
-                         payload.substr(4 + n), event_))
+    if (r.str(stock_key_) && r.str(stock_value_) && r.done() &&
+        !decoder_.decode(schemas::topic_kind::inventory, stock_key_, stock_value_, event_))
       rule_.on_stock(event_, skus_, timers_, *this);
   }
 
@@ -223,6 +222,7 @@ class sku_processor final : public task_processor,
   std::string buffer_;
   std::string payload_;
   std::string key_;
+  std::string stock_key_, stock_value_;  // a deferred stock level's record
 };
 
 }  // namespace

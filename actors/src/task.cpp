@@ -36,55 +36,37 @@ class task::tagged_timers final : public rules::timer_service {
   std::string key_;
 };
 
-namespace {
-
-// Watermark inputs of a task: one per contract topic of its family, then (for a family fed
-// by a repartition topic) one per upstream task.
-std::size_t count_inputs(const task_env& env, state::family fam, std::size_t& contract) {
-  contract = 0;
-  bool internal = false;
-  for (const auto& t : env.topics) {
-    if (t.fam != fam) continue;
-    if (t.internal)
-      internal = true;
-    else
-      ++contract;
-  }
-  return contract + (internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0);
-}
-
-std::size_t inputs_of(const task_env& env, state::family fam) {
-  std::size_t contract = 0;
-  return count_inputs(env, fam, contract);
-}
-
-}  // namespace
-
 task::task(const task_env& env, state::task_id id)
     : env_(env),
       id_(id),
       state_(*env.db, id),
       decoder_(env.config->task.max_record_bytes),
-      watermark_(env.config->task.watermark, inputs_of(env, id.fam)),
       input_of_(env.topics.size(), -1),
       queues_(env.topics.size()),
       queued_next_(env.topics.size(), -1),
       counts_(env.topics.size(), std::array<std::uint64_t, 3>{}),
       released_(env.topics.size(), 0),
       next_offsets_(env.topics.size(), -1) {
+  // Watermark inputs: one per contract topic of the family, then (for a family fed by a
+  // repartition topic) one per upstream task.
   std::size_t contract = 0;
-  count_inputs(env, id.fam, contract);
-  upstream_base_ = contract;
-  merge_ = contract > 1;
-  // A SKU task must not run ahead on shop.inventory before the customer tasks' first markers.
-  for (std::size_t i = upstream_base_; i < watermark_.inputs(); ++i) watermark_.expect(i);
-  int next_input = 0;
+  bool internal = false;
   for (std::size_t t = 0; t < env.topics.size(); ++t) {
     const auto& b = env.topics[t];
     if (b.fam != id.fam) continue;
-    if (!b.internal) input_of_[t] = next_input++;
+    if (b.internal)
+      internal = true;
+    else
+      input_of_[t] = static_cast<int>(contract++);
     if (auto off = state_.offset(b.name)) queued_next_[t] = *off;
   }
+  upstream_base_ = contract;
+  merge_ = contract > 1;
+  const std::size_t upstream =
+      internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0;
+  watermark_ = streams::watermark(env.config->task.watermark, contract + upstream);
+  // A SKU task must not run ahead on shop.inventory before the customer tasks' first markers.
+  for (std::size_t i = upstream_base_; i < watermark_.inputs(); ++i) watermark_.expect(i);
   switch (id.fam) {
     case state::family::sku:
       processor_ = make_sku_processor(*this);
@@ -112,9 +94,11 @@ task::~task() {
 
 rules::timer_service& task::timers(char tag, bool speaks) {
   auto& t = timers_[tag];
-  const std::int64_t grace = speaks ? env_.config->task.timer_grace_ms : 0;
-  grace_[static_cast<unsigned char>(tag)] = grace;
-  if (!t) t = std::make_unique<tagged_timers>(state_, tag, grace);
+  if (!t) {
+    const std::int64_t grace = speaks ? env_.config->task.timer_grace_ms : 0;
+    grace_[static_cast<unsigned char>(tag)] = grace;
+    t = std::make_unique<tagged_timers>(state_, tag, grace);
+  }
   return *t;
 }
 
@@ -167,7 +151,8 @@ schemas::decode_code task::decode(const streams::record& rec, std::int64_t wall_
   return schemas::decode_code::ok;
 }
 
-void task::note_late(std::uint16_t topic, std::int64_t ts_ms) {
+void task::note_if_late(std::uint16_t topic, std::int64_t ts_ms) {
+  if (watermark_.current() == streams::watermark::none || ts_ms >= watermark_.current()) return;
   ++counts_[topic][2];
   env_.probe->observe_lateness(topic, static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
 }
@@ -180,8 +165,7 @@ void task::apply_contract(const streams::record& rec, const schemas::event& ev,
     dead_letter(rec, code, reason);
     ++counts_[t][1];
   } else {
-    if (watermark_.current() != streams::watermark::none && ev.ts_ms < watermark_.current())
-      note_late(t, ev.ts_ms);
+    note_if_late(t, ev.ts_ms);
     watermark_.observe(static_cast<std::size_t>(input_of_[t]), ev.ts_ms, wall_ms);
     fire_timers(watermark_.current());
     processor_->apply(ev, rec);
@@ -210,8 +194,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     }
     ++markers_received_;
   } else {
-    if (watermark_.current() != streams::watermark::none && info.ts_ms < watermark_.current())
-      note_late(t, info.ts_ms);
+    note_if_late(t, info.ts_ms);
     processor_->apply_internal(rec);
     ++counts_[t][0];
   }

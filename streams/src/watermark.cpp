@@ -22,15 +22,8 @@ bool watermark::idle(std::size_t i, std::int64_t wall_ms) const noexcept {
 }
 
 bool watermark::observe(std::size_t input, std::int64_t event_ms, std::int64_t wall_ms) {
-  note_wall(wall_ms);
   const bool late = current_ != none && event_ms < current_;
-  input_state& in = inputs_[input];
-  const std::int64_t mark = event_ms - config_.allowed_lateness_ms;
-  if (!in.heard || mark > in.mark) in.mark = mark;
-  in.heard = true;
-  in.last_wall_ms = wall_ms;
-  last_any_wall_ms_ = wall_ms;
-  recompute(wall_ms);
+  advance(input, event_ms - config_.allowed_lateness_ms, wall_ms);
   return late;
 }
 

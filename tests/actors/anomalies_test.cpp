@@ -421,7 +421,8 @@ TEST(DemandSpikeTest, BucketsCloseOnTimeAndLateEventsStayOut) {
   EXPECT_EQ(st.values["s1"].bucket_start_ms, base + 11 * bucket);
 }
 
-TEST(DemandSpikeTest, ReadsVersionTwoStateWithEventsAhead) {
+// A state as an older version could have written it.
+demand_state older_state() {
   demand_state s;
   s.started = true;
   s.bucket_start_ms = base;
@@ -429,7 +430,12 @@ TEST(DemandSpikeTest, ReadsVersionTwoStateWithEventsAhead) {
   s.mean = 3;
   s.var = 1;
   s.history = 4;
-  std::string bytes = encoded(s);
+  s.last_flag_ms = 0;
+  return s;
+}
+
+TEST(DemandSpikeTest, ReadsVersionTwoStateWithEventsAhead) {
+  std::string bytes = encoded(older_state());
   bytes[0] = 2;
   bytes.push_back(6);  // v2's next_count 3, zigzag
   demand_state back;
@@ -439,14 +445,7 @@ TEST(DemandSpikeTest, ReadsVersionTwoStateWithEventsAhead) {
 }
 
 TEST(DemandSpikeTest, ReadsVersionOneState) {
-  demand_state s;
-  s.started = true;
-  s.bucket_start_ms = base;
-  s.count = 7;
-  s.mean = 3;
-  s.var = 1;
-  s.history = 4;
-  s.last_flag_ms = 0;
+  const demand_state s = older_state();
   std::string bytes = encoded(s);
   bytes[0] = 1;  // v1 has v3's layout
   demand_state back;

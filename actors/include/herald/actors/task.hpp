@@ -170,7 +170,8 @@ class task {
   void drain(std::int64_t wall_ms);
   // Whether the empty partition of topic `t` may still hold records in Kafka.
   [[nodiscard]] bool may_have_more(std::uint16_t t) const;
-  void note_late(std::uint16_t topic, std::int64_t ts_ms);
+  // Counts `ts_ms` as late (metrics) when it is older than the watermark.
+  void note_if_late(std::uint16_t topic, std::int64_t ts_ms);
   void report(std::int64_t polled_at_ns);
   void publish_watermark();
   void fire_timers(std::int64_t up_to_ms);
