@@ -92,6 +92,7 @@ struct app::impl final : streams::source_listener {
   std::unique_ptr<http_server> http;
   std::atomic<bool> running{false};  // between a successful start and stop
   std::atomic<int> restoring{0};     // tasks assigned and not yet started
+  std::atomic<bool> input_ended{false};
 
   explicit impl(app_config c) : config(std::move(c)) {}
 
@@ -266,12 +267,17 @@ std::string app::start() {
   s.env.config = &s.config;
   s.env.topics = topics;
   s.env.stock = &s.availability;
+  s.env.input_ended = &s.input_ended;
 
   // The global availability table reads all of shop.inventory before tasks start, so a
   // restarted instance never reminds of sold-out items from a stale (empty) table.
+  s.availability.reset(s.config.task.watermark, family_partitions[state::family::sku].second,
+                       s.config.availability_history_ms);
   s.availability_feed = streams::topic_follower::start(
       s.config.kafka.properties, s.config.topics.inventory,
-      [&s](std::string_view key, std::string_view value) { s.availability.apply(key, value); },
+      [&s](std::int32_t partition, std::string_view key, std::string_view value) {
+        s.availability.apply(partition, key, value, wall_ms());
+      },
       error);
   if (!s.availability_feed) return error;
   if (!s.availability_feed->wait_caught_up(
@@ -305,6 +311,11 @@ std::string app::start() {
   spdlog::info("herald started: group '{}', state '{}', metrics port {}", s.config.kafka.group_id,
                s.config.state.dir, metrics_port());
   return {};
+}
+
+void app::finish_input() {
+  impl_->availability.finish();
+  impl_->input_ended = true;
 }
 
 void app::stop() {

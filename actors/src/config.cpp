@@ -155,9 +155,10 @@ void check(const app_config& c);
 void parse(const YAML::Node& root, app_config& c) {
   check_keys(root, "",
              {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads", "log",
-              "availability_bootstrap_timeout_ms"});
+              "availability_bootstrap_timeout_ms", "availability_history_ms"});
   read(root, "worker_threads", "", c.worker_threads);
   read(root, "availability_bootstrap_timeout_ms", "", c.availability_bootstrap_timeout_ms);
+  read(root, "availability_history_ms", "", c.availability_history_ms);
   const auto log = root["log"];
   check_keys(log, "log", {"level", "format"});
   if (log) {
@@ -555,6 +556,7 @@ void check(const app_config& c) {
   if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
   if (c.availability_bootstrap_timeout_ms < 0)
     fail("availability_bootstrap_timeout_ms", "must be >= 0");
+  if (c.availability_history_ms < 0) fail("availability_history_ms", "must be >= 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
 

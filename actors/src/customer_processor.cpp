@@ -5,6 +5,7 @@
 
 #include "anomaly_output.hpp"
 #include "cache_state.hpp"
+#include "herald/actors/availability.hpp"
 #include "herald/actors/rules/abandoned_cart.hpp"
 #include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
@@ -97,10 +98,15 @@ class customer_processor final : public task_processor,
     }
     if (tag != cart_tag) return;
     static const rules::no_stock_view everything_available;
-    const rules::stock_view& stock =
-        host_.env().stock != nullptr ? *host_.env().stock : everything_available;
-    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock, *this,
-                        host_.watermark() - config_.task.timer_grace_ms);
+    const rules::stock_view& stock = host_.env().stock != nullptr
+                                         ? static_cast<const rules::stock_view&>(*host_.env().stock)
+                                         : everything_available;
+    // A reminder firing long after it was due by the wall clock (an outage, a backlog) is
+    // sent now, and the next step keeps its spacing from now: never two at once. Data older
+    // than the cart retention is a replay: event time alone decides, so it is deterministic.
+    const std::int64_t wall = host_.wall_ms();
+    const std::int64_t now = wall - fire_ms <= config_.abandoned_cart.retention_ms ? wall : fire_ms;
+    cart_rule_.on_timer(key, fire_ms, payload, carts_, cart_timers_, *this, stock, *this, now);
   }
 
   void flush() override {
@@ -109,19 +115,30 @@ class customer_processor final : public task_processor,
     traffic_.flush();
   }
 
+  // A reminder due at T fires at T + grace and reads the stock as of T: the availability
+  // table must have read every inventory partition up to T first.
+  std::int64_t time_cap(std::int64_t wall_ms) override {
+    if (host_.env().stock == nullptr) return streams::watermark::none;
+    const std::int64_t wm = host_.env().stock->watermark(wall_ms);
+    if (wm == streams::watermark::none || wm == std::numeric_limits<std::int64_t>::max()) return wm;
+    return wm + config_.task.timer_grace_ms;
+  }
+
  private:
-  // When a customer's bot state may go. Never before the watermark has moved a window past
-  // its events: a burst of events late against the watermark (another partition of the task
-  // ran ahead) must be counted together, not expire one by one as it arrives.
-  // And not before the cart timers that ask whether the customer was a bot at their due time
-  // have fired: they fire task.timer_grace_ms after it.
+  // When a customer's bot state may go. Not before the cart timers that ask whether the
+  // customer was a bot at their due time have fired: they fire task.timer_grace_ms after it.
   std::int64_t expires_at(const rules::bot_state& b) const {
     return bot_rule_.expires_at(b) + config_.task.timer_grace_ms;
   }
+  // When its expiry timer is set: never before the task's stream time has moved a window
+  // past its events, so a burst of late events (a topic that was idle resumes behind the
+  // others) is counted together, not expired one by one as it arrives. Stream time, not the
+  // watermark: it depends on the records alone, so the bot population does not depend on
+  // how fast each topic was read.
   std::int64_t expiry_of(const rules::bot_state& b) const {
-    const std::int64_t wm = host_.watermark();
+    const std::int64_t st = host_.stream_time();
     const std::int64_t at = expires_at(b);
-    return wm == streams::watermark::none ? at : std::max(at, wm + bot_rule_.config().window_ms);
+    return st == streams::watermark::none ? at : std::max(at, st + bot_rule_.config().window_ms);
   }
 
   void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,

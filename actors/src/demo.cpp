@@ -411,14 +411,18 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
     auto& probe = herald.probe();
     // Stay within the mock cluster's per-partition retention: never far ahead of Herald.
     std::uint64_t sent = 0;
+    auto read = [&] { return probe.input_events_total() + probe.waiting_total(); };
     for (const auto& r : records) {
-      while (sent - probe.input_events_total() > 20'000)
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      while (sent - read() > 20'000) std::this_thread::sleep_for(std::chrono::milliseconds(2));
       producer->produce(input_topic(cfg.topics, r.topic), r.key, r.value);
       ++sent;
     }
     producer->flush();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (read() < sent && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // Everything is read: the last records of a topic ahead of the other wait for nothing.
+    herald.finish_input();
     while (probe.input_events_total() < sent && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     herald.stop();

@@ -31,11 +31,18 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                        .Name("herald_event_lateness_seconds")
                        .Help("How far (event time) late events were behind their task's watermark")
                        .Register(*registry_);
+  auto& waiting = BuildGauge()
+                      .Name("herald_waiting_records")
+                      .Help(
+                          "Records read and waiting for their task's watermark (another input "
+                          "of the task is behind in event time)")
+                      .Register(*registry_);
   const std::vector<double> lateness_bounds = {1, 10, 60, 300, 1800, 3600, 21600, 86400};
   for (const auto& t : topics) {
     events_.push_back({&events.Add({{"topic", t}, {"result", "ok"}}),
                        &events.Add({{"topic", t}, {"result", "dlq"}})});
     late_.push_back(&late.Add({{"topic", t}}));
+    waiting_.push_back(&waiting.Add({{"topic", t}}));
     lateness_.push_back(
         &lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
   }
@@ -174,6 +181,10 @@ void metrics::add_events(std::size_t topic, event_result result, std::uint64_t n
 void metrics::add_dlq(schemas::decode_code reason, std::uint64_t n) {
   if (auto* c = dlq_[static_cast<std::size_t>(reason)]) c->Increment(static_cast<double>(n));
 }
+void metrics::add_waiting(std::size_t topic, std::int64_t delta) {
+  if (delta != 0) waiting_[topic]->Increment(static_cast<double>(delta));
+}
+
 void metrics::add_late(std::size_t topic, std::uint64_t n) {
   if (n != 0) late_[topic]->Increment(static_cast<double>(n));
 }
@@ -270,6 +281,11 @@ std::uint64_t metrics::input_events_total() const {
   double sum = 0;
   for (std::size_t t = 0; t < events_.size(); ++t)
     if (!internal_[t]) sum += events_[t][0]->Value() + events_[t][1]->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+std::uint64_t metrics::waiting_total() const {
+  double sum = 0;
+  for (const auto* g : waiting_) sum += g->Value();
   return static_cast<std::uint64_t>(sum);
 }
 std::uint64_t metrics::reminders_total() const {

@@ -46,6 +46,7 @@ task::task(const task_env& env, state::task_id id)
       queued_next_(env.topics.size(), -1),
       counts_(env.topics.size(), std::array<std::uint64_t, 3>{}),
       released_(env.topics.size(), 0),
+      reported_waiting_(env.topics.size(), 0),
       next_offsets_(env.topics.size(), -1) {
   // Watermark inputs: one per contract topic of the family, then (for a family fed by a
   // repartition topic) one per upstream task.
@@ -80,6 +81,7 @@ task::task(const task_env& env, state::task_id id)
   }
   if (auto wm = state_.watermark()) {
     watermark_.restore(*wm);
+    stream_time_ = *wm;
     dirty_ = true;  // the first commit publishes it to the tasks downstream
   }
   reported_timers_ = state_.timer_count();
@@ -88,6 +90,8 @@ task::task(const task_env& env, state::task_id id)
 }
 
 task::~task() {
+  for (std::size_t t = 0; t < reported_waiting_.size(); ++t)
+    env_.probe->add_waiting(t, -reported_waiting_[t]);
   env_.probe->add_timers(-reported_timers_);
   env_.probe->add_tasks(-1);
 }
@@ -157,17 +161,36 @@ void task::note_if_late(std::uint16_t topic, std::int64_t ts_ms) {
   env_.probe->observe_lateness(topic, static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
 }
 
+void task::admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms) {
+  note_if_late(topic, ts_ms);
+  watermark_.observe(static_cast<std::size_t>(input_of_[topic]), ts_ms, wall_ms);
+}
+
+std::int64_t task::watermark() const noexcept {
+  return std::min(watermark_.current(), cap_);
+}
+
+std::int64_t task::settled() const noexcept {
+  std::int64_t t = watermark();
+  for (const auto& q : queues_)
+    if (!q.empty() && q.front().ts_ms != streams::watermark::none)
+      t = std::min(t, q.front().ts_ms - 1);
+  return t;
+}
+
+void task::update_cap(std::int64_t wall_ms) {
+  const std::int64_t c = processor_->time_cap(wall_ms);
+  if (c != streams::watermark::none && (cap_ == no_cap || c > cap_)) cap_ = c;
+}
+
 void task::apply_contract(const streams::record& rec, const schemas::event& ev,
-                          schemas::decode_code code, const std::string& reason,
-                          std::int64_t wall_ms) {
+                          schemas::decode_code code, const std::string& reason) {
   const std::uint16_t t = rec.topic;
   if (code != schemas::decode_code::ok) {
     dead_letter(rec, code, reason);
     ++counts_[t][1];
   } else {
-    note_if_late(t, ev.ts_ms);
-    watermark_.observe(static_cast<std::size_t>(input_of_[t]), ev.ts_ms, wall_ms);
-    fire_timers(watermark_.current());
+    stream_time_ = std::max(stream_time_, ev.ts_ms);
     processor_->apply(ev, rec);
     ++counts_[t][0];
   }
@@ -187,7 +210,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     if (info.upstream >= 0 && info.upstream < env_.upstream_tasks) {
       watermark_.advance(upstream_base_ + static_cast<std::size_t>(info.upstream), info.ts_ms,
                          wall_ms);
-      fire_timers(watermark_.current());
+      fire_timers(watermark());
     } else {
       spdlog::warn("task {}/{}: watermark marker of unknown upstream task {} ignored",
                    state::to_string(id_.fam), id_.partition, info.upstream);
@@ -204,6 +227,8 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
 
 void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;  // the interval starts now
+  wall_ms_ = wall_ms;
+  update_cap(wall_ms);
   std::string reason;
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
@@ -212,7 +237,11 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
       apply_internal_record(rec, wall_ms);
     } else if (!merge_) {
       const auto code = decode(rec, wall_ms, event_, reason);
-      apply_contract(rec, event_, code, reason, wall_ms);
+      if (code == schemas::decode_code::ok) {
+        admit(t, event_.ts_ms, wall_ms);
+        fire_timers(watermark());  // due before the record: fired before it
+      }
+      apply_contract(rec, event_, code, reason);
     } else {
       queued_record q;
       if (event_pool_.empty()) {
@@ -223,6 +252,8 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
       }
       q.code = decode(rec, wall_ms, *q.ev, q.reason);
       q.ts_ms = q.code == schemas::decode_code::ok ? q.ev->ts_ms : streams::watermark::none;
+      // Read is seen: the input's event time moves now, while the record waits its turn.
+      if (q.code == schemas::decode_code::ok) admit(t, q.ts_ms, wall_ms);
       q.rec = std::move(rec);
       queues_[t].push_back(std::move(q));
     }
@@ -252,7 +283,14 @@ void task::drain(std::int64_t wall_ms) {
     }
     if (pick < 0) {
       waiting_since_ms_ = streams::watermark::none;
-      return;
+      break;
+    }
+    // A record ahead of the watermark waits until every input has reached its time, so the
+    // task applies records and fires timers in event-time order whatever the topics' speeds.
+    const std::int64_t head_ts = queues_[static_cast<std::size_t>(pick)].front().ts_ms;
+    if (head_ts > watermark()) {
+      waiting_since_ms_ = streams::watermark::none;
+      break;
     }
     // An empty partition that may still deliver an earlier record holds the others back, for
     // at most max_wait_ms. Bad input goes at once (its position in time is unknown).
@@ -263,20 +301,27 @@ void task::drain(std::int64_t wall_ms) {
             input_of_[t] >= 0 && queues_[t].empty() && may_have_more(static_cast<std::uint16_t>(t));
     if (blocked) {
       if (waiting_since_ms_ == streams::watermark::none) waiting_since_ms_ = wall_ms;
-      if (wall_ms - waiting_since_ms_ < env_.config->task.max_wait_ms) return;
+      if (wall_ms - waiting_since_ms_ < env_.config->task.max_wait_ms) break;
     } else {
       waiting_since_ms_ = streams::watermark::none;
     }
+    fire_timers(head_ts);  // due at or before the record: fired before it
     auto& q = queues_[static_cast<std::size_t>(pick)];
     queued_record head = std::move(q.front());
     q.pop_front();
-    apply_contract(head.rec, *head.ev, head.code, head.reason, wall_ms);
+    apply_contract(head.rec, *head.ev, head.code, head.reason);
     event_pool_.push_back(std::move(head.ev));
   }
+  fire_timers(settled());
 }
 
 void task::report(std::int64_t polled_at_ns) {
   std::int64_t released = 0;
+  for (std::size_t t = 0; t < queues_.size(); ++t) {
+    const auto n = static_cast<std::int64_t>(queues_[t].size());
+    env_.probe->add_waiting(t, n - reported_waiting_[t]);
+    reported_waiting_[t] = n;
+  }
   for (std::size_t t = 0; t < counts_.size(); ++t) {
     auto& c = counts_[t];
     env_.probe->add_events(t, event_result::ok, c[0]);
@@ -317,12 +362,20 @@ void task::fire_timers(std::int64_t up_to_ms) {
 
 void task::tick(std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;
+  wall_ms_ = wall_ms;
   const std::size_t before = queued();
-  if (merge_ && before > 0) drain(wall_ms);
-  if (watermark_.tick(wall_ms)) {
-    fire_timers(watermark_.current());
-    dirty_ = true;
+  const std::int64_t was = watermark();
+  if (!ended_ && env_.input_ended != nullptr && env_.input_ended->load()) {
+    for (std::size_t i = 0; i < upstream_base_; ++i) watermark_.finish(i);
+    ended_ = true;
   }
+  watermark_.tick(wall_ms);
+  update_cap(wall_ms);
+  if (merge_ && before > 0)
+    drain(wall_ms);
+  else if (watermark() != was)
+    fire_timers(watermark());
+  if (watermark() != was) dirty_ = true;
   if (queued() != before) {
     dirty_ = true;
     report(0);
@@ -356,7 +409,7 @@ void task::commit(std::int64_t wall_ms) {
   processor_->flush();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t)
     if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
-  if (watermark_.current() != streams::watermark::none) state_.set_watermark(watermark_.current());
+  if (const std::int64_t wm = settled(); wm != streams::watermark::none) state_.set_watermark(wm);
   drain_acks();
   std::vector<state::outbox_record> committed;
   if (auto st = state_.commit(committed); !st.ok()) {
@@ -389,7 +442,8 @@ void task::publish_watermark() {
   // After this commit's outputs, so a SKU task that reads the marker has read every signal
   // this task emitted before it (the idempotent producer keeps per-partition order).
   if (env_.repartition_partitions <= 0 || id_.fam != state::family::customer) return;
-  const std::int64_t wm = watermark_.current();
+  // Not past a record still waiting (it may emit signals of its time).
+  const std::int64_t wm = settled();
   if (wm == streams::watermark::none || wm == published_watermark_) return;
   published_watermark_ = wm;
   rules::sku_signal marker;

@@ -77,6 +77,7 @@ void topic_follower::run() {
     if (m == nullptr) continue;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       on_record_(
+          m->partition,
           std::string_view(static_cast<const char*>(m->key), m->key != nullptr ? m->key_len : 0),
           std::string_view(static_cast<const char*>(m->payload),
                            m->payload != nullptr ? m->len : 0));

@@ -13,6 +13,7 @@ void watermark::restore(std::int64_t watermark_ms) {
 
 void watermark::note_wall(std::int64_t wall_ms) noexcept {
   if (start_wall_ms_ == none) start_wall_ms_ = wall_ms;
+  wall_ms_ = wall_ms;
 }
 
 bool watermark::idle(std::size_t i, std::int64_t wall_ms) const noexcept {
@@ -37,6 +38,11 @@ void watermark::advance(std::size_t input, std::int64_t input_watermark_ms, std:
   recompute(wall_ms);
 }
 
+void watermark::finish(std::size_t input) {
+  inputs_[input].finished = true;
+  if (start_wall_ms_ != none) recompute(wall_ms_);
+}
+
 bool watermark::tick(std::int64_t wall_ms) {
   note_wall(wall_ms);
   return recompute(wall_ms);
@@ -44,17 +50,24 @@ bool watermark::tick(std::int64_t wall_ms) {
 
 bool watermark::recompute(std::int64_t wall_ms) noexcept {
   std::int64_t candidate = none;
+  std::int64_t ended = none;  // the newest watermark of the inputs that ended
   bool any_active = false;
   const bool starting =
       config_.idle_timeout_ms > 0 && wall_ms - start_wall_ms_ < config_.idle_timeout_ms;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
+    if (inputs_[i].finished) {
+      if (inputs_[i].heard) ended = std::max(ended, inputs_[i].mark);
+      continue;
+    }
     if (starting && inputs_[i].expected && !inputs_[i].heard) return false;
     if (idle(i, wall_ms)) continue;
     const std::int64_t m = inputs_[i].mark;
     candidate = any_active ? std::min(candidate, m) : m;
     any_active = true;
   }
-  if (!any_active && config_.idle_timeout_ms > 0 && current_ != none) {
+  if (!any_active && ended != none) {
+    candidate = ended;
+  } else if (!any_active && config_.idle_timeout_ms > 0 && current_ != none) {
     // Every input quiet: follow the wall clock, counting only time this process observed
     // (since its start, or since the last record of any input).
     const std::int64_t quiet_since =

@@ -29,7 +29,7 @@ struct fake_effects final : cart_effects {
 
 struct fake_stock final : stock_view {
   std::map<std::string, std::int64_t, std::less<>> levels;
-  std::optional<std::int64_t> available(std::string_view sku) const override {
+  std::optional<std::int64_t> available(std::string_view sku, std::int64_t) const override {
     auto it = levels.find(sku);
     return it == levels.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
   }
@@ -56,9 +56,10 @@ struct harness {
 
   explicit harness(abandoned_cart_config cfg = {}) : op(std::move(cfg)) {}
 
-  void advance(std::int64_t to) {
+  // Fires timers due up to `to`, `now` being when the firing happens (0: at each due time).
+  void advance(std::int64_t to, std::int64_t now = 0) {
     timers.fire_until(to, [&](const std::string& key, std::int64_t at, const std::string& payload) {
-      op.on_timer(key, at, payload, carts, timers, fx, stock, audience);
+      op.on_timer(key, at, payload, carts, timers, fx, stock, audience, now);
     });
   }
   void apply(event ev) {
@@ -135,6 +136,22 @@ TEST(AbandonedCartTest, AtMostTwoRemindersPerCart) {
   h.add(t0);
   h.advance(t0 + 30 * day);
   EXPECT_EQ(h.fx.sent.size(), 2u);
+}
+
+TEST(AbandonedCartTest, CatchingUpAfterAnOutageKeepsTheStepsApart) {
+  harness h;
+  h.add(t0);
+  // Back after three days: both steps are overdue; the first goes now, the second a day
+  // minus an hour later, not at once.
+  const std::int64_t back = t0 + 3 * day;
+  h.advance(back, back);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].ts_ms, t0 + hour) << "stamped with its due time";
+  h.advance(back + day - hour - 1, back + day - hour - 1);
+  EXPECT_EQ(h.fx.sent.size(), 1u);
+  h.advance(back + day - hour, back + day - hour);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.fx.sent[1].reminder_number, 2);
 }
 
 TEST(AbandonedCartTest, ConfiguredStepsAndCoupons) {

@@ -121,6 +121,22 @@ TEST(WatermarkTest, RestoreIsAFloorForLaterEvents) {
   EXPECT_EQ(wm.current(), 5950);
 }
 
+TEST(WatermarkTest, EndedInputsHoldNothingAndTheirNewestTimeEndsIt) {
+  watermark wm({0, 0}, 3);
+  wm.observe(0, t0 + 1'000, w0);
+  wm.observe(1, t0 + 9'000, w0);
+  wm.advance(2, t0 + 5'000, w0);  // an upstream task's marker
+  EXPECT_EQ(wm.current(), t0 + 1'000);
+  wm.finish(0);
+  EXPECT_EQ(wm.current(), t0 + 5'000) << "the ended input no longer holds it back";
+  wm.finish(1);
+  EXPECT_EQ(wm.current(), t0 + 5'000) << "inputs still going (markers) keep counting";
+  wm.finish(2);
+  EXPECT_EQ(wm.current(), t0 + 9'000) << "all ended: as far as the data went, no further";
+  EXPECT_FALSE(wm.tick(w0 + 86'400'000));
+  EXPECT_EQ(wm.current(), t0 + 9'000);
+}
+
 TEST(WatermarkTest, MarkersAdvanceUpstreamInputs) {
   // A SKU task: input 0 is shop.inventory, inputs 1..3 three upstream customer tasks.
   watermark wm({0, idle}, 4);

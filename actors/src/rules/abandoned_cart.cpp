@@ -178,7 +178,7 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
     // Never promote what cannot be bought: out-of-stock lines are left out.
     std::vector<schemas::order_line> lines;
     for (const auto& l : cart->lines) {
-      const auto available = stock.available(l.sku);
+      const auto available = stock.available(l.sku, fire_ms);
       if (!available || *available > 0) lines.push_back(l);
     }
     if (lines.empty()) {

@@ -27,6 +27,10 @@ class app {
   [[nodiscard]] std::string start();
   /// Stops cleanly; idempotent. Called by the destructor too.
   void stop();
+  /// The input is complete: the caller produced its last record and the app has read it (a
+  /// bounded replay). The tasks' inputs and the availability table end, so records waiting
+  /// for another input's event time are applied; timers fire no further than the data went.
+  void finish_input();
 
   [[nodiscard]] metrics& probe();
   /// Bound metrics port (0 when metrics are off).

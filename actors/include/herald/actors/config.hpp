@@ -137,6 +137,10 @@ struct app_config {
   /// Wait at start until the global availability table has read shop.inventory to its end,
   /// so cart reminders never promote sold-out items after a restart. Default: 30 000 ms.
   std::int64_t availability_bootstrap_timeout_ms = 30'000;
+  /// Event time the availability table keeps each location's older levels for, behind its
+  /// watermark, so a reminder due that long ago still sees the stock as of its due time.
+  /// Default: 21 600 000 ms (6 h).
+  std::int64_t availability_history_ms = 21'600'000;
   /// CAF worker threads. Default: 2.
   std::size_t worker_threads = 2;
 };

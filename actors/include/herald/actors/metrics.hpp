@@ -56,6 +56,8 @@ class metrics {
   void add_events(std::size_t topic, event_result result, std::uint64_t n);
   void add_dlq(schemas::decode_code reason, std::uint64_t n);
   void add_late(std::size_t topic, std::uint64_t n);
+  /// Records of `topic` now waiting for their task's watermark: `delta` more (or fewer).
+  void add_waiting(std::size_t topic, std::int64_t delta);
   /// A late event of `topic`, `seconds` of event time behind its task's watermark.
   void observe_lateness(std::size_t topic, double seconds);
   /// Watermark markers published to (or received from) the repartition topic.
@@ -91,6 +93,8 @@ class metrics {
   [[nodiscard]] std::uint64_t events_total(event_result result) const;
   /// Records of the shop's input topics only (ok + dlq): what producers sent and Herald read.
   [[nodiscard]] std::uint64_t input_events_total() const;
+  /// Records read and waiting for their task's watermark.
+  [[nodiscard]] std::uint64_t waiting_total() const;
   [[nodiscard]] std::uint64_t reminders_total() const;
   [[nodiscard]] std::uint64_t suppressions_total() const;
   [[nodiscard]] std::uint64_t restock_alerts_total(restock_type type) const;
@@ -101,6 +105,7 @@ class metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
   std::vector<prometheus::Counter*> late_;
+  std::vector<prometheus::Gauge*> waiting_;
   std::vector<prometheus::Histogram*> lateness_;
   std::array<prometheus::Counter*, 2> markers_{};
   std::vector<bool> internal_;

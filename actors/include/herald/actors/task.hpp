@@ -24,9 +24,11 @@
 /// the mutex-guarded ack queue.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -45,14 +47,16 @@
 
 namespace herald::actors {
 
+class availability_table;
+
 /// What every task shares; owned by the app and outliving all tasks.
 struct task_env {
   state::db* db = nullptr;
   streams::sink* sink = nullptr;
   metrics* probe = nullptr;
   const app_config* config = nullptr;
-  /// Current availability per SKU (the global table); everything available when null.
-  const rules::stock_view* stock = nullptr;
+  /// Availability per SKU in event time (the global table); everything available when null.
+  availability_table* stock = nullptr;
   std::vector<streams::topic_binding> topics;
   /// Returns processed records' in-flight credit to the source, per topic index.
   std::function<void(state::task_id, std::uint16_t, std::int64_t)> release;
@@ -66,6 +70,9 @@ struct task_env {
   std::int32_t repartition_partitions = 0;
   /// Upstream tasks (customer partitions) whose markers a SKU task's watermark waits for.
   std::int32_t upstream_tasks = 0;
+  /// Set once the input is complete (a bounded replay read to its end): each task's contract
+  /// inputs end, so nothing waits for them any more. Null: never.
+  const std::atomic<bool>* input_ended = nullptr;
   /// Reports a committed next offset per topic index (for Kafka lag).
   std::function<void(state::task_id, std::uint16_t, std::int64_t)> committed;
 };
@@ -96,6 +103,12 @@ class task_processor {
                         std::string_view payload) = 0;
   /// Writes dirty cached state into the task's pending batch (right before a commit).
   virtual void flush() = 0;
+  /// Event time the task must not pass yet (`streams::watermark::none`: no limit), e.g.
+  /// until a global table its timers read has caught up. Asked per batch and tick; never
+  /// goes back.
+  [[nodiscard]] virtual std::int64_t time_cap(std::int64_t /*wall_ms*/) {
+    return streams::watermark::none;
+  }
 };
 
 class task {
@@ -121,9 +134,18 @@ class task {
   /// Final commit, waits for every output's acknowledgement, deletes the acknowledged outbox.
   void shutdown(std::int64_t wall_ms);
 
-  [[nodiscard]] std::int64_t watermark() const noexcept { return watermark_.current(); }
+  /// The task's event time: the watermark over its inputs, capped by its processor's
+  /// `time_cap`. Timers fire and waiting records are applied up to it.
+  [[nodiscard]] std::int64_t watermark() const noexcept;
   [[nodiscard]] const streams::watermark& event_time() const noexcept { return watermark_; }
-  /// Records received and not yet applied (waiting for the head-timestamp choice).
+  /// The newest event time of the contract records applied so far (Kafka Streams' stream
+  /// time): unlike the watermark, it depends only on the records, which are applied in
+  /// event-time order, never on how far each input has been read.
+  [[nodiscard]] std::int64_t stream_time() const noexcept { return stream_time_; }
+  /// The wall clock of the batch or tick being processed.
+  [[nodiscard]] std::int64_t wall_ms() const noexcept { return wall_ms_; }
+  /// Records received and not yet applied (waiting for the head-timestamp choice or for
+  /// the watermark to reach them).
   [[nodiscard]] std::size_t queued() const noexcept;
 
   // ---- for processors ------------------------------------------------------------------
@@ -162,9 +184,15 @@ class task {
   // Decodes `rec` into `ev`, the bounds on event time included; ok or the DLQ code.
   schemas::decode_code decode(const streams::record& rec, std::int64_t wall_ms, schemas::event& ev,
                               std::string& reason);
+  // Counts a decoded contract event's lateness and moves its input's watermark.
+  void admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms);
   // Applies one contract record (or dead-letters it) and advances its offset.
   void apply_contract(const streams::record& rec, const schemas::event& ev,
-                      schemas::decode_code code, const std::string& reason, std::int64_t wall_ms);
+                      schemas::decode_code code, const std::string& reason);
+  // The event time everything before which is applied: the watermark, or just before a
+  // record still waiting for a partition with lag. Persisted and published.
+  [[nodiscard]] std::int64_t settled() const noexcept;
+  void update_cap(std::int64_t wall_ms);
   void apply_internal_record(const streams::record& rec, std::int64_t wall_ms);
   // Applies queued records head-timestamp first while that is safe (or waited long enough).
   void drain(std::int64_t wall_ms);
@@ -195,10 +223,13 @@ class task {
   std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
   std::vector<std::unique_ptr<schemas::event>> event_pool_;
   std::int64_t waiting_since_ms_ = streams::watermark::none;
+  static constexpr std::int64_t no_cap = std::numeric_limits<std::int64_t>::max();
+  std::int64_t cap_ = no_cap;  // processor_->time_cap, once it gave one
   std::int64_t published_watermark_ = streams::watermark::none;
   // Per topic, since the last report: applied ok, dead-lettered, late, released credit.
   std::vector<std::array<std::uint64_t, 3>> counts_;
   std::vector<std::int64_t> released_;
+  std::vector<std::int64_t> reported_waiting_;  // per topic: queued, as last reported
   std::uint64_t markers_received_ = 0;
   std::unique_ptr<task_processor> processor_;
   std::shared_ptr<acks> acks_ = std::make_shared<acks>();
@@ -212,8 +243,11 @@ class task {
   std::vector<state::timer> due_;
   std::vector<std::int64_t> next_offsets_;  // per topic index, -1 = untouched since commit
   std::int64_t last_commit_wall_ms_ = 0;
+  std::int64_t wall_ms_ = 0;
+  std::int64_t stream_time_ = streams::watermark::none;
   std::int64_t reported_timers_ = 0;
   bool dirty_ = false;  // processed or fired something since the last commit
+  bool ended_ = false;  // env_.input_ended seen
 };
 
 /// The processor of a family (defined beside each family's processor).

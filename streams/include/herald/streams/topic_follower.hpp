@@ -24,7 +24,8 @@ namespace herald::streams {
 class topic_follower {
  public:
   /// Called on the follower's thread for every record, in per-partition order.
-  using record_fn = std::function<void(std::string_view key, std::string_view value)>;
+  using record_fn =
+      std::function<void(std::int32_t partition, std::string_view key, std::string_view value)>;
 
   /// `props` needs bootstrap.servers. nullptr and `error` set when the topic has no metadata.
   [[nodiscard]] static std::unique_ptr<topic_follower> start(const kafka_properties& props,

@@ -53,6 +53,11 @@ class watermark {
   /// off it is simply left out until heard from). Other inputs count once heard from.
   void expect(std::size_t input) { inputs_[input].expected = true; }
 
+  /// `input` has ended (a bounded replay read to its end): it no longer holds the watermark
+  /// back; once every input has ended or is idle, the watermark is the newest of the ended
+  /// inputs' watermarks (Flink's end-of-input watermark, bounded by what was read).
+  void finish(std::size_t input);
+
   /// A marker: `input` (an upstream task) has reached `input_watermark_ms`.
   void advance(std::size_t input, std::int64_t input_watermark_ms, std::int64_t wall_ms);
 
@@ -75,6 +80,7 @@ class watermark {
     std::int64_t last_wall_ms = 0;  // when it last delivered something
     bool heard = false;
     bool expected = false;
+    bool finished = false;
   };
   void note_wall(std::int64_t wall_ms) noexcept;
   bool recompute(std::int64_t wall_ms) noexcept;
@@ -84,6 +90,7 @@ class watermark {
   std::int64_t current_ = none;
   std::int64_t start_wall_ms_ = none;  // first wall-clock time observed by this process
   std::int64_t last_any_wall_ms_ = none;
+  std::int64_t wall_ms_ = none;  // latest wall-clock time observed
 };
 
 }  // namespace herald::streams

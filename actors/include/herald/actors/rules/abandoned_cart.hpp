@@ -90,10 +90,10 @@ class abandoned_cart_operator {
   bool on_event(const schemas::event& ev, keyed_state<cart_state>& carts, timer_service& timers,
                 cart_effects& effects);
   /// A timer of this operator fired (the watermark passed `fire_ms`). `stock` tells which
-  /// lines are out of stock right now. `now_ms` is how far event time has got (the due
-  /// horizon of this operator's timers; default `fire_ms`): when a task catches up (after an
-  /// outage, or over a gap in the data) and the next step is already due, that step is
-  /// pushed to `now_ms` + the steps' spacing, so a cart never gets its reminders at once.
+  /// lines were out of stock at `fire_ms`. `now_ms` is when the firing happens, as event time
+  /// (the task passes the wall clock for live data; default `fire_ms`): when a task catches up
+  /// (after an outage) and the next step is already due by then, that step is pushed to
+  /// `now_ms` + the steps' spacing, so a cart never gets its reminders at once.
   void on_timer(std::string_view customer_id, std::int64_t fire_ms, std::string_view payload,
                 keyed_state<cart_state>& carts, timer_service& timers, cart_effects& effects,
                 const stock_view& stock, const audience_view& audience = no_audience_view{},

@@ -35,12 +35,14 @@ class timer_service {
   virtual void cancel(std::int64_t fire_ms, std::string_view key) = 0;
 };
 
-/// Read-only view of current availability per SKU (the global availability table).
+/// Read-only view of availability per SKU in event time (the global availability table).
 class stock_view {
  public:
   virtual ~stock_view() = default;
-  /// Units available now over all locations; nullopt when the SKU was never seen.
-  [[nodiscard]] virtual std::optional<std::int64_t> available(std::string_view sku) const = 0;
+  /// Units available at event time `as_of_ms` over all locations (each location's latest
+  /// level at or before it); nullopt when no level of the SKU is known by then.
+  [[nodiscard]] virtual std::optional<std::int64_t> available(std::string_view sku,
+                                                              std::int64_t as_of_ms) const = 0;
 };
 
 /// Read-only view of what is known about customers (e.g. bot flags), for contact decisions.
@@ -60,7 +62,8 @@ class no_audience_view final : public audience_view {
 /// A stock_view that knows no SKU (everything counts as available).
 class no_stock_view final : public stock_view {
  public:
-  [[nodiscard]] std::optional<std::int64_t> available(std::string_view) const override {
+  [[nodiscard]] std::optional<std::int64_t> available(std::string_view,
+                                                      std::int64_t) const override {
     return std::nullopt;
   }
 };
