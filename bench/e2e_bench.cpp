@@ -182,6 +182,11 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   });
   while (processed() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
   const auto first = clock_type::now();
+  // A bounded input: once all is read, end it, so the last records of the topic that ran
+  // ahead do not wait the idle timeout for the other topic.
+  while (processed() + app.probe().waiting_total() < input.size())
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  app.finish_input();
   while (processed() < input.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double secs = std::chrono::duration<double>(clock_type::now() - first).count();
   feed.join();

@@ -83,12 +83,13 @@ class CustomerTaskTest : public ::testing::Test {
         c, ts, ts, c, c);
   }
 
-  /// Feeds carts-topic records with consecutive offsets starting at `offset`.
+  /// Feeds carts-topic (topic index 1; clickstream: 0) records with consecutive offsets
+  /// starting at `offset`.
   void feed(task& t, std::int64_t offset,
-            const std::vector<std::pair<std::string, std::string>>& kv) {
+            const std::vector<std::pair<std::string, std::string>>& kv, std::uint16_t topic = 1) {
     streams::record_batch b;
     b.task = t.id();
-    for (const auto& [k, v] : kv) b.records.push_back({k, v, offset++, 0, 1});
+    for (const auto& [k, v] : kv) b.records.push_back({k, v, offset++, 0, topic});
     // The wall clock is real: event times are checked against it (task.max_future_ms).
     t.process(b, wall_ms());
   }
@@ -128,6 +129,59 @@ TEST_F(CustomerTaskTest, ResumesFromCommittedOffsetsWithCartsAndTimersIntact) {
   const auto out = read("herald.cart-reminders");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].key, "ann");
+}
+
+static std::string view(const std::string& c, std::int64_t ts) {
+  return fmt::format(
+      R"({{"type":"page_view","event_id":"pv-{}-{}","ts":{},"customer_id":"{}","session_id":"s"}})",
+      c, ts, ts, c);
+}
+
+TEST_F(CustomerTaskTest, ARecordAheadOfTheOtherTopicWaitsAndTimersDueBeforeItFireFirst) {
+  auto task = make_task();
+  feed(*task, 0, {{"zed", view("zed", t0)}}, /*clickstream*/ 0);
+  // Ann's cart, then her checkout two hours later, read while the clickstream is at t0.
+  feed(*task, 0, {{"ann", add("ann", t0)}});
+  feed(
+      *task, 1,
+      {{"ann",
+        fmt::format(
+            R"({{"type":"checkout_started","event_id":"co","ts":{},"customer_id":"ann","cart_id":"k-ann"}})",
+            t0 + 2 * hour)}});
+  EXPECT_EQ(task->queued(), 1u) << "the checkout waits for the clickstream to reach its time";
+  EXPECT_EQ(task->watermark(), t0);
+  EXPECT_EQ(probe_->waiting_total(), 1u);
+  // The clickstream reaches t0 + 3 h: the reminder due at t0 + 1 h (fired after the 2 min
+  // grace) goes before the checkout is applied, as an event-time-ordered feed has it; the
+  // click now waits for the carts partition (at t0 + 2 h).
+  feed(*task, 1, {{"zed", view("zed", t0 + 3 * hour)}}, 0);
+  EXPECT_EQ(task->stream_time(), t0 + 2 * hour) << "the checkout was applied";
+  EXPECT_EQ(task->queued(), 1u);
+  EXPECT_EQ(task->watermark(), t0 + 2 * hour);
+  task->shutdown(0);
+  const auto out = read("herald.cart-reminders");
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(nlohmann::json::parse(out[0].value).at("ts"), t0 + hour);
+}
+
+TEST_F(CustomerTaskTest, HeadTimestampFirstAcrossTheTopicsUpToTheWatermark) {
+  auto task = make_task();
+  feed(*task, 0, {{"zed", view("zed", t0)}}, 0);
+  // One batch, carts listed first: the task applies the click at t0 + 100 and the cart at
+  // t0 + 500; the click at t0 + 1000 is past the carts partition's time and waits for it.
+  streams::record_batch b;
+  b.task = task->id();
+  b.records.push_back({"bob", add("bob", t0 + 500), 0, 0, 1});
+  b.records.push_back({"zed", view("zed", t0 + 100), 1, 0, 0});
+  b.records.push_back({"zed", view("zed", t0 + 1000), 2, 0, 0});
+  task->process(b, wall_ms());
+  EXPECT_EQ(task->watermark(), t0 + 500);
+  EXPECT_EQ(task->stream_time(), t0 + 500);
+  EXPECT_EQ(task->queued(), 1u);
+  feed(*task, 1, {{"bob", add("bob", t0 + 2000)}});
+  EXPECT_EQ(task->queued(), 1u) << "now the cart waits for the clickstream";
+  EXPECT_EQ(task->stream_time(), t0 + 1000);
+  task->shutdown(0);
 }
 
 TEST_F(CustomerTaskTest, IdleCustomersBotStateIsErased) {
