@@ -8,16 +8,11 @@
 #include "herald/actors/rules/anomalies.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/actors/task.hpp"
-#include "herald/state/bytes.hpp"
 
 namespace herald::actors {
 namespace {
 
 constexpr char inventory_tag = 'i';
-// Records deferred to their event time: the SKU task applies its inputs in event-time order.
-constexpr char deferred_tag = 'd';
-constexpr char deferred_stock = 'k';   // + event id: a stock_level (payload: key, value as str)
-constexpr char deferred_signal = 's';  // + event id: a signal (payload: the record value)
 constexpr char view_demand_tag = 'v';
 constexpr char cart_demand_tag = 'a';
 // Detector state kinds in the detectors store.
@@ -48,25 +43,14 @@ class sku_processor final : public task_processor,
         quantity_rule_(config_.anomalies.cart_quantity),
         timers_(host.timers(inventory_tag)),
         view_demand_timers_(host.timers(view_demand_tag)),
-        cart_demand_timers_(host.timers(cart_demand_tag)),
-        decoder_(config_.task.max_record_bytes) {}
+        cart_demand_timers_(host.timers(cart_demand_tag)) {}
 
   // A SKU task's inputs interleave the signals of every customer partition, in no useful
-  // order, with the SKU's stock levels. Each record is deferred to its event time and applied
-  // once the task's watermark (the minimum over shop.inventory and every upstream task's
-  // marker) passes it, in (event time, id) order: waitlists, trailing medians, rate limits and
-  // demand buckets then see the same sequence whatever the partitions' speeds. A record not
-  // ahead of the watermark (late, or the slowest input's own) is applied at once.
-  void apply(const schemas::event& ev, const streams::record& rec) override {
+  // order, with the SKU's stock levels: the task applies them in event-time order (it defers
+  // each record ahead of its watermark), so waitlists, trailing medians, rate limits and
+  // demand buckets see the same sequence whatever the partitions' speeds.
+  void apply(const schemas::event& ev, const streams::record&) override {
     if (ev.type != schemas::event_type::stock_level) return;
-    if (!due(ev.ts_ms)) {
-      payload_.clear();
-      state::byte_writer w(payload_);
-      w.str(rec.key);
-      w.str(rec.value);
-      defer(deferred_stock, ev.ts_ms, ev.event_id, rec.offset);
-      return;
-    }
     rule_.on_stock(ev, skus_, timers_, *this);
   }
 
@@ -88,18 +72,11 @@ class sku_processor final : public task_processor,
     }
     out.marker = false;
     out.ts_ms = signal_.ts_ms;
+    out.event_id = signal_.event_id;
     return true;
   }
-  void apply_internal(const streams::record& rec) override {
-    if (!due(signal_.ts_ms)) {
-      payload_.assign(rec.value);
-      defer(deferred_signal, signal_.ts_ms, signal_.event_id, rec.offset);
-      return;
-    }
-    apply_signal();
-  }
 
-  void apply_signal() {
+  void apply_internal(const streams::record&) override {
     using kind = rules::sku_signal::kind;
     if (signal_.type != kind::view && signal_.type != kind::cart_add) {
       rule_.on_signal(signal_, skus_, timers_, *this);
@@ -133,9 +110,7 @@ class sku_processor final : public task_processor,
 
   void on_timer(char tag, std::string_view key, std::int64_t fire_ms,
                 std::string_view payload) override {
-    if (tag == deferred_tag)
-      apply_deferred(key, payload);
-    else if (tag == inventory_tag)
+    if (tag == inventory_tag)
       rule_.on_timer(key, fire_ms, payload, skus_, timers_, *this);
     else if (tag == view_demand_tag)
       view_demand_rule_.advance(key, fire_ms, view_demand_, *this);
@@ -152,37 +127,6 @@ class sku_processor final : public task_processor,
   }
 
  private:
-  [[nodiscard]] bool due(std::int64_t ts_ms) const {
-    const std::int64_t wm = host_.watermark();
-    return wm != streams::watermark::none && ts_ms <= wm;
-  }
-
-  void defer(char kind, std::int64_t ts_ms, std::string_view event_id, std::int64_t offset) {
-    key_.assign(1, deferred_tag);
-    key_.push_back(kind);
-    // The event id orders records of one millisecond and keeps a repeated one once; records
-    // without one (the contract requires it) fall back to their offset.
-    if (event_id.empty())
-      key_.append("@" + std::to_string(offset));
-    else
-      key_.append(event_id);
-    host_.state().schedule_new(ts_ms, key_, payload_);
-  }
-
-  void apply_deferred(std::string_view key, std::string_view payload) {
-    if (key.empty()) return;
-    if (key[0] == deferred_signal) {
-      if (rules::sku_signal::decode(payload, signal_)) apply_signal();
-      return;
-    }
-    if (key[0] != deferred_stock) return;
-    state::byte_reader r(payload);
-    // Decoded and checked once already, when it arrived.
-    if (r.str(stock_key_) && r.str(stock_value_) && r.done() &&
-        !decoder_.decode(schemas::topic_kind::inventory, stock_key_, stock_value_, event_))
-      rule_.on_stock(event_, skus_, timers_, *this);
-  }
-
   void emit(schemas::back_in_stock&& msg) override {
     buffer_.clear();
     schemas::encode(msg, buffer_);
@@ -218,11 +162,7 @@ class sku_processor final : public task_processor,
   rules::timer_service& view_demand_timers_;
   rules::timer_service& cart_demand_timers_;
   rules::sku_signal signal_;
-  schemas::decoder decoder_;
   std::string buffer_;
-  std::string payload_;
-  std::string key_;
-  std::string stock_key_, stock_value_;  // a deferred stock level's record
 };
 
 }  // namespace

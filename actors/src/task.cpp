@@ -8,17 +8,48 @@
 #include <spdlog/spdlog.h>
 
 #include "herald/actors/rules/inventory.hpp"
+#include "herald/state/bytes.hpp"
 #include "herald/streams/dlq.hpp"
 
 namespace herald::actors {
+namespace {
+
+// Deferred records: timer tag (reserved: no processor uses it), then the record's kind.
+constexpr char deferred_tag = 'd';
+constexpr char deferred_contract = 'k';
+constexpr char deferred_internal = 's';
+
+}  // namespace
+
 /// timer_service over the task's timer store, tagging keys with the operator's tag and, for
-/// timers that speak, adding the grace period to the fire time.
+/// timers that speak, adding the grace period to the fire time. A speaking timer's payload
+/// starts with the grace it was scheduled with, so it fires with its own due time even after
+/// task.timer_grace_ms changed (a cancel under the new grace then misses it, and the rule's
+/// stale check ignores it when it fires).
 class task::tagged_timers final : public rules::timer_service {
  public:
-  tagged_timers(state::task_state& st, char tag, std::int64_t grace)
-      : state_(st), tag_(tag), grace_(grace) {}
+  tagged_timers(state::task_state& st, char tag, bool speaks, std::int64_t grace)
+      : state_(st), tag_(tag), speaks_(speaks), grace_(grace) {}
   void schedule(std::int64_t fire_ms, std::string_view key, std::string_view payload) override {
-    state_.schedule(fire_ms + grace_, tagged(key), payload);
+    if (!speaks_) {
+      state_.schedule(fire_ms, tagged(key), payload);
+      return;
+    }
+    payload_.clear();
+    state::byte_writer w(payload_);
+    w.varint(static_cast<std::uint64_t>(grace_));
+    payload_.append(payload);
+    state_.schedule(fire_ms + grace_, tagged(key), payload_);
+  }
+  // The due time and payload of a fired timer of a speaking tag; false when unreadable.
+  static bool unwrap(std::int64_t fire_ms, std::string_view stored, std::int64_t& due_ms,
+                     std::string_view& payload) {
+    state::byte_reader r(stored);
+    std::uint64_t grace = 0;
+    if (!r.varint(grace)) return false;
+    due_ms = fire_ms - static_cast<std::int64_t>(grace);
+    payload = r.rest();
+    return true;
   }
   void cancel(std::int64_t fire_ms, std::string_view key) override {
     state_.cancel(fire_ms + grace_, tagged(key));
@@ -32,8 +63,10 @@ class task::tagged_timers final : public rules::timer_service {
   }
   state::task_state& state_;
   char tag_;
+  bool speaks_;
   std::int64_t grace_;
   std::string key_;
+  std::string payload_;
 };
 
 task::task(const task_env& env, state::task_id id)
@@ -63,6 +96,7 @@ task::task(const task_env& env, state::task_id id)
   }
   upstream_base_ = contract;
   merge_ = contract > 1;
+  sort_ = internal;
   const std::size_t upstream =
       internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0;
   watermark_ = streams::watermark(env.config->task.watermark, contract + upstream);
@@ -99,9 +133,9 @@ task::~task() {
 rules::timer_service& task::timers(char tag, bool speaks) {
   auto& t = timers_[tag];
   if (!t) {
-    const std::int64_t grace = speaks ? env_.config->task.timer_grace_ms : 0;
-    grace_[static_cast<unsigned char>(tag)] = grace;
-    t = std::make_unique<tagged_timers>(state_, tag, grace);
+    speaks_[static_cast<unsigned char>(tag)] = speaks;
+    t = std::make_unique<tagged_timers>(state_, tag, speaks,
+                                        speaks ? env_.config->task.timer_grace_ms : 0);
   }
   return *t;
 }
@@ -218,7 +252,10 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     ++markers_received_;
   } else {
     note_if_late(t, info.ts_ms);
-    processor_->apply_internal(rec);
+    if (sort_ && info.ts_ms > watermark())
+      defer(deferred_internal, rec, info.ts_ms, info.event_id);
+    else
+      processor_->apply_internal(rec);
     ++counts_[t][0];
   }
   next_offsets_[t] = rec.offset + 1;
@@ -241,7 +278,14 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
         admit(t, event_.ts_ms, wall_ms);
         fire_timers(watermark());  // due before the record: fired before it
       }
-      apply_contract(rec, event_, code, reason);
+      if (code == schemas::decode_code::ok && sort_ && event_.ts_ms > watermark()) {
+        defer(deferred_contract, rec, event_.ts_ms, event_.event_id);
+        ++counts_[t][0];
+        next_offsets_[t] = rec.offset + 1;
+        ++released_[t];
+      } else {
+        apply_contract(rec, event_, code, reason);
+      }
     } else {
       queued_record q;
       if (event_pool_.empty()) {
@@ -352,11 +396,78 @@ void task::fire_timers(std::int64_t up_to_ms) {
     for (const auto& t : due_) {
       if (t.key.empty()) continue;
       const char tag = t.key[0];
-      processor_->on_timer(tag, std::string_view(t.key).substr(1),
-                           t.fire_ms - grace_[static_cast<unsigned char>(tag)], t.payload);
+      if (tag == deferred_tag) {
+        apply_deferred(std::string_view(t.key).substr(1), t.payload);
+        continue;
+      }
+      std::int64_t due = t.fire_ms;
+      std::string_view payload = t.payload;
+      if (speaks_[static_cast<unsigned char>(tag)] &&
+          !tagged_timers::unwrap(t.fire_ms, t.payload, due, payload)) {
+        spdlog::warn("task {}/{}: unreadable timer of tag '{}' at {} dropped",
+                     state::to_string(id_.fam), id_.partition, tag, t.fire_ms);
+        continue;
+      }
+      processor_->on_timer(tag, std::string_view(t.key).substr(1), due, payload);
     }
     // A timer may schedule another that is already due (e.g. the next reminder step).
     next = state_.next_fire_ms();
+  }
+}
+
+// A task fed by a repartition topic gets the records of every upstream task interleaved on
+// one partition, in no useful order (each upstream runs at its own speed). Each record ahead
+// of the watermark (the minimum over its own input and every upstream task's marker) waits in
+// the timer store at its event time, so its offset can be committed and a crash loses
+// nothing, and is applied once the watermark passes it, in (event time, id) order: the rules
+// see the same sequence whatever the upstream partitions' speeds.
+void task::defer(char kind, const streams::record& rec, std::int64_t ts_ms,
+                 std::string_view event_id) {
+  deferred_key_.assign(1, deferred_tag);
+  deferred_key_.push_back(kind);
+  // The event id orders records of one millisecond and keeps a repeated one once; records
+  // without one (the contract requires it) fall back to their offset.
+  if (event_id.empty())
+    deferred_key_.append("@" + std::to_string(rec.offset));
+  else
+    deferred_key_.append(event_id);
+  deferred_payload_.clear();
+  state::byte_writer w(deferred_payload_);
+  w.str(env_.topics[rec.topic].name);
+  w.str(rec.key);
+  w.str(rec.value);
+  state_.schedule_new(ts_ms, deferred_key_, deferred_payload_);
+}
+
+void task::apply_deferred(std::string_view key, std::string_view payload) {
+  state::byte_reader r(payload);
+  std::string topic;
+  streams::record rec;
+  rec.offset = -1;
+  if (key.empty() || !r.str(topic) || !r.str(rec.key) || !r.str(rec.value) || !r.done()) {
+    spdlog::warn("task {}/{}: unreadable deferred record dropped", state::to_string(id_.fam),
+                 id_.partition);
+    return;
+  }
+  const auto& topics = env_.topics;
+  auto it = std::find_if(topics.begin(), topics.end(),
+                         [&](const streams::topic_binding& b) { return b.name == topic; });
+  if (it == topics.end()) {
+    spdlog::warn("task {}/{}: deferred record of topic '{}', no longer consumed, dropped",
+                 state::to_string(id_.fam), id_.partition, topic);
+    return;
+  }
+  rec.topic = static_cast<std::uint16_t>(it - topics.begin());
+  // Decoded and checked once already, when it arrived.
+  if (key[0] == deferred_contract) {
+    if (decoder_.decode(it->kind, rec.key, rec.value, deferred_event_)) return;
+    stream_time_ = std::max(stream_time_, deferred_event_.ts_ms);
+    processor_->apply(deferred_event_, rec);
+  } else if (key[0] == deferred_internal) {
+    task_processor::internal_record info;
+    std::string reason;
+    if (processor_->decode_internal(rec, info, reason) && !info.marker)
+      processor_->apply_internal(rec);
   }
 }
 

@@ -184,6 +184,23 @@ TEST_F(CustomerTaskTest, HeadTimestampFirstAcrossTheTopicsUpToTheWatermark) {
   task->shutdown(0);
 }
 
+TEST_F(CustomerTaskTest, ARemindersDueTimeSurvivesAChangeOfTheTimerGrace) {
+  {
+    auto task = make_task();  // the default 2 min grace
+    feed(*task, 0, {{"ann", add("ann", t0)}});
+    task->shutdown(0);
+  }
+  config_.task.timer_grace_ms = 0;  // the operator changes it before the restart
+  open_db();
+  auto task = make_task();
+  feed(*task, 1, {{"bob", add("bob", t0 + 2 * hour)}});
+  task->shutdown(0);
+  const auto out = read("herald.cart-reminders");
+  ASSERT_EQ(out.size(), 1u) << "scheduled under the old grace, still ann's reminder";
+  EXPECT_EQ(out[0].key, "ann");
+  EXPECT_EQ(nlohmann::json::parse(out[0].value).at("ts"), t0 + hour);
+}
+
 TEST_F(CustomerTaskTest, IdleCustomersBotStateIsErased) {
   auto bot_keys = [&] {
     std::vector<std::string> out;

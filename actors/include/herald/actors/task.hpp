@@ -12,11 +12,18 @@
 ///
 /// Event time (streams/watermark.hpp): the watermark is the minimum over the task's inputs,
 /// each input partition one input and, for a task fed by a repartition topic, each upstream
-/// task one (from the watermark markers it publishes). A family with several contract topics
-/// (customer: clickstream + carts) takes records head-timestamp first across its partitions,
-/// waiting up to task.max_wait_ms for an empty partition that still has records in Kafka
-/// (Kafka Streams' PartitionGroup). A task whose family feeds a repartition topic publishes its
-/// watermark to every partition of it after each commit.
+/// task one (from the watermark markers it publishes), capped by the processor's `time_cap`.
+/// Records and timers are applied in event-time order whatever each input's speed:
+/// - a family with several contract topics (customer: clickstream + carts) queues each
+///   partition's records in memory and applies the lowest head timestamp first (Kafka
+///   Streams' PartitionGroup), once the watermark has reached it, firing the timers due before
+///   it first; it also waits up to task.max_wait_ms for an empty partition that still has
+///   records in Kafka. A waiting record is not committed: a restart reads it again.
+/// - a task fed by a repartition topic (SKU) defers each record ahead of the watermark to its
+///   event time in the timer store (its upstreams interleave on one partition in no useful
+///   order) and applies it when the watermark passes it, in (event time, id) order.
+/// A task whose family feeds a repartition topic publishes its watermark (no further than a
+/// record still waiting) to every partition of it after each commit.
 ///
 /// Lifecycle: created on assignment (loads offsets and watermark), `start`ed on the actor
 /// (re-produces a crash's unacknowledged outbox), `shutdown` on revoke (commit, flush, ack).
@@ -92,6 +99,7 @@ class task_processor {
     bool marker = false;
     std::int64_t ts_ms = 0;  ///< event time, or the marker's watermark
     std::int32_t upstream = 0;
+    std::string_view event_id;  ///< orders records of one instant (valid until apply_internal)
   };
   /// Decodes a record of an internal topic; false (with a reason naming what is wrong) for bad
   /// input. On success `apply_internal` then applies it (data records only).
@@ -154,7 +162,8 @@ class task {
   [[nodiscard]] state::task_state& state() noexcept { return state_; }
   /// Timers whose keys carry `tag`, so each operator only ever sees its own. Timers of a tag
   /// that `speaks` (their firing may emit a message) fire task.timer_grace_ms after they are
-  /// due; operators still see, and cancel by, the due time.
+  /// due; operators still see, and cancel by, the due time. Tag 'd' is the task's own
+  /// (deferred records).
   [[nodiscard]] rules::timer_service& timers(char tag, bool speaks = false);
   /// Adds an output record to the outbox (produced after the next commit).
   void emit(const std::string& topic, std::string_view key, std::string_view value,
@@ -184,6 +193,10 @@ class task {
   // Decodes `rec` into `ev`, the bounds on event time included; ok or the DLQ code.
   schemas::decode_code decode(const streams::record& rec, std::int64_t wall_ms, schemas::event& ev,
                               std::string& reason);
+  // A record of a sorting task (fed by a repartition topic) ahead of the watermark: stored in
+  // the timer store at its event time, applied when the watermark passes it.
+  void defer(char kind, const streams::record& rec, std::int64_t ts_ms, std::string_view event_id);
+  void apply_deferred(std::string_view key, std::string_view payload);
   // Counts a decoded contract event's lateness and moves its input's watermark.
   void admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms);
   // Applies one contract record (or dead-letters it) and advances its offset.
@@ -213,12 +226,15 @@ class task {
   state::task_state state_;
   schemas::decoder decoder_;
   schemas::event event_;
+  schemas::event deferred_event_;  // a deferred record's, applied between records
+  std::string deferred_key_, deferred_payload_;
   streams::watermark watermark_;
   std::map<char, std::unique_ptr<tagged_timers>> timers_;
-  std::array<std::int64_t, 256> grace_{};  // per timer tag
-  std::vector<int> input_of_;              // per topic index: watermark input, -1 = not ours
-  std::size_t upstream_base_ = 0;          // watermark input of upstream task 0
-  bool merge_ = false;                     // several contract topics: head-timestamp choice
+  std::array<bool, 256> speaks_{};  // per timer tag
+  std::vector<int> input_of_;       // per topic index: watermark input, -1 = not ours
+  std::size_t upstream_base_ = 0;   // watermark input of upstream task 0
+  bool merge_ = false;              // several contract topics: head-timestamp choice
+  bool sort_ = false;  // fed by a repartition topic: records ahead of the watermark deferred
   std::vector<std::deque<queued_record>> queues_;  // per topic index (contract topics, when merge_)
   std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
   std::vector<std::unique_ptr<schemas::event>> event_pool_;

@@ -87,6 +87,8 @@ class byte_reader {
     return true;
   }
   [[nodiscard]] bool done() const noexcept { return in_.empty(); }
+  /// What is left to read.
+  [[nodiscard]] std::string_view rest() const noexcept { return in_; }
 
  private:
   std::string_view in_;
