@@ -50,30 +50,32 @@ bool watermark::tick(std::int64_t wall_ms) {
 
 bool watermark::recompute(std::int64_t wall_ms) noexcept {
   std::int64_t candidate = none;
-  std::int64_t ended = none;  // the newest watermark of the inputs that ended
+  std::int64_t newest = none;  // the newest watermark of the inputs left out (ended or idle)
   bool any_active = false;
   const bool starting =
       config_.idle_timeout_ms > 0 && wall_ms - start_wall_ms_ < config_.idle_timeout_ms;
   for (std::size_t i = 0; i < inputs_.size(); ++i) {
-    if (inputs_[i].finished) {
-      if (inputs_[i].heard) ended = std::max(ended, inputs_[i].mark);
+    const input_state& in = inputs_[i];
+    if (!in.finished && starting && in.expected && !in.heard) return false;
+    if (in.finished || idle(i, wall_ms)) {
+      if (in.heard) newest = std::max(newest, in.mark);
       continue;
     }
-    if (starting && inputs_[i].expected && !inputs_[i].heard) return false;
-    if (idle(i, wall_ms)) continue;
-    const std::int64_t m = inputs_[i].mark;
-    candidate = any_active ? std::min(candidate, m) : m;
+    candidate = any_active ? std::min(candidate, in.mark) : in.mark;
     any_active = true;
   }
-  if (!any_active && ended != none) {
-    candidate = ended;
-  } else if (!any_active && config_.idle_timeout_ms > 0 && current_ != none) {
-    // Every input quiet: follow the wall clock, counting only time this process observed
-    // (since its start, or since the last record of any input).
-    const std::int64_t quiet_since =
-        last_any_wall_ms_ == none ? start_wall_ms_ : std::max(start_wall_ms_, last_any_wall_ms_);
-    if (wall_ms - quiet_since >= config_.idle_timeout_ms)
-      candidate = wall_ms - config_.idle_timeout_ms - config_.allowed_lateness_ms;
+  if (!any_active) {
+    // Nothing left to wait for: every input ended or is quiet. Everything read goes (the
+    // newest of their watermarks), and a live task follows the wall clock, counting only
+    // time this process observed (since its start, or since the last record of any input).
+    candidate = newest;
+    if (config_.idle_timeout_ms > 0 && current_ != none) {
+      const std::int64_t quiet_since =
+          last_any_wall_ms_ == none ? start_wall_ms_ : std::max(start_wall_ms_, last_any_wall_ms_);
+      if (wall_ms - quiet_since >= config_.idle_timeout_ms)
+        candidate =
+            std::max(candidate, wall_ms - config_.idle_timeout_ms - config_.allowed_lateness_ms);
+    }
   }
   if (candidate == none || candidate <= current_) return false;
   current_ = candidate;

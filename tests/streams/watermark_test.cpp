@@ -121,6 +121,18 @@ TEST(WatermarkTest, RestoreIsAFloorForLaterEvents) {
   EXPECT_EQ(wm.current(), 5950);
 }
 
+TEST(WatermarkTest, AllInputsQuietLetEverythingReadGoEvenAheadOfTheClock) {
+  // Event time ahead of the wall clock (a simulation): the clock alone would never get there.
+  const std::int64_t ahead = w0 + 3'600'000;
+  watermark wm({0, idle}, 2);
+  wm.observe(0, ahead, w0);
+  wm.observe(1, ahead + 7'200'000, w0);
+  EXPECT_EQ(wm.current(), ahead);
+  EXPECT_FALSE(wm.tick(w0 + idle - 1));
+  EXPECT_TRUE(wm.tick(w0 + idle));
+  EXPECT_EQ(wm.current(), ahead + 7'200'000) << "nothing left to wait for";
+}
+
 TEST(WatermarkTest, EndedInputsHoldNothingAndTheirNewestTimeEndsIt) {
   watermark wm({0, 0}, 3);
   wm.observe(0, t0 + 1'000, w0);

@@ -8,9 +8,10 @@
 /// `idle_timeout_ms` of wall-clock time this process observed) left out, as Flink does. It
 /// never goes back: an input that resumes behind it delivers late events.
 ///
-/// Quiet tasks still fire their timers: when every input is idle, the watermark follows the
-/// wall clock, `idle_timeout_ms` behind it (a live partition quiet for that long has no
-/// earlier events left to deliver, bar late ones). Only wall time observed by this process
+/// Quiet tasks still fire their timers: when every input is idle, nothing is left to wait
+/// for: the watermark is the newest of the inputs' watermarks (everything read goes) and
+/// follows the wall clock, `idle_timeout_ms` behind it (a live partition quiet for that long
+/// has no earlier events left to deliver, bar late ones). Only wall time observed by this process
 /// counts: a restored watermark waits for `idle_timeout_ms` after the start like any other,
 /// so a restart never turns the time the process was down into one jump. `idle_timeout_ms`
 /// = 0 turns idleness and the wall clock off (deterministic replays and tests).
