@@ -11,7 +11,7 @@
 namespace herald::test {
 
 inline std::string olist_dir() {
-  return std::string(HERALD_SHARED_DATA) + "/olist_orders_sample";
+  return std::string(HERALD_TEST_DATA) + "/olist_orders_sample";
 }
 
 /// Days since 1970-01-01 of a "YYYY-MM-DD..." date (the civil calendar, no time zone).

@@ -184,7 +184,7 @@ TEST(AnomalyPipelineTest, Rees46ReplayFlagsTheSurgeAfter0210AndNoBot) {
   std::string error;
   std::uint64_t rows = 0;
   const auto records = actors::rees46_events(
-      HERALD_SHARED_DATA "/rees46_multicategory_2019oct_head/2019-Oct_head.csv", rows, error);
+      HERALD_TEST_DATA "/rees46_multicategory_2019oct_head/2019-Oct_head.csv", rows, error);
   ASSERT_EQ(error, "");
   ASSERT_EQ(rows, 17'434u);
   const auto sum = actors::replay(records, 4, error);
