@@ -58,7 +58,7 @@ class customer_processor final : public task_processor,
         break;
       case event_type::cart_item_added:
         signal(rules::sku_signal::kind::cart_add, ev, ev.sku, ev.quantity, ev.event_id,
-               ev.unit_price);
+               ev.unit_price, ev.cart_id);
         break;
       case event_type::notify_me:
       case event_type::wishlist_add:
@@ -142,7 +142,8 @@ class customer_processor final : public task_processor,
   }
 
   void signal(rules::sku_signal::kind kind, const schemas::event& ev, const std::string& sku,
-              std::int64_t quantity, std::string event_id, double price = 0) {
+              std::int64_t quantity, std::string event_id, double price = 0,
+              std::string_view cart_id = {}) {
     rules::sku_signal s;
     s.type = kind;
     s.sku = sku;
@@ -151,6 +152,7 @@ class customer_processor final : public task_processor,
     s.ts_ms = ev.ts_ms;
     s.event_id = std::move(event_id);
     s.price = price;
+    s.cart_id = cart_id;
     buffer_.clear();
     s.encode(buffer_);
     // Waitlist requests and order lines must never be lost: the outbox. Views and cart adds

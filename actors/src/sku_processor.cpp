@@ -92,6 +92,7 @@ class sku_processor final : public task_processor,
     event_.price = signal_.price;
     event_.unit_price = signal_.price;
     event_.quantity = signal_.quantity;
+    event_.cart_id = signal_.cart_id;
     const bool view = signal_.type == kind::view;
     auto& rule = view ? view_demand_rule_ : cart_demand_rule_;
     auto& demand = view ? view_demand_ : cart_demand_;

@@ -663,9 +663,10 @@ TEST(SkuSignalTest, EncodeDecodeRoundTrip) {
     s.ts_ms = t0;
     s.event_id = "order-7/1";
     s.price = k == kind::view || k == kind::cart_add ? 19.99 : 0;
+    if (k == kind::cart_add) s.cart_id = "cart-9";
     std::string bytes;
     s.encode(bytes);
-    EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 2) << "format version byte";
+    EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 3) << "format version byte";
     sku_signal back;
     ASSERT_TRUE(sku_signal::decode(bytes, back));
     EXPECT_EQ(back, s);
@@ -706,7 +707,7 @@ TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
   s.price = 5;
   std::string bytes;
   s.encode(bytes);
-  std::string v1 = bytes.substr(0, bytes.size() - 8);  // drop the price
+  std::string v1 = bytes.substr(0, bytes.size() - 9);  // drop the price and the cart id
   v1[0] = 1;
   sku_signal back;
   ASSERT_TRUE(sku_signal::decode(v1, back));
@@ -714,6 +715,28 @@ TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
   EXPECT_EQ(back.event_id, "o/0");
   EXPECT_EQ(back.price, 0);
   EXPECT_FALSE(sku_signal::decode(v1 + std::string(8, '\0'), back)) << "v1 has no price";
+}
+
+TEST(SkuSignalTest, CarriesTheCartIdOfACartAddAndReadsVersionTwoWithout) {
+  sku_signal s;
+  s.type = kind::cart_add;
+  s.sku = "x";
+  s.customer_id = "c";
+  s.quantity = 720;
+  s.ts_ms = t0;
+  s.event_id = "a1";
+  s.price = 2.5;
+  s.cart_id = "cart-17";
+  std::string bytes;
+  s.encode(bytes);
+  sku_signal back;
+  ASSERT_TRUE(sku_signal::decode(bytes, back));
+  EXPECT_EQ(back.cart_id, "cart-17");
+  std::string v2 = bytes.substr(0, bytes.size() - 8);  // drop the cart id (length + 7 bytes)
+  v2[0] = 2;
+  ASSERT_TRUE(sku_signal::decode(v2, back));
+  EXPECT_EQ(back.cart_id, "");
+  EXPECT_EQ(back.price, 2.5);
 }
 
 sku_state full_state() {

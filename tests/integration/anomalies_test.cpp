@@ -208,3 +208,32 @@ TEST(AnomalyPipelineTest, Rees46ReplayFlagsTheSurgeAfter0210AndNoBot) {
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+TEST(AnomalyPipelineTest, CartQuantityFlagNamesTheCartItCameFrom) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  const std::string value = fmt::format(
+      R"({{"type":"cart_item_added","event_id":"big-1","ts":{},"customer_id":"c-bulk","cart_id":"cart-bulk-7","sku":"sku-1","quantity":720,"unit_price":2.5,"currency":"EUR"}})",
+      t0);
+  kafka.produce("shop.carts", "c-bulk", value);
+  kafka.heartbeat(t0 + 3'600'000, 1);  // the SKU task applies signals once the watermark passes
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return app.probe().anomalies_total("cart_quantity") == 1; }));
+  app.stop();
+  std::vector<nlohmann::json> flags;
+  for (const auto& r : kafka.read("herald.anomalies"))
+    flags.push_back(nlohmann::json::parse(r.value));
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0].at("kind"), "cart_quantity");
+  EXPECT_EQ(flags[0].at("evidence").at("customer_id"), "c-bulk");
+  EXPECT_EQ(flags[0].at("evidence").at("cart_id"), "cart-bulk-7");
+}
+
+}  // namespace
+}  // namespace herald::testing

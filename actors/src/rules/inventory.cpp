@@ -12,7 +12,7 @@ namespace herald::rules {
 namespace {
 
 // v2 adds the price (views and cart adds feed the SKU's anomaly detectors); v1 is still read.
-constexpr std::uint8_t sku_signal_version = 2;
+constexpr std::uint8_t sku_signal_version = 3;
 constexpr std::uint8_t sku_state_version = 1;
 constexpr std::string_view top_up_timer = "t";
 constexpr std::int64_t day_ms = 86'400'000;
@@ -83,22 +83,25 @@ void sku_signal::encode(std::string& out) const {
   w.svarint(ts_ms);
   w.str(event_id);
   w.f64(price);
+  w.str(cart_id);
 }
 
 bool sku_signal::decode(std::string_view in, sku_signal& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, type = 0;
-  if (!r.u8(version) || (version != 1 && version != sku_signal_version) || !r.u8(type))
+  // Version 1 had no price, 2 no cart id (records still in the topic after an upgrade).
+  if (!r.u8(version) || version < 1 || version > sku_signal_version || !r.u8(type))
     return false;
   if (type < static_cast<std::uint8_t>(kind::notify_me) ||
       type > static_cast<std::uint8_t>(kind::watermark))
     return false;
   out.type = static_cast<kind>(type);
   out.price = 0;
+  out.cart_id.clear();
   if (!r.str(out.sku) || !r.str(out.customer_id) || !r.integer(out.quantity) ||
       !r.integer(out.ts_ms) || !r.str(out.event_id))
     return false;
-  return (version == 1 || r.f64(out.price)) && r.done();
+  return (version < 2 || r.f64(out.price)) && (version < 3 || r.str(out.cart_id)) && r.done();
 }
 
 void sku_state::encode(std::string& out) const {

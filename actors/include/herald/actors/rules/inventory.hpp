@@ -70,6 +70,7 @@ struct sku_signal {
   std::int64_t ts_ms = 0;
   std::string event_id;  ///< the originating event (with the line index for orders)
   double price = 0;      ///< view, cart_add
+  std::string cart_id;   ///< cart_add (the cart-quantity flag's evidence)
 
   /// Binary, with a format version byte (an internal topic, not the public contract).
   void encode(std::string& out) const;
