@@ -13,21 +13,38 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <spdlog/spdlog.h>
+
 namespace herald::actors {
 namespace {
 
 // While a config is checked, errors are collected here (all of them are reported at once);
 // elsewhere (carrier files loaded on their own) the first one throws.
 thread_local std::vector<std::string>* collected = nullptr;
+// And the warnings: environment variables that name no configuration key.
+thread_local std::vector<std::string>* collected_warnings = nullptr;
 // Keys set by environment variables, with the variable's name (for the error messages).
 thread_local const std::map<std::string, std::string>* env_keys = nullptr;
 
+constexpr std::string_view unknown_key = "unknown key";
+
+void warn(std::string msg) {
+  if (collected_warnings != nullptr) collected_warnings->push_back(std::move(msg));
+}
+
 void fail(const std::string& key, const std::string& why) {
-  std::string msg = "config key '" + key + "': " + why;
+  std::string var;
   if (env_keys != nullptr)
-    for (const auto& [path, var] : *env_keys)
-      if (key == path || key.starts_with(path + ".") || key.starts_with(path + "["))
-        msg += " (set by " + var + ")";
+    for (const auto& [path, name] : *env_keys)
+      if (key == path || key.starts_with(path + ".") || key.starts_with(path + "[")) var = name;
+  // A HERALD_* variable that names no key may belong to something else (a wrapper's
+  // HERALD_BIN): a warning. A typo in the file stays an error.
+  if (why == unknown_key && !var.empty()) {
+    warn("environment variable " + var + ": no configuration key '" + key + "' (ignored)");
+    return;
+  }
+  std::string msg = "config key '" + key + "': " + why;
+  if (!var.empty()) msg += " (set by " + var + ")";
   if (collected == nullptr) throw config_error(msg);
   collected->push_back(std::move(msg));
 }
@@ -53,7 +70,8 @@ void check_keys(const YAML::Node& node, const std::string& path, std::set<std::s
   }
   for (const auto& kv : node) {
     const auto key = kv.first.as<std::string>();
-    if (known.count(key) == 0) fail(path.empty() ? key : path + "." + key, "unknown key");
+    if (known.count(key) == 0)
+      fail(path.empty() ? key : path + "." + key, std::string(unknown_key));
   }
 }
 
@@ -388,9 +406,9 @@ void apply_env(YAML::Node& root, const environment& env, std::map<std::string, s
     bool malformed = false;
     for (const auto& part : parts) malformed = malformed || part.empty();
     if (malformed) {
-      if (collected != nullptr)
-        collected->push_back("environment variable " + name +
-                             ": malformed (HERALD_SECTION__KEY, '__' between path components)");
+      warn("environment variable " + name +
+           ": not a configuration key (HERALD_SECTION__KEY, '__' between path components; "
+           "ignored)");
       continue;
     }
     if (parts.size() >= 3 && parts[0] == "kafka" && parts[1] == "properties") {
@@ -441,6 +459,7 @@ environment process_environment() {
 config_check check_config(const std::string& path, const environment& env) {
   config_check out;
   collecting scope(out.errors);
+  collected_warnings = &out.warnings;
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -470,12 +489,14 @@ config_check check_config(const std::string& path, const environment& env) {
     out.errors.push_back("cannot read config '" + path + "': " + e.what());
   }
   env_keys = nullptr;
+  collected_warnings = nullptr;
   return out;
 }
 
 app_config load_config(const std::string& path, const environment& env) {
   auto result = check_config(path, env);
   if (!result.errors.empty()) throw config_error(joined(result.errors));
+  for (const auto& w : result.warnings) spdlog::warn("config: {}", w);
   return std::move(result.config);
 }
 

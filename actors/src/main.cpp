@@ -22,6 +22,7 @@ constexpr int replay_flags_shown = 5;  // per kind
 
 int check_config_file(const std::string& path) {
   const auto checked = herald::actors::check_config(path, herald::actors::process_environment());
+  for (const auto& w : checked.warnings) fmt::print("  warning: {}\n", w);
   if (!checked.errors.empty()) {
     fmt::print("{}: {} problem{}\n", path, checked.errors.size(),
                checked.errors.size() == 1 ? "" : "s");
@@ -50,6 +51,7 @@ int run(const std::string& config_path) {
   }
   const herald::actors::app_config& cfg = checked.config;
   herald::actors::setup_logging(cfg.log);
+  for (const auto& w : checked.warnings) spdlog::warn("config: {}", w);
   for (const auto& [name, value] : herald::actors::redacted_properties(cfg))
     spdlog::info("kafka property {} = {}", name, value);
   herald::actors::app app(cfg);

@@ -163,6 +163,8 @@ struct config_check {
   app_config config;
   /// One line per problem: "config key 'rules.anomalies.bot.window': unknown key".
   std::vector<std::string> errors;
+  /// Not problems: HERALD_* environment variables that name no configuration key (ignored).
+  std::vector<std::string> warnings;
 };
 
 /// Loads a YAML file over the defaults, then the environment over the file, and validates.
