@@ -517,6 +517,17 @@ TEST(InventoryTest, LowStockOncePerCrossingWithHysteresis) {
   EXPECT_EQ(h.fx.alerts[2].ts_ms, t0 + 6 * minute);
 }
 
+TEST(InventoryTest, AtTheThresholdIsNotLowBelowItIs) {
+  // As the schemas say (low_stock, stock_level.low_stock_threshold): strictly below.
+  harness h;
+  h.stock(t0, 5);  // the default threshold
+  EXPECT_TRUE(h.fx.alerts.empty());
+  h.stock(t0 + minute, 4);
+  ASSERT_EQ(h.fx.alerts.size(), 1u);
+  EXPECT_FALSE(h.fx.alerts[0].out_of_stock);
+  EXPECT_EQ(h.fx.alerts[0].threshold, 5);
+}
+
 TEST(InventoryTest, FirstStockEventAlreadyBelowThresholdAlerts) {
   harness h;
   h.stock(t0, 3, "L1", std::nullopt, "sku-a");

@@ -35,7 +35,7 @@
 namespace herald::rules {
 
 struct inventory_config {
-  /// Threshold when stock events carry none. Default: 5.
+  /// Threshold when stock events carry none: low stock is strictly below it. Default: 5.
   std::int64_t default_low_stock_threshold = 5;
   /// Outstanding back-in-stock notifications per available unit. Default: 2.0.
   double notify_ratio = 2.0;
