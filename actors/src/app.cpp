@@ -242,7 +242,7 @@ std::string app::start() {
   std::map<state::family, std::pair<std::string, int>> family_partitions;
   for (const auto& t : topics) {
     const int n = streams::partition_count(s.config.kafka.properties, t.name, error);
-    if (n < 0) return "topic '" + t.name + "': " + error + " (create it first)";
+    if (n < 0) return error;
     auto [it, first] = family_partitions.try_emplace(t.fam, t.name, n);
     if (!first && it->second.second != n)
       return fmt::format(

@@ -26,11 +26,21 @@ int partition_count(const kafka_properties& props, const std::string& topic, std
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   int count = -1;
-  if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-      md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+  const rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // No broker answered: a wrong address or a cluster that is down, not a missing topic.
+    const auto servers = props.find("bootstrap.servers");
+    error = "cannot reach the Kafka cluster at '" +
+            (servers == props.end() ? std::string("?") : servers->second) +
+            "': " + rd_kafka_err2str(rc);
+  } else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = "no topic '" + topic + "' on the cluster" +
+            (md->topic_cnt == 1 ? std::string(" (") + rd_kafka_err2str(md->topics[0].err) + ")"
+                                : std::string()) +
+            "; create it first";
+  } else {
     count = md->topics[0].partition_cnt;
-  else
-    error = "no metadata for topic '" + topic + "'";
+  }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);

@@ -198,3 +198,23 @@ TEST(InventoryPipelineTest, StartRefusesTopicsOfOneFamilyWithDifferentPartitionC
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// Two different causes, two different messages: nothing listening is not a missing topic.
+// (The mock cluster creates a topic on first request, so "no topic" needs a real broker.)
+TEST(StartupTest, AnUnreachableClusterIsNotReportedAsAMissingTopic) {
+  temp_dir dir;
+  actors::app_config c;
+  c.kafka.properties["bootstrap.servers"] = "127.0.0.1:1";  // nothing listens there
+  c.state.dir = dir.str();
+  c.metrics.listen = "";
+  actors::app app(c);
+  const std::string err = app.start();
+  EXPECT_NE(err.find("cannot reach the Kafka cluster at '127.0.0.1:1'"), std::string::npos) << err;
+  EXPECT_EQ(err.find("create it first"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace herald::testing

@@ -23,7 +23,8 @@ struct consumed_record {
   [[nodiscard]] std::string header(const std::string& name) const;
 };
 
-/// The partition count of `topic`, or -1 with `error` set when it has no metadata.
+/// The partition count of `topic`, or -1 with `error` saying why: no broker answered, or the
+/// cluster has no such topic.
 [[nodiscard]] int partition_count(const kafka_properties& props, const std::string& topic,
                                   std::string& error, int timeout_ms = 10'000);
 
