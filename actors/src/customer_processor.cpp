@@ -74,7 +74,7 @@ class customer_processor final : public task_processor,
       default:
         break;
     }
-    cart_rule_.on_event(ev, carts_, cart_timers_, *this);
+    cart_rule_.on_event(ev, carts_, cart_timers_, *this, *this);
   }
 
   bool decode_internal(const streams::record&, internal_record&, std::string& reason) override {

@@ -65,7 +65,7 @@ struct harness {
   void apply(event ev) {
     if (ev.event_id.empty()) ev.event_id = "e" + std::to_string(++next_id);
     advance(ev.ts_ms);
-    op.on_event(ev, carts, timers, fx);
+    op.on_event(ev, carts, timers, fx, audience);
   }
   static event base(event_type type, std::int64_t ts, std::string customer = "c1",
                     std::string cart = "cart1") {
@@ -395,21 +395,36 @@ TEST(AbandonedCartTest, NoReminderToACustomerFlaggedAsBot) {
   harness h;
   h.audience.bot_until["c1"] = t0 + 2 * hour;  // flagged while the reminder falls due
   h.add(t0);
-  h.advance(t0 + 10 * day);
+  h.advance(t0 + 2 * day);
   EXPECT_TRUE(h.fx.sent.empty());
   EXPECT_EQ(h.suppressed(suppression::bot), 1);
   EXPECT_EQ(to_string(suppression::bot), "bot");
-  // The flag expired; activity re-arms the cart like any returning customer's.
-  h.add(t0 + 11 * day, "sku-2");
-  h.advance(t0 + 11 * day + hour);
+  // The flag expired: the cart touched while flagged is still never reminded; a new cart is,
+  // like any returning customer's.
+  h.add(t0 + 3 * day, "sku-2");
+  h.advance(t0 + 3 * day + hour);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::bot), 2);
+  h.add(t0 + 4 * day, "sku-2", 1, 10, "c1", "cart2");
+  h.advance(t0 + 4 * day + hour);
   ASSERT_EQ(h.fx.sent.size(), 1u);
   EXPECT_EQ(h.fx.sent[0].reminder_number, 1);
+  EXPECT_EQ(h.fx.sent[0].cart_id, "cart2");
   // Another customer is not affected by c1's flag.
   harness other;
   other.audience.bot_until["c9"] = t0 + 10 * day;
   other.add(t0);
   other.advance(t0 + hour);
   EXPECT_EQ(other.fx.sent.size(), 1u);
+}
+
+TEST(AbandonedCartTest, ACartTouchedWhileFlaggedIsNotRemindedAfterTheFlagLapses) {
+  harness h;
+  h.audience.bot_until["c1"] = t0 + 30 * minute;  // the 1 h flag of a scraper, nearly over
+  h.add(t0 + 10 * minute);                        // its cart, touched while flagged
+  h.advance(t0 + 10 * minute + 2 * day);          // the reminders fall due after the flag
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::bot), 1);
 }
 
 TEST(CartStateTest, EncodeDecodeRoundTrip) {
@@ -422,6 +437,7 @@ TEST(CartStateTest, EncodeDecodeRoundTrip) {
   s.reminders_sent = 1;
   s.anonymous = true;
   s.closed = false;
+  s.bot = true;
   s.timer_ms = t0;
   s.purge_ms = 0;
   std::string bytes;

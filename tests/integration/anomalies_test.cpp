@@ -212,6 +212,37 @@ TEST(AnomalyPipelineTest, Rees46ReplayFlagsTheSurgeAfter0210AndNoBot) {
 namespace herald::testing {
 namespace {
 
+TEST(AnomalyPipelineTest, AScrapersCartIsNotRemindedWhenTheFlagLapsesBeforeTheReminder) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  // 35 product views in 35 s: flagged (for 1 h) by the 30th; then a cart, while flagged, whose
+  // reminder falls due 1 h 40 s later, when the flag has lapsed.
+  for (int i = 0; i < 35; ++i)
+    kafka.produce(
+        "shop.clickstream", "bot-1",
+        fmt::format(
+            R"({{"type":"product_view","event_id":"v-{}","ts":{},"customer_id":"bot-1","session_id":"s","sku":"sku-{}","price":10}})",
+            i, t0 + i * 1000, i % 7));
+  kafka.produce(
+      "shop.carts", "bot-1",
+      fmt::format(
+          R"({{"type":"cart_item_added","event_id":"a-1","ts":{},"customer_id":"bot-1","cart_id":"k-bot","sku":"sku-1","quantity":1,"unit_price":10,"currency":"EUR"}})",
+          t0 + 40'000));
+  kafka.heartbeat(t0 + 3 * 3'600'000, 1);
+  kafka.flush();
+  auto bot_suppressions = [&] {
+    return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_suppressions_total",
+                        R"(reason="bot",rule="abandoned_cart")");
+  };
+  ASSERT_TRUE(wait_for([&] { return app.probe().anomalies_total("bot_click_rate") == 1; }));
+  EXPECT_TRUE(wait_for([&] { return bot_suppressions() == 1; })) << bot_suppressions();
+  app.stop();
+  EXPECT_TRUE(kafka.read("herald.cart-reminders").empty());
+}
+
 TEST(AnomalyPipelineTest, CartQuantityFlagNamesTheCartItCameFrom) {
   kafka_fixture kafka(1);
   temp_dir dir;

@@ -47,7 +47,7 @@ void cart_state::encode(std::string& out) const {
   w.svarint(last_activity_ms);
   w.str(last_event_id);
   w.svarint(reminders_sent);
-  w.u8(static_cast<std::uint8_t>((anonymous ? 1 : 0) | (closed ? 2 : 0)));
+  w.u8(static_cast<std::uint8_t>((anonymous ? 1 : 0) | (closed ? 2 : 0) | (bot ? 4 : 0)));
   w.svarint(timer_ms);
   w.svarint(purge_ms);
 }
@@ -67,6 +67,7 @@ bool cart_state::decode(std::string_view in, cart_state& out) {
     return false;
   out.anonymous = (flags & 1) != 0;
   out.closed = (flags & 2) != 0;
+  out.bot = (flags & 4) != 0;
   return true;
 }
 
@@ -74,7 +75,8 @@ abandoned_cart_operator::abandoned_cart_operator(abandoned_cart_config config)
     : config_(std::move(config)) {}
 
 bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<cart_state>& carts,
-                                       timer_service& timers, cart_effects& effects) {
+                                       timer_service& timers, cart_effects& effects,
+                                       const audience_view& audience) {
   using schemas::event_type;
   const std::string_view customer = ev.customer_id;
   switch (ev.type) {
@@ -98,7 +100,7 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
         line->unit_price = ev.unit_price;
       }
       cart.anonymous = ev.anonymous;
-      touch(cart, ev);
+      touch(cart, ev, audience);
       arm(customer, cart, timers, effects);
       carts.mark_dirty(customer);
       return true;
@@ -114,7 +116,7 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
         else
           line->quantity -= ev.quantity;
       }
-      touch(*cart, ev);
+      touch(*cart, ev, audience);
       if (cart->lines.empty())
         disarm(customer, *cart, timers, effects, suppression::cart_emptied);
       else
@@ -126,7 +128,7 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
       cart_state* cart = carts.find(customer);
       if (cart == nullptr || cart->closed || cart->cart_id != ev.cart_id) return true;
       cart->lines.clear();
-      touch(*cart, ev);
+      touch(*cart, ev, audience);
       disarm(customer, *cart, timers, effects, suppression::cart_cleared);
       carts.mark_dirty(customer);
       return true;
@@ -134,7 +136,7 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
     case event_type::checkout_started: {
       cart_state* cart = carts.find(customer);
       if (cart == nullptr || cart->closed || cart->cart_id != ev.cart_id) return true;
-      touch(*cart, ev);
+      touch(*cart, ev, audience);
       arm(customer, *cart, timers, effects);
       carts.mark_dirty(customer);
       return true;
@@ -172,7 +174,8 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
   cart->timer_ms = 0;
   if (cart->anonymous) {
     effects.suppressed(suppression::anonymous);
-  } else if (!cart->closed && !cart->lines.empty() && audience.is_bot(customer, fire_ms)) {
+  } else if (!cart->closed && !cart->lines.empty() &&
+             (cart->bot || audience.is_bot(customer, fire_ms))) {
     effects.suppressed(suppression::bot);
   } else if (!cart->closed && !cart->lines.empty()) {
     // Never promote what cannot be bought: out-of-stock lines are left out.
@@ -218,7 +221,9 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
   carts.mark_dirty(customer);
 }
 
-void abandoned_cart_operator::touch(cart_state& cart, const schemas::event& ev) {
+void abandoned_cart_operator::touch(cart_state& cart, const schemas::event& ev,
+                                    const audience_view& audience) {
+  if (audience.is_bot(ev.customer_id, ev.ts_ms)) cart.bot = true;
   // Out-of-order events must not move the inactivity clock backwards.
   if (ev.ts_ms >= cart.last_activity_ms) {
     cart.last_activity_ms = ev.ts_ms;

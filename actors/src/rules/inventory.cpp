@@ -90,8 +90,7 @@ bool sku_signal::decode(std::string_view in, sku_signal& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, type = 0;
   // Version 1 had no price, 2 no cart id (records still in the topic after an upgrade).
-  if (!r.u8(version) || version < 1 || version > sku_signal_version || !r.u8(type))
-    return false;
+  if (!r.u8(version) || version < 1 || version > sku_signal_version || !r.u8(type)) return false;
   if (type < static_cast<std::uint8_t>(kind::notify_me) ||
       type > static_cast<std::uint8_t>(kind::watermark))
     return false;

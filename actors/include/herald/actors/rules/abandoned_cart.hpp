@@ -66,6 +66,7 @@ struct cart_state {
   std::int32_t reminders_sent = 0;
   bool anonymous = false;
   bool closed = false;        ///< ordered (or finished): later events of this cart ignored
+  bool bot = false;           ///< touched while its customer was flagged as a bot: never reminded
   std::int64_t timer_ms = 0;  ///< pending reminder timer, 0 = none
   std::int64_t purge_ms = 0;  ///< pending purge timer, 0 = none
 
@@ -86,9 +87,11 @@ class abandoned_cart_operator {
  public:
   explicit abandoned_cart_operator(abandoned_cart_config config = {});
 
-  /// Applies one carts-topic event. Other event types are ignored (returns false).
+  /// Applies one carts-topic event. Other event types are ignored (returns false). A cart
+  /// touched while `audience` flags its customer as a bot is never reminded, even once the
+  /// flag has lapsed.
   bool on_event(const schemas::event& ev, keyed_state<cart_state>& carts, timer_service& timers,
-                cart_effects& effects);
+                cart_effects& effects, const audience_view& audience = no_audience_view{});
   /// A timer of this operator fired (the watermark passed `fire_ms`). `stock` tells which
   /// lines were out of stock at `fire_ms`. `now_ms` is when the firing happens, as event time
   /// (the task passes the wall clock for live data; default `fire_ms`): when a task catches up
@@ -102,7 +105,7 @@ class abandoned_cart_operator {
   [[nodiscard]] const abandoned_cart_config& config() const noexcept { return config_; }
 
  private:
-  static void touch(cart_state& cart, const schemas::event& ev);
+  static void touch(cart_state& cart, const schemas::event& ev, const audience_view& audience);
   void arm(std::string_view customer, cart_state& cart, timer_service& timers,
            cart_effects& effects);
   void disarm(std::string_view customer, cart_state& cart, timer_service& timers,
