@@ -153,11 +153,11 @@ struct app::impl final : streams::source_listener {
     return {200, "text/plain", "ok\n"};
   }
 
-  /// /readyz: started, joined the group (an assignment, possibly empty, was received) and
+  /// /readyz: started, holding a group assignment (possibly empty; not while rebalancing) and
   /// every assigned task has loaded its state and re-sent its outbox.
   http_response readiness() const {
     if (!running || !source) return {503, "text/plain", "not started\n"};
-    if (source->rebalances() == 0) return {503, "text/plain", "waiting for a group assignment\n"};
+    if (!source->assigned()) return {503, "text/plain", "waiting for a group assignment\n"};
     if (const int n = restoring.load(); n > 0)
       return {503, "text/plain", fmt::format("{} tasks restoring\n", n)};
     std::lock_guard<std::mutex> lock(tasks_mutex);

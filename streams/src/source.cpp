@@ -129,6 +129,7 @@ rd_kafka_topic_partition_list_t* source::partitions_of(state::task_id task) cons
 
 void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
   rebalances_.fetch_add(1, std::memory_order_relaxed);
+  assigned_ = false;
   const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk_), "COOPERATIVE") == 0;
   const std::vector<state::task_id> tasks = tasks_of(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
@@ -160,6 +161,7 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
     } else {
       rd_kafka_assign(rk_, parts);
     }
+    assigned_ = true;
     return;
   }
   // Revoked (or lost): stop the tasks, then hand the partitions back.
@@ -182,8 +184,9 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
   commit_to_kafka();
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) rd_kafka_error_destroy(e);
+    assigned_ = true;  // what was not revoked is still held
   } else {
-    rd_kafka_assign(rk_, nullptr);
+    rd_kafka_assign(rk_, nullptr);  // nothing held until the next assignment
   }
 }
 

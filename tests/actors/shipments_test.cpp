@@ -416,7 +416,7 @@ TEST(ShipmentTest, LaneNeedsMinSamplesBeforeItIsUsed) {
   for (int i = 0; i < 19; ++i) h.delivered_after("old-" + std::to_string(i), t0, 48 * hour);
   h.created(t0 + 10 * day, "new");
   EXPECT_EQ(h.state("new").deadline_ms, t0 + 15 * day);
-  EXPECT_EQ(h.timer_times('s', "new"), (times{t0 + 14 * day}));
+  EXPECT_EQ(h.timer_times('s', "new"), (times{t0 + 14 * day + 1}));
 }
 
 // ---- stuck shipments ------------------------------------------------------------------------
@@ -425,17 +425,20 @@ TEST(ShipmentTest, StuckFlagWithDefaultThreshold) {
   harness h;
   h.created(t0, "shp-1", t0 + 30 * day);
   h.scan(t0 + hour, "picked_up");
-  EXPECT_EQ(h.timer_times('s'), (times{t0 + hour + 4 * day}));
+  // Quiet for longer than the threshold: the first millisecond past it.
+  EXPECT_EQ(h.timer_times('s'), (times{t0 + hour + 4 * day + 1}));
   h.advance(t0 + 20 * day);
   ASSERT_EQ(h.fx.flags.size(), 1U);  // one per quiet spell
   const auto& f = h.fx.flags[0];
   EXPECT_EQ(f.flag_id, schemas::make_id("shipment_stuck", "shp-1", std::to_string(t0 + hour)));
-  EXPECT_EQ(f.ts_ms, t0 + hour + 4 * day);
+  EXPECT_EQ(f.ts_ms, t0 + hour + 4 * day + 1);
   EXPECT_EQ(f.kind, "shipment_stuck");
   EXPECT_EQ(f.entity_type, "shipment");
   EXPECT_EQ(f.entity_id, "shp-1");
-  EXPECT_DOUBLE_EQ(f.score, 1.0);
+  // Score and threshold in one unit (hours without a scan), flagged when score > threshold.
   EXPECT_DOUBLE_EQ(f.threshold, 96.0);
+  EXPECT_GT(f.score, f.threshold);
+  EXPECT_NEAR(f.score, 96.0, 1e-6);
   EXPECT_EQ(f.window_ms, 4 * day);
   EXPECT_EQ(f.evidence_json, "{\"carrier\":\"UPS\",\"status\":\"picked_up\",\"last_scan_ms\":" +
                                  std::to_string(t0 + hour) + ",\"lane_samples\":0}");
@@ -498,10 +501,10 @@ TEST(ShipmentTest, ScansPushTheStuckFlagOut) {
   h.created(t0, "shp-1", t0 + 30 * day);
   h.scan(t0 + 3 * day, "in_transit");
   h.scan(t0 + 6 * day, "in_transit");  // a repeated status is still a sign of life
-  h.advance(t0 + 10 * day - 1);
-  EXPECT_TRUE(h.fx.flags.empty());
   h.advance(t0 + 10 * day);
-  EXPECT_EQ(h.flag_times(), (times{t0 + 10 * day}));
+  EXPECT_TRUE(h.fx.flags.empty()) << "quiet for exactly the threshold is not stuck yet";
+  h.advance(t0 + 10 * day + 1);
+  EXPECT_EQ(h.flag_times(), (times{t0 + 10 * day + 1}));
 }
 
 TEST(ShipmentTest, StuckThresholdIsLearnedFromTheLane) {
@@ -519,14 +522,14 @@ TEST(ShipmentTest, StuckThresholdIsLearnedFromTheLane) {
   const std::int64_t t1 = t0 + 10 * day;
   h.created(t1, "new", t1 + 30 * day);
   h.scan(t1 + hour, "picked_up", std::nullopt, "new");
-  EXPECT_EQ(h.timer_times('s', "new"), (times{t1 + hour + threshold}));
+  EXPECT_EQ(h.timer_times('s', "new"), (times{t1 + hour + threshold + 1}));
   h.advance(t1 + 10 * day);
   ASSERT_EQ(h.fx.flags.size(), 1U);
   const auto& f = h.fx.flags[0];
-  EXPECT_EQ(f.ts_ms, t1 + hour + threshold);
+  EXPECT_EQ(f.ts_ms, t1 + hour + threshold + 1);
   EXPECT_DOUBLE_EQ(f.threshold, static_cast<double>(threshold) / hour);
   EXPECT_EQ(f.window_ms, threshold);
-  EXPECT_DOUBLE_EQ(f.score, 1.0);
+  EXPECT_DOUBLE_EQ(f.score, static_cast<double>(threshold + 1) / hour);
   EXPECT_EQ(f.evidence_json, "{\"carrier\":\"UPS\",\"status\":\"picked_up\",\"last_scan_ms\":" +
                                  std::to_string(t1 + hour) + ",\"lane_samples\":20}");
 }
@@ -537,31 +540,33 @@ TEST(ShipmentTest, StuckFlagsAreRateLimitedPerShipment) {
   harness h(cfg);
   h.created(t0, "shp-1", t0 + 30 * day);
   h.advance(t0 + 7 * hour);
-  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour}));
+  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour + 1}));
   h.scan(t0 + 7 * hour, "picked_up");
   // Quiet again at 13 h, but the last flag was at 6 h: deferred to 30 h, not dropped.
-  EXPECT_EQ(h.timer_times('s'), (times{t0 + 30 * hour}));
+  EXPECT_EQ(h.timer_times('s'), (times{t0 + 30 * hour + 1}));
   h.advance(t0 + 29 * hour);
-  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour}));
+  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour + 1}));
   h.advance(t0 + 31 * hour);
-  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour, t0 + 30 * hour}));
-  EXPECT_DOUBLE_EQ(h.fx.flags[1].score, 23.0 / 6.0);
+  EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour + 1, t0 + 30 * hour + 1}));
+  EXPECT_NEAR(h.fx.flags[1].score, 23.0, 1e-6) << "hours without a scan";
+  EXPECT_DOUBLE_EQ(h.fx.flags[1].threshold, 6.0);
   EXPECT_EQ(h.fx.flags[1].flag_id,
             schemas::make_id("shipment_stuck", "shp-1", std::to_string(t0 + 7 * hour)));
   h.scan(t0 + 31 * hour, "in_transit");
-  EXPECT_EQ(h.timer_times('s'), (times{t0 + 54 * hour}));
+  EXPECT_EQ(h.timer_times('s'), (times{t0 + 54 * hour + 1}));
 }
 
 TEST(ShipmentTest, TimersOfOneShipmentDueTogetherBothFire) {
   auto cfg = base_config();
-  cfg.default_transit_ms = cfg.stuck_default_ms;  // deadline and stuck timer at the same ms
+  // Deadline and stuck timer at the same ms (stuck: the first ms past its threshold).
+  cfg.default_transit_ms = cfg.stuck_default_ms + 1;
   harness h(cfg);
   h.created(t0);
-  EXPECT_EQ(h.timer_times('d'), (times{t0 + 4 * day}));
-  EXPECT_EQ(h.timer_times('s'), (times{t0 + 4 * day}));
-  h.advance(t0 + 4 * day);
+  EXPECT_EQ(h.timer_times('d'), (times{t0 + 4 * day + 1}));
+  EXPECT_EQ(h.timer_times('s'), (times{t0 + 4 * day + 1}));
+  h.advance(t0 + 4 * day + 1);
   EXPECT_EQ(h.statuses(), (strings{"delayed:info_received"}));
-  EXPECT_EQ(h.flag_times(), (times{t0 + 4 * day}));
+  EXPECT_EQ(h.flag_times(), (times{t0 + 4 * day + 1}));
 }
 
 TEST(ShipmentTest, StaleTimerFiringsAreIgnored) {

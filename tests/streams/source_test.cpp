@@ -111,7 +111,9 @@ TEST_F(SourceTest, RoutesBothTopicsOfAFamilyToOneTaskPerPartition) {
       auto [it, fresh] = task_of_key.emplace(r.key, task);
       EXPECT_EQ(it->second, task) << r.key;
       auto [o, first] = last.emplace(r.topic, r.offset);
-      if (!first) EXPECT_GT(r.offset, o->second);
+      if (!first) {
+        EXPECT_GT(r.offset, o->second);
+      }
       o->second = r.offset;
     }
   }

@@ -625,8 +625,8 @@ void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64
   if (is_final(s.status) || s.stuck_threshold_ms <= 0) return;
   const lane_stats* lane = lane_of(s, lanes);
   auto flag = shipment_flag("shipment_stuck", id, s.last_scan_ms, now, s);
-  flag.score =
-      static_cast<double>(now - s.last_scan_ms) / static_cast<double>(s.stuck_threshold_ms);
+  // Hours without a scan against the lane's threshold in hours: flagged when it is exceeded.
+  flag.score = static_cast<double>(now - s.last_scan_ms) / hour_ms;
   flag.threshold = static_cast<double>(s.stuck_threshold_ms) / hour_ms;
   flag.window_ms = s.stuck_threshold_ms;
   flag.evidence_json += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) +
@@ -670,7 +670,7 @@ void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<
   const bool flagged_spell = s.flagged_ms != 0 && s.flagged_scan_ms == s.last_scan_ms;
   if (!done && !flagged_spell) {
     s.stuck_threshold_ms = stuck_threshold_ms(lane_of(s, lanes));
-    stuck_at = s.last_scan_ms + s.stuck_threshold_ms;
+    stuck_at = s.last_scan_ms + s.stuck_threshold_ms + 1;  // quiet for longer than the threshold
     // The rate limit defers the flag rather than dropping it, so a shipment that goes quiet
     // again soon after a flag is still flagged once the interval is over.
     if (s.flagged_ms != 0)

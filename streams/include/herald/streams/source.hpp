@@ -98,6 +98,9 @@ class source {
   [[nodiscard]] std::int64_t in_flight() const noexcept { return total_in_flight_.load(); }
   [[nodiscard]] std::size_t paused_tasks() const;
   [[nodiscard]] std::uint64_t rebalances() const noexcept { return rebalances_.load(); }
+  /// Whether the consumer holds an assignment (possibly empty) whose tasks exist: false
+  /// before the first one and from the start of a revoke until the next assignment is done.
+  [[nodiscard]] bool assigned() const noexcept { return assigned_.load(); }
   /// Steady-clock time (ns) when the poll loop last came round; 0 before it started. A loop
   /// that stops coming round is wedged (liveness).
   [[nodiscard]] std::int64_t last_poll_ns() const noexcept { return last_poll_ns_.load(); }
@@ -135,6 +138,7 @@ class source {
   std::map<std::pair<std::uint16_t, std::int32_t>, std::int64_t> to_commit_;  // commit_mutex_
   std::atomic<std::int64_t> total_in_flight_{0};
   std::atomic<std::uint64_t> rebalances_{0};
+  std::atomic<bool> assigned_{false};
   std::atomic<std::int64_t> last_poll_ns_{0};
   std::atomic<std::int64_t> lag_{0};
   std::atomic<bool> stop_{false};
