@@ -706,16 +706,23 @@ TEST(SkuSignalTest, DecodeRejectsUnknownVersionKindTruncationAndTrailingBytes) {
   EXPECT_FALSE(sku_signal::decode(bytes + "x", out));
 }
 
-TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
-  // Records written before the price was added (still in the topic after an upgrade).
+sku_signal signal_of(kind type, std::int64_t quantity, std::string event_id, double price,
+                     std::string cart_id = {}) {
   sku_signal s;
-  s.type = kind::sold;
+  s.type = type;
   s.sku = "x";
   s.customer_id = "c";
-  s.quantity = 2;
+  s.quantity = quantity;
   s.ts_ms = t0;
-  s.event_id = "o/0";
-  s.price = 5;
+  s.event_id = std::move(event_id);
+  s.price = price;
+  s.cart_id = std::move(cart_id);
+  return s;
+}
+
+TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
+  // Records written before the price was added (still in the topic after an upgrade).
+  const sku_signal s = signal_of(kind::sold, 2, "o/0", 5);
   std::string bytes;
   s.encode(bytes);
   std::string v1 = bytes.substr(0, bytes.size() - 9);  // drop the price and the cart id
@@ -729,15 +736,7 @@ TEST(SkuSignalTest, DecodesVersionOneRecordsWithoutAPrice) {
 }
 
 TEST(SkuSignalTest, CarriesTheCartIdOfACartAddAndReadsVersionTwoWithout) {
-  sku_signal s;
-  s.type = kind::cart_add;
-  s.sku = "x";
-  s.customer_id = "c";
-  s.quantity = 720;
-  s.ts_ms = t0;
-  s.event_id = "a1";
-  s.price = 2.5;
-  s.cart_id = "cart-17";
+  const sku_signal s = signal_of(kind::cart_add, 720, "a1", 2.5, "cart-17");
   std::string bytes;
   s.encode(bytes);
   sku_signal back;

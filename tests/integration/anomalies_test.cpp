@@ -212,12 +212,17 @@ TEST(AnomalyPipelineTest, Rees46ReplayFlagsTheSurgeAfter0210AndNoBot) {
 namespace herald::testing {
 namespace {
 
-TEST(AnomalyPipelineTest, AScrapersCartIsNotRemindedWhenTheFlagLapsesBeforeTheReminder) {
-  kafka_fixture kafka(1);
+// One instance on one partition per topic, started, with the test harness's defaults.
+class AnomalyOnePartitionTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_EQ(app.start(), ""); }
+  static constexpr std::int64_t t0 = 1'700'000'000'000;
+  kafka_fixture kafka{1};
   temp_dir dir;
-  actors::app app(kafka.config(dir.str()));
-  ASSERT_EQ(app.start(), "");
-  constexpr std::int64_t t0 = 1'700'000'000'000;
+  actors::app app{kafka.config(dir.str())};
+};
+
+TEST_F(AnomalyOnePartitionTest, AScrapersCartIsNotRemindedWhenTheFlagLapsesBeforeTheReminder) {
   // 35 product views in 35 s: flagged (for 1 h) by the 30th; then a cart, while flagged, whose
   // reminder falls due 1 h 40 s later, when the flag has lapsed.
   for (int i = 0; i < 35; ++i)
@@ -243,12 +248,7 @@ TEST(AnomalyPipelineTest, AScrapersCartIsNotRemindedWhenTheFlagLapsesBeforeTheRe
   EXPECT_TRUE(kafka.read("herald.cart-reminders").empty());
 }
 
-TEST(AnomalyPipelineTest, CartQuantityFlagNamesTheCartItCameFrom) {
-  kafka_fixture kafka(1);
-  temp_dir dir;
-  actors::app app(kafka.config(dir.str()));
-  ASSERT_EQ(app.start(), "");
-  constexpr std::int64_t t0 = 1'700'000'000'000;
+TEST_F(AnomalyOnePartitionTest, CartQuantityFlagNamesTheCartItCameFrom) {
   const std::string value = fmt::format(
       R"({{"type":"cart_item_added","event_id":"big-1","ts":{},"customer_id":"c-bulk","cart_id":"cart-bulk-7","sku":"sku-1","quantity":720,"unit_price":2.5,"currency":"EUR"}})",
       t0);

@@ -176,6 +176,17 @@ TEST(InventoryPipelineTest, CartReminderLeavesOutOutOfStockLinesAndIsSuppressedW
 namespace herald::testing {
 namespace {
 
+// What app::start says against `bootstrap` (empty: started).
+std::string start_error(const std::string& bootstrap) {
+  temp_dir dir;
+  actors::app_config c;
+  c.kafka.properties["bootstrap.servers"] = bootstrap;
+  c.state.dir = dir.str();
+  c.metrics.listen = "";
+  actors::app app(c);
+  return app.start();
+}
+
 TEST(InventoryPipelineTest, StartRefusesTopicsOfOneFamilyWithDifferentPartitionCounts) {
   std::string error;
   auto cluster = streams::mock_cluster::start(1, error);
@@ -185,33 +196,15 @@ TEST(InventoryPipelineTest, StartRefusesTopicsOfOneFamilyWithDifferentPartitionC
        {&t.clickstream, &t.carts, &t.inventory, &t.cart_reminders, &t.restock_alerts, &t.dlq})
     cluster->create_topic(*name, 4);
   cluster->create_topic(t.sku_signals, 2);
-  temp_dir dir;
-  actors::app_config c;
-  c.kafka.properties["bootstrap.servers"] = cluster->bootstrap_servers();
-  c.state.dir = dir.str();
-  c.metrics.listen = "";
-  actors::app app(c);
-  const std::string err = app.start();
+  const std::string err = start_error(cluster->bootstrap_servers());
   EXPECT_NE(err.find("'shop.inventory' (4 partitions)"), std::string::npos) << err;
   EXPECT_NE(err.find("'herald.sku-signals' (2 partitions)"), std::string::npos) << err;
 }
 
-}  // namespace
-}  // namespace herald::testing
-
-namespace herald::testing {
-namespace {
-
 // Two different causes, two different messages: nothing listening is not a missing topic.
 // (The mock cluster creates a topic on first request, so "no topic" needs a real broker.)
 TEST(StartupTest, AnUnreachableClusterIsNotReportedAsAMissingTopic) {
-  temp_dir dir;
-  actors::app_config c;
-  c.kafka.properties["bootstrap.servers"] = "127.0.0.1:1";  // nothing listens there
-  c.state.dir = dir.str();
-  c.metrics.listen = "";
-  actors::app app(c);
-  const std::string err = app.start();
+  const std::string err = start_error("127.0.0.1:1");  // nothing listens there
   EXPECT_NE(err.find("cannot reach the Kafka cluster at '127.0.0.1:1'"), std::string::npos) << err;
   EXPECT_EQ(err.find("create it first"), std::string::npos) << err;
 }
