@@ -46,7 +46,7 @@ void BM_EncodeCartReminder(benchmark::State& state) {
   r.ts_ms = 1'760'000'000'000;
   r.customer_id = "cust-1";
   r.cart_id = "cart-1";
-  r.lines = {{"sku-1", 2, 19.99}, {"sku-2", 1, 5.5}};
+  r.lines = {{"sku-1", 2, 19.99, {}}, {"sku-2", 1, 5.5, {}}};
   r.cart_value = 45.48;
   r.currency = "EUR";
   std::string out;

@@ -116,7 +116,7 @@ void traffic_generator::start_journey(std::int64_t now_ms) {
       add.unit_price = v.price;
       t += secs(rng_);
       push(t, add);
-      lines.push_back({add.sku, add.quantity, add.unit_price});
+      lines.push_back({add.sku, add.quantity, add.unit_price, {}});
     }
   }
   const double outcome = u(rng_);

@@ -155,8 +155,9 @@ class object_writer {
       object_writer line(out_);
       line.string("sku", lines[i].sku)
           .integer("quantity", lines[i].quantity)
-          .number("unit_price", lines[i].unit_price)
-          .close();
+          .number("unit_price", lines[i].unit_price);
+      if (!lines[i].currency.empty()) line.string("currency", lines[i].currency);
+      line.close();
     }
     out_.push_back(']');
     return *this;

@@ -224,6 +224,26 @@ TEST(AbandonedCartTest, NoReminderWhenEveryItemWasRemoved) {
   EXPECT_EQ(h.suppressed(suppression::cart_emptied), 1);
 }
 
+TEST(AbandonedCartTest, AmountsInDifferentCurrenciesAreNeverAdded) {
+  harness h;
+  h.add(t0, "sku-a", 1, 10);  // EUR
+  event usd = harness::base(event_type::cart_item_added, t0 + 1);
+  usd.sku = "sku-b";
+  usd.quantity = 1;
+  usd.unit_price = 5;
+  usd.currency = "USD";  // the storefront switched currency
+  h.apply(std::move(usd));
+  h.advance(t0 + 1 + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  const auto& r = h.fx.sent[0];
+  EXPECT_EQ(r.currency, "USD");
+  EXPECT_DOUBLE_EQ(r.cart_value, 5) << "10 EUR + 5 USD is not 15 USD";
+  ASSERT_EQ(r.lines.size(), 2u);
+  EXPECT_EQ(r.lines[0].sku, "sku-a");
+  EXPECT_EQ(r.lines[0].currency, "EUR") << "listed with its own currency, not counted";
+  EXPECT_EQ(r.lines[1].currency, "") << "in the reminder's currency";
+}
+
 TEST(AbandonedCartTest, PartialRemovalRemindsWithRemainingLines) {
   harness h;
   h.add(t0, "sku-1", 3, 5);
@@ -431,7 +451,7 @@ TEST(CartStateTest, EncodeDecodeRoundTrip) {
   cart_state s;
   s.cart_id = "cart-1";
   s.currency = "EUR";
-  s.lines = {{"a", 2, 1.25}, {"b", 1, 99.99}};
+  s.lines = {{"a", 2, 1.25, "EUR"}, {"b", 1, 99.99, "USD"}};
   s.last_activity_ms = -5;
   s.last_event_id = "ev-9";
   s.reminders_sent = 1;
@@ -442,7 +462,7 @@ TEST(CartStateTest, EncodeDecodeRoundTrip) {
   s.purge_ms = 0;
   std::string bytes;
   s.encode(bytes);
-  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 1) << "format version byte";
+  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 2) << "format version byte";
   cart_state back;
   ASSERT_TRUE(cart_state::decode(bytes, back));
   EXPECT_EQ(back, s);

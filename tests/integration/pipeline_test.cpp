@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -174,6 +175,36 @@ TEST(PipelineTest, MetricsEndpointMatchesTheScenario) {
             static_cast<double>(s.total() + s.sku_signals));
   EXPECT_GT(metric_value(text, "herald_timers_pending"), 0);
   app.stop();
+}
+
+TEST(PipelineTest, AReminderNeverAddsAmountsInDifferentCurrencies) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  auto add = [&](const char* sku, double price, const char* currency, std::int64_t ts) {
+    kafka.produce(
+        "shop.carts", "ann",
+        fmt::format(
+            R"({{"type":"cart_item_added","event_id":"{}","ts":{},"customer_id":"ann","cart_id":"k","sku":"{}","quantity":1,"unit_price":{},"currency":"{}"}})",
+            sku, ts, sku, price, currency));
+  };
+  add("sku-a", 10, "EUR", t0);
+  add("sku-b", 5, "USD", t0 + 1000);  // the storefront switched currency
+  kafka.heartbeat(t0 + 2 * hour_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 1; }));
+  app.stop();
+  const auto out = kafka.read("herald.cart-reminders");
+  ASSERT_EQ(out.size(), 1u);
+  const auto j = nlohmann::json::parse(out[0].value);
+  EXPECT_EQ(j.at("currency"), "USD");
+  EXPECT_EQ(j.at("cart_value"), 5) << "not 15: 10 EUR + 5 USD";
+  ASSERT_EQ(j.at("lines").size(), 2u);
+  EXPECT_EQ(j.at("lines")[0].at("sku"), "sku-a");
+  EXPECT_EQ(j.at("lines")[0].at("currency"), "EUR");
+  EXPECT_FALSE(j.at("lines")[1].contains("currency")) << "in the reminder's currency";
 }
 
 }  // namespace

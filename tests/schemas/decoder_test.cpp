@@ -192,8 +192,8 @@ TEST(DecoderTest, OrderPlacedValid) {
   EXPECT_EQ(e.order_id, "o1");
   EXPECT_EQ(e.cart_id, "k");
   ASSERT_EQ(e.lines.size(), 2U);
-  EXPECT_EQ(e.lines[0], (order_line{"a", 2, 1.5}));
-  EXPECT_EQ(e.lines[1], (order_line{"b", 1, 3.0}));
+  EXPECT_EQ(e.lines[0], (order_line{"a", 2, 1.5, {}}));
+  EXPECT_EQ(e.lines[1], (order_line{"b", 1, 3.0, {}}));
   EXPECT_DOUBLE_EQ(e.total, 6.0);
   EXPECT_EQ(e.currency, "EUR");
 }
@@ -218,7 +218,7 @@ TEST(DecoderTest, OrderPlacedManyLines) {
   }
   ASSERT_FALSE(test::decode_record(d, event_type::order_placed, r, e));
   ASSERT_EQ(e.lines.size(), 1000U);
-  EXPECT_EQ(e.lines[999], (order_line{"s999", 1000, 999.0}));
+  EXPECT_EQ(e.lines[999], (order_line{"s999", 1000, 999.0, {}}));
 }
 
 TEST(DecoderTest, StockLevelValid) {
@@ -634,7 +634,7 @@ TEST(DecoderTest, DuplicateLinesFieldLastWins) {
       e);
   ASSERT_FALSE(err) << err.message;
   ASSERT_EQ(e.lines.size(), 1U);
-  EXPECT_EQ(e.lines[0], (order_line{"z", 4, 2.0}));
+  EXPECT_EQ(e.lines[0], (order_line{"z", 4, 2.0, {}}));
 }
 
 // ---- type and topic -------------------------------------------------------------------------

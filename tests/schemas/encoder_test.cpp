@@ -57,7 +57,7 @@ TEST(EncoderTest, CartReminderCompactExactText) {
   m.customer_id = "c";
   m.cart_id = "k";
   m.reminder_number = 1;
-  m.lines = {{"a", 2, 1.25}};
+  m.lines = {{"a", 2, 1.25, {}}};
   m.cart_value = 2.5;
   m.currency = "EUR";
   std::string out;

@@ -64,7 +64,7 @@ TEST(EventsTest, ClearResetsEveryField) {
   e.price = e.unit_price = e.total = 1.5;
   e.quantity = e.available = 3;
   e.anonymous = true;
-  e.lines.push_back({"s", 1, 2.0});
+  e.lines.push_back({"s", 1, 2.0, {}});
   e.location = e.shipment_id = e.carrier = e.service = e.origin = e.destination = "y";
   e.status_code = e.description = "z";
   e.low_stock_threshold = 4;

@@ -15,7 +15,7 @@ inline cart_reminder sample_cart_reminder() {
   m.customer_id = "cust-1";
   m.cart_id = "cart-1";
   m.reminder_number = 2;
-  m.lines = {{"sku-1", 2, 9.5}, {"sku-2", 1, 20.0}};
+  m.lines = {{"sku-1", 2, 9.5, {}}, {"sku-2", 1, 20.0, {}}};
   m.cart_value = 39.0;
   m.currency = "EUR";
   m.coupon = "COMEBACK10";

@@ -7,7 +7,8 @@
 namespace herald::rules {
 namespace {
 
-constexpr std::uint8_t cart_state_version = 1;
+// Version 2: each line's currency.
+constexpr std::uint8_t cart_state_version = 2;
 constexpr std::string_view reminder_timer = "r";
 constexpr std::string_view purge_timer = "p";
 
@@ -43,6 +44,7 @@ void cart_state::encode(std::string& out) const {
     w.str(l.sku);
     w.svarint(l.quantity);
     w.f64(l.unit_price);
+    w.str(l.currency);
   }
   w.svarint(last_activity_ms);
   w.str(last_event_id);
@@ -56,11 +58,15 @@ bool cart_state::decode(std::string_view in, cart_state& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, flags = 0;
   std::uint64_t n = 0;
-  if (!r.u8(version) || version != cart_state_version) return false;
+  if (!r.u8(version) || version < 1 || version > cart_state_version) return false;
   if (!r.str(out.cart_id) || !r.str(out.currency) || !r.varint(n) || n > in.size()) return false;
   out.lines.resize(n);
-  for (auto& l : out.lines)
+  for (auto& l : out.lines) {
     if (!r.str(l.sku) || !r.integer(l.quantity) || !r.f64(l.unit_price)) return false;
+    l.currency.clear();
+    if (version >= 2 && !r.str(l.currency)) return false;
+    if (version == 1) l.currency = out.currency;  // one currency per cart then
+  }
   if (!r.integer(out.last_activity_ms) || !r.str(out.last_event_id) ||
       !r.integer(out.reminders_sent) || !r.u8(flags) || !r.integer(out.timer_ms) ||
       !r.integer(out.purge_ms) || !r.done())
@@ -90,14 +96,16 @@ bool abandoned_cart_operator::on_event(const schemas::event& ev, keyed_state<car
         cart = cart_state{};
         cart.cart_id = ev.cart_id;
       }
+      // The cart's currency is the latest add's (the storefront's); each line keeps its own.
       if (!ev.currency.empty()) cart.currency = ev.currency;
       auto line = std::find_if(cart.lines.begin(), cart.lines.end(),
                                [&](const auto& l) { return l.sku == ev.sku; });
       if (line == cart.lines.end()) {
-        cart.lines.push_back({ev.sku, ev.quantity, ev.unit_price});
+        cart.lines.push_back({ev.sku, ev.quantity, ev.unit_price, cart.currency});
       } else {
         line->quantity += ev.quantity;
         line->unit_price = ev.unit_price;
+        line->currency = cart.currency;
       }
       cart.anonymous = ev.anonymous;
       touch(cart, ev, audience);
@@ -197,7 +205,14 @@ void abandoned_cart_operator::on_timer(std::string_view customer, std::int64_t f
       msg.customer_id = std::string(customer);
       msg.cart_id = cart->cart_id;
       msg.reminder_number = number;
-      for (const auto& l : lines) msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
+      // Never add different currencies: the value is that of the lines in the cart's
+      // currency; a line priced in another says so and is not counted.
+      for (auto& l : lines) {
+        if (l.currency.empty() || l.currency == cart->currency) {
+          msg.cart_value += static_cast<double>(l.quantity) * l.unit_price;
+          l.currency.clear();
+        }
+      }
       msg.lines = std::move(lines);
       msg.currency = cart->currency;
       msg.coupon = step.coupon;

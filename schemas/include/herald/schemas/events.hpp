@@ -54,6 +54,8 @@ struct order_line {
   std::string sku;
   std::int64_t quantity = 0;
   double unit_price = 0;
+  /// The price's currency where it differs from its message's (cart reminders); else empty.
+  std::string currency;
 
   friend bool operator==(const order_line&, const order_line&) = default;
 };
