@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
@@ -452,6 +453,10 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
     }
   }
   std::filesystem::remove_all(cfg.state.dir);
+  std::sort(sum.flags.begin(), sum.flags.end(), [](const replay_flag& a, const replay_flag& b) {
+    return std::tie(a.ts_ms, a.kind, a.entity_type, a.entity_id) <
+           std::tie(b.ts_ms, b.kind, b.entity_type, b.entity_id);
+  });
   if (sum.processed != sum.events)
     error = fmt::format("processed {} of {} events", sum.processed, sum.events);
   return sum;

@@ -52,7 +52,8 @@ struct replay_summary {
   std::map<std::string, std::uint64_t> messages;
   /// Anomaly flags by kind (the metrics).
   std::map<std::string, std::uint64_t> anomalies;
-  /// Every flag on herald.anomalies, by (partition, offset).
+  /// Every flag on herald.anomalies, by (event time, kind, entity): the same order run after
+  /// run, whatever order the partitions were read in.
   std::vector<replay_flag> flags;
 };
 
