@@ -184,7 +184,7 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   const auto first = clock_type::now();
   // A bounded input: once all is read, end it, so the last records of the topic that ran
   // ahead do not wait the idle timeout for the other topic.
-  while (processed() + app.probe().waiting_total() < input.size())
+  while (app.probe().inputs_read_total() < input.size())
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   app.finish_input();
   while (processed() < input.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

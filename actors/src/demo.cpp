@@ -412,7 +412,7 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
     auto& probe = herald.probe();
     // Stay within the mock cluster's per-partition retention: never far ahead of Herald.
     std::uint64_t sent = 0;
-    auto read = [&] { return probe.input_events_total() + probe.waiting_total(); };
+    auto read = [&] { return probe.inputs_read_total(); };
     for (const auto& r : records) {
       while (sent - read() > 20'000) std::this_thread::sleep_for(std::chrono::milliseconds(2));
       producer->produce(input_topic(cfg.topics, r.topic), r.key, r.value);

@@ -133,7 +133,7 @@ inline std::uint64_t processed(actors::app& a) {
 /// Input records the app has read: processed, or waiting for their task's watermark (another
 /// input of the task is behind in event time).
 inline std::uint64_t read_inputs(actors::app& a) {
-  return a.probe().input_events_total() + a.probe().waiting_total();
+  return a.probe().inputs_read_total();
 }
 
 /// GET http://127.0.0.1:port/path; returns the body ("" on failure).

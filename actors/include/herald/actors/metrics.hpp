@@ -95,6 +95,10 @@ class metrics {
   [[nodiscard]] std::uint64_t input_events_total() const;
   /// Records read and waiting for their task's watermark.
   [[nodiscard]] std::uint64_t waiting_total() const;
+  /// Input records read: processed (`input_events_total`) or waiting for their watermark.
+  [[nodiscard]] std::uint64_t inputs_read_total() const {
+    return input_events_total() + waiting_total();
+  }
   [[nodiscard]] std::uint64_t reminders_total() const;
   [[nodiscard]] std::uint64_t suppressions_total() const;
   [[nodiscard]] std::uint64_t restock_alerts_total(restock_type type) const;
