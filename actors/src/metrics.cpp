@@ -1,6 +1,7 @@
 #include "herald/actors/metrics.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
@@ -52,6 +53,18 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                       .Register(*registry_);
   markers_ = {&markers.Add({{"direction", "published"}}),
               &markers.Add({{"direction", "received"}})};
+  auto& watermark = BuildGauge()
+                        .Name("herald_watermark_seconds")
+                        .Help(
+                            "Event time (Unix seconds) up to which the family's tasks on this "
+                            "instance have committed every record and timer: the lowest over "
+                            "its tasks; NaN without tasks. time() minus it is the event-time lag")
+                        .Register(*registry_);
+  for (const auto f : {state::family::customer, state::family::sku, state::family::shipment}) {
+    auto* g = &watermark.Add({{"family", std::string(state::to_string(f))}});
+    g->Set(std::numeric_limits<double>::quiet_NaN());
+    watermark_[static_cast<std::size_t>(f)] = g;
+  }
   auto& dlq = BuildCounter()
                   .Name("herald_dlq_records_total")
                   .Help("Bad input records copied to the dead-letter topic, by reason")
@@ -193,6 +206,27 @@ void metrics::observe_lateness(std::size_t topic, double seconds) {
 }
 void metrics::add_watermark_markers(bool received, std::uint64_t n) {
   if (n != 0) markers_[received ? 1 : 0]->Increment(static_cast<double>(n));
+}
+void metrics::set_watermark(state::task_id id, std::int64_t ms) {
+  const std::lock_guard lock(watermarks_mutex_);
+  watermarks_[id] = ms;
+  update_watermark_gauge(id.fam);
+}
+void metrics::drop_watermark(state::task_id id) {
+  const std::lock_guard lock(watermarks_mutex_);
+  if (watermarks_.erase(id) != 0) update_watermark_gauge(id.fam);
+}
+void metrics::update_watermark_gauge(state::family f) {
+  auto* g = watermark_[static_cast<std::size_t>(f)];
+  if (g == nullptr) return;
+  double low = std::numeric_limits<double>::quiet_NaN();
+  // The map is ordered by family first: one family's tasks are one range.
+  for (auto it = watermarks_.lower_bound({f, std::numeric_limits<std::int32_t>::min()});
+       it != watermarks_.end() && it->first.fam == f; ++it) {
+    const double s = static_cast<double>(it->second) / 1000.0;
+    if (!(low <= s)) low = s;  // NaN compares false: the first one taken
+  }
+  g->Set(low);
 }
 void metrics::add_reminder(int number) {
   if (number >= 1 && static_cast<std::size_t>(number) <= reminders_.size())

@@ -128,6 +128,7 @@ task::~task() {
     env_.probe->add_waiting(t, -reported_waiting_[t]);
   env_.probe->add_timers(-reported_timers_);
   env_.probe->add_tasks(-1);
+  env_.probe->drop_watermark(id_);
 }
 
 rules::timer_service& task::timers(char tag, bool speaks) {
@@ -520,7 +521,8 @@ void task::commit(std::int64_t wall_ms) {
   processor_->flush();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t)
     if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
-  if (const std::int64_t wm = settled(); wm != streams::watermark::none) state_.set_watermark(wm);
+  const std::int64_t wm = settled();
+  if (wm != streams::watermark::none) state_.set_watermark(wm);
   drain_acks();
   std::vector<state::outbox_record> committed;
   if (auto st = state_.commit(committed); !st.ok()) {
@@ -530,6 +532,7 @@ void task::commit(std::int64_t wall_ms) {
     return;
   }
   dirty_ = false;
+  if (wm != streams::watermark::none) env_.probe->set_watermark(id_, wm);
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
   metrics* probe = env_.probe;

@@ -6,6 +6,7 @@
 #include "herald/actors/rules/inventory.hpp"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <random>
 
@@ -162,6 +163,32 @@ TEST_F(CustomerTaskTest, ARecordAheadOfTheOtherTopicWaitsAndTimersDueBeforeItFir
   const auto out = read("herald.cart-reminders");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(out[0].value).at("ts"), t0 + hour);
+}
+
+// herald_watermark_seconds{family="customer"} as scraped (NaN when absent or without tasks).
+double watermark_gauge(const metrics& probe) {
+  const std::string text = probe.scrape();
+  const std::string key = "\nherald_watermark_seconds{family=\"customer\"} ";
+  const auto pos = text.find(key);
+  return pos == std::string::npos ? std::nan("") : std::stod(text.substr(pos + key.size()));
+}
+
+TEST_F(CustomerTaskTest, TheWatermarkGaugeShowsWhatIsCommittedUpToAWaitingRecord) {
+  auto task = make_task();
+  EXPECT_TRUE(std::isnan(watermark_gauge(*probe_)));
+  feed(*task, 0, {{"zed", view("zed", t0)}}, 0);
+  feed(*task, 0, {{"ann", add("ann", t0 + 2 * hour)}});
+  task->commit(wall_ms());
+  EXPECT_EQ(watermark_gauge(*probe_), static_cast<double>(t0 / 1000));
+  // The clicks reach t0 + 3 h: the cart is applied, the click at t0 + 3 h waits for the carts
+  // partition. Shown once committed.
+  feed(*task, 1, {{"zed", view("zed", t0 + 3 * hour)}}, 0);
+  EXPECT_EQ(watermark_gauge(*probe_), static_cast<double>(t0 / 1000));
+  task->commit(wall_ms());
+  EXPECT_EQ(watermark_gauge(*probe_), static_cast<double>((t0 + 2 * hour) / 1000));
+  task->shutdown(0);
+  task.reset();
+  EXPECT_TRUE(std::isnan(watermark_gauge(*probe_))) << "no customer task on this instance";
 }
 
 TEST_F(CustomerTaskTest, HeadTimestampFirstAcrossTheTopicsUpToTheWatermark) {

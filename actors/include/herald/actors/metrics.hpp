@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -17,6 +18,7 @@
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/actors/rules/shipments.hpp"
 #include "herald/schemas/codec.hpp"
+#include "herald/state/keys.hpp"
 
 namespace prometheus {
 class Registry;
@@ -62,6 +64,11 @@ class metrics {
   void observe_lateness(std::size_t topic, double seconds);
   /// Watermark markers published to (or received from) the repartition topic.
   void add_watermark_markers(bool received, std::uint64_t n);
+  /// Task `id` has committed everything up to event time `ms` (its records applied, its
+  /// timers fired). herald_watermark_seconds{family} is the lowest over the family's tasks on
+  /// this instance; `drop_watermark` when the task goes.
+  void set_watermark(state::task_id id, std::int64_t ms);
+  void drop_watermark(state::task_id id);
   void add_reminder(int reminder_number);
   void add_suppression(rules::suppression reason, std::uint64_t n);
   void add_inventory_suppression(rules::inventory_suppression reason, std::uint64_t n);
@@ -112,6 +119,10 @@ class metrics {
   std::vector<prometheus::Gauge*> waiting_;
   std::vector<prometheus::Histogram*> lateness_;
   std::array<prometheus::Counter*, 2> markers_{};
+  void update_watermark_gauge(state::family f);  // with watermarks_mutex_ held
+  std::mutex watermarks_mutex_;
+  std::map<state::task_id, std::int64_t> watermarks_;
+  std::array<prometheus::Gauge*, 4> watermark_{};  // per family value
   std::vector<bool> internal_;
   std::array<prometheus::Counter*, decode_code_count> dlq_{};
   std::vector<prometheus::Counter*> reminders_;
