@@ -59,13 +59,13 @@ void BM_EncodeCartReminder(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeCartReminder);
 
-struct map_carts final : rules::keyed_state<rules::cart_state> {
-  std::unordered_map<std::string, rules::cart_state> m;
-  rules::cart_state* find(std::string_view k) override {
+struct map_carts final : rules::keyed_state<rules::customer_carts> {
+  std::unordered_map<std::string, rules::customer_carts> m;
+  rules::customer_carts* find(std::string_view k) override {
     auto it = m.find(std::string(k));
     return it == m.end() ? nullptr : &it->second;
   }
-  rules::cart_state& get_or_create(std::string_view k) override { return m[std::string(k)]; }
+  rules::customer_carts& get_or_create(std::string_view k) override { return m[std::string(k)]; }
   void mark_dirty(std::string_view) override {}
   void erase(std::string_view k) override { m.erase(std::string(k)); }
 };

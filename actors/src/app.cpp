@@ -255,6 +255,8 @@ std::string app::start() {
   // SKU task's watermark waits for every customer task it has heard from.
   s.env.repartition_partitions = family_partitions[state::family::sku].second;
   s.env.upstream_tasks = family_partitions[state::family::customer].second;
+  for (const auto& [fam, named] : family_partitions)
+    s.env.family_partitions[static_cast<std::size_t>(fam)] = named.second;
 
   s.actor_config = std::make_unique<caf::actor_system_config>();
   s.actor_config->set("scheduler.max-threads", s.config.worker_threads);

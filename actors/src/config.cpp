@@ -230,10 +230,10 @@ void parse(const YAML::Node& root, app_config& c) {
     read(st, "cache_entries", "state.", c.state.cache_entries);
   }
   const auto task = root["task"];
-  check_keys(
-      task, "task",
-      {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
-       "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms", "timer_grace_ms"});
+  check_keys(task, "task",
+             {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
+              "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms",
+              "timer_grace_ms", "dedup_window_ms", "dedup_max_ids"});
   if (task) {
     read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
     read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);
@@ -244,6 +244,8 @@ void parse(const YAML::Node& root, app_config& c) {
     read(task, "min_event_time_ms", "task.", c.task.min_event_time_ms);
     read(task, "max_wait_ms", "task.", c.task.max_wait_ms);
     read(task, "timer_grace_ms", "task.", c.task.timer_grace_ms);
+    read(task, "dedup_window_ms", "task.", c.task.dedup_window_ms);
+    read(task, "dedup_max_ids", "task.", c.task.dedup_max_ids);
   }
   const auto m = root["metrics"];
   check_keys(m, "metrics", {"listen"});
@@ -289,10 +291,11 @@ void parse(const YAML::Node& root, app_config& c) {
   if (rules && rules["shipments"]) {
     const auto sh = rules["shipments"];
     const std::string p = "rules.shipments.";
-    check_keys(sh, "rules.shipments",
-               {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
-                "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files",
-                "max_held_scans", "retention_ms", "lane_max_samples", "late_after_ms"});
+    check_keys(
+        sh, "rules.shipments",
+        {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
+         "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files", "max_held_scans",
+         "retention_ms", "open_retention_ms", "lane_max_samples", "late_after_ms"});
     read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
     read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
     read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
@@ -301,6 +304,7 @@ void parse(const YAML::Node& root, app_config& c) {
     read(sh, "anomaly_min_interval_ms", p, c.shipments.anomaly_min_interval_ms);
     read(sh, "max_held_scans", p, c.shipments.max_held_scans);
     read(sh, "retention_ms", p, c.shipments.retention_ms);
+    read(sh, "open_retention_ms", p, c.shipments.open_retention_ms);
     read(sh, "lane_max_samples", p, c.shipments.lane_max_samples);
     read(sh, "late_after_ms", p, c.shipments.late_after_ms);
     if (const auto notify = sh["notify_on"]) {
@@ -342,8 +346,10 @@ void parse(const YAML::Node& root, app_config& c) {
   }
   if (rules && rules["abandoned_cart"]) {
     const auto ac = rules["abandoned_cart"];
-    check_keys(ac, "rules.abandoned_cart", {"steps", "retention_ms"});
+    check_keys(ac, "rules.abandoned_cart", {"steps", "retention_ms", "max_carts", "remember_ms"});
     read(ac, "retention_ms", "rules.abandoned_cart.", c.abandoned_cart.retention_ms);
+    read(ac, "max_carts", "rules.abandoned_cart.", c.abandoned_cart.max_carts);
+    read(ac, "remember_ms", "rules.abandoned_cart.", c.abandoned_cart.remember_ms);
     if (const auto steps = ac["steps"]) {
       if (!steps.IsSequence()) fail("rules.abandoned_cart.steps", "must be a list");
       c.abandoned_cart.steps.clear();
@@ -546,6 +552,9 @@ void check(const app_config& c) {
   if (c.task.max_future_ms <= 0) fail("task.max_future_ms", "must be > 0");
   if (c.task.max_wait_ms < 0) fail("task.max_wait_ms", "must be >= 0");
   if (c.task.timer_grace_ms < 0) fail("task.timer_grace_ms", "must be >= 0");
+  if (c.task.dedup_window_ms < 0) fail("task.dedup_window_ms", "must be >= 0 (0 = off)");
+  if (c.task.dedup_window_ms > 0 && c.task.dedup_max_ids == 0)
+    fail("task.dedup_max_ids", "must be > 0 (set task.dedup_window_ms to 0 for no deduplication)");
   if (c.worker_threads == 0) fail("worker_threads", "must be > 0");
   if (c.abandoned_cart.steps.empty()) fail("rules.abandoned_cart.steps", "must not be empty");
   std::int64_t prev = 0;
@@ -573,6 +582,8 @@ void check(const app_config& c) {
   if (c.shipments.stuck_default_ms <= 0) fail("rules.shipments.stuck_default_ms", "must be > 0");
   if (!(c.shipments.stuck_factor > 0)) fail("rules.shipments.stuck_factor", "must be > 0");
   if (c.shipments.retention_ms <= 0) fail("rules.shipments.retention_ms", "must be > 0");
+  if (c.shipments.open_retention_ms < c.shipments.retention_ms)
+    fail("rules.shipments.open_retention_ms", "must be at least rules.shipments.retention_ms");
   if (c.shipments.late_after_ms < 0) fail("rules.shipments.late_after_ms", "must be >= 0");
   if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
   if (c.availability_bootstrap_timeout_ms < 0)
@@ -580,6 +591,8 @@ void check(const app_config& c) {
   if (c.availability_history_ms < 0) fail("availability_history_ms", "must be >= 0");
   if (c.abandoned_cart.retention_ms < prev)
     fail("rules.abandoned_cart.retention_ms", "must be at least the last step's delay");
+  if (c.abandoned_cart.max_carts == 0) fail("rules.abandoned_cart.max_carts", "must be > 0");
+  if (c.abandoned_cart.remember_ms < 0) fail("rules.abandoned_cart.remember_ms", "must be >= 0");
 
   const auto& a = c.anomalies;
   const std::string an = "rules.anomalies.";

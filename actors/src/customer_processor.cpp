@@ -182,7 +182,7 @@ class customer_processor final : public task_processor,
 
   task& host_;
   const app_config& config_;
-  detail::cache_state<rules::cart_state> carts_;
+  detail::cache_state<rules::customer_carts> carts_;
   // find() loads into the cache, so lookups from const contact checks still go through it.
   mutable detail::cache_state<rules::bot_state> bots_;
   detail::cache_state<rules::demand_state> traffic_;

@@ -17,6 +17,7 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                  std::vector<bool> internal)
     : registry_(std::make_shared<prometheus::Registry>()), internal_(std::move(internal)) {
   internal_.resize(topics.size(), false);
+  misrouted_seen_ = std::make_unique<std::atomic<bool>[]>(topics.size());
   using namespace prometheus;
   auto& events = BuildCounter()
                      .Name("herald_events_total")
@@ -28,6 +29,30 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                    .Name("herald_late_events_total")
                    .Help("Events older than their task's watermark (still applied)")
                    .Register(*registry_);
+  auto& duplicates = BuildCounter()
+                         .Name("herald_duplicate_events_total")
+                         .Help(
+                             "Records not applied because their task applied the same event_id "
+                             "of the same entity already (within task.dedup_window_ms)")
+                         .Register(*registry_);
+  auto& misrouted = BuildCounter()
+                        .Name("herald_misrouted_records_total")
+                        .Help(
+                            "Input records on another partition than Kafka's default (murmur2) "
+                            "partitioner gives their key: produced with another partitioner")
+                        .Register(*registry_);
+  dedup_ids_ = &BuildGauge()
+                    .Name("herald_dedup_ids")
+                    .Help("Event ids the tasks on this instance remember for deduplication")
+                    .Register(*registry_)
+                    .Add({});
+  dedup_evicted_ = &BuildCounter()
+                        .Name("herald_dedup_evicted_ids_total")
+                        .Help(
+                            "Event ids forgotten before their window ended because a task "
+                            "reached task.dedup_max_ids")
+                        .Register(*registry_)
+                        .Add({});
   auto& lateness = BuildHistogram()
                        .Name("herald_event_lateness_seconds")
                        .Help("How far (event time) late events were behind their task's watermark")
@@ -43,6 +68,8 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
     events_.push_back({&events.Add({{"topic", t}, {"result", "ok"}}),
                        &events.Add({{"topic", t}, {"result", "dlq"}})});
     late_.push_back(&late.Add({{"topic", t}}));
+    duplicates_.push_back(&duplicates.Add({{"topic", t}}));
+    misrouted_.push_back(&misrouted.Add({{"topic", t}}));
     waiting_.push_back(&waiting.Add({{"topic", t}}));
     lateness_.push_back(
         &lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
@@ -201,6 +228,18 @@ void metrics::add_waiting(std::size_t topic, std::int64_t delta) {
 void metrics::add_late(std::size_t topic, std::uint64_t n) {
   if (n != 0) late_[topic]->Increment(static_cast<double>(n));
 }
+void metrics::add_duplicates(std::size_t topic, std::uint64_t n) {
+  if (n != 0) duplicates_[topic]->Increment(static_cast<double>(n));
+}
+bool metrics::add_misrouted(std::size_t topic, std::uint64_t n) {
+  if (n == 0) return false;
+  misrouted_[topic]->Increment(static_cast<double>(n));
+  return !misrouted_seen_[topic].exchange(true);
+}
+void metrics::add_dedup_ids(std::int64_t delta, std::uint64_t evicted) {
+  if (delta != 0) dedup_ids_->Increment(static_cast<double>(delta));
+  if (evicted != 0) dedup_evicted_->Increment(static_cast<double>(evicted));
+}
 void metrics::observe_lateness(std::size_t topic, double seconds) {
   lateness_[topic]->Observe(seconds);
 }
@@ -317,6 +356,12 @@ std::uint64_t metrics::input_events_total() const {
     if (!internal_[t]) sum += events_[t][0]->Value() + events_[t][1]->Value();
   return static_cast<std::uint64_t>(sum);
 }
+std::uint64_t metrics::duplicates_total() const {
+  double sum = 0;
+  for (const auto* c : duplicates_) sum += c->Value();
+  return static_cast<std::uint64_t>(sum);
+}
+
 std::uint64_t metrics::waiting_total() const {
   double sum = 0;
   for (const auto* g : waiting_) sum += g->Value();

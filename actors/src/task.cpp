@@ -10,6 +10,7 @@
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/state/bytes.hpp"
 #include "herald/streams/dlq.hpp"
+#include "herald/streams/partitioner.hpp"
 
 namespace herald::actors {
 namespace {
@@ -73,11 +74,12 @@ task::task(const task_env& env, state::task_id id)
     : env_(env),
       id_(id),
       state_(*env.db, id),
+      seen_(state_, {env.config->task.dedup_window_ms, env.config->task.dedup_max_ids}),
       decoder_(env.config->task.max_record_bytes),
       input_of_(env.topics.size(), -1),
       queues_(env.topics.size()),
       queued_next_(env.topics.size(), -1),
-      counts_(env.topics.size(), std::array<std::uint64_t, 3>{}),
+      counts_(env.topics.size(), std::array<std::uint64_t, 5>{}),
       released_(env.topics.size(), 0),
       reported_waiting_(env.topics.size(), 0),
       next_offsets_(env.topics.size(), -1) {
@@ -120,6 +122,9 @@ task::task(const task_env& env, state::task_id id)
   }
   reported_timers_ = state_.timer_count();
   env_.probe->add_timers(reported_timers_);
+  reported_seen_ = seen_.size();
+  reported_evicted_ = seen_.evicted();
+  env_.probe->add_dedup_ids(static_cast<std::int64_t>(reported_seen_), reported_evicted_);
   env_.probe->add_tasks(1);
 }
 
@@ -127,6 +132,7 @@ task::~task() {
   for (std::size_t t = 0; t < reported_waiting_.size(); ++t)
     env_.probe->add_waiting(t, -reported_waiting_[t]);
   env_.probe->add_timers(-reported_timers_);
+  env_.probe->add_dedup_ids(-static_cast<std::int64_t>(reported_seen_), 0);
   env_.probe->add_tasks(-1);
   env_.probe->drop_watermark(id_);
 }
@@ -167,6 +173,10 @@ void task::start() {
 schemas::decode_code task::decode(const streams::record& rec, std::int64_t wall_ms,
                                   schemas::event& ev, std::string& reason) {
   const auto& binding = env_.topics[rec.topic];
+  if (rec.value_null) {
+    reason = "the record has no value (a tombstone): not an event";
+    return schemas::decode_code::malformed_json;
+  }
   const schemas::decode_error err = decoder_.decode(binding.kind, rec.key, rec.value, ev);
   if (err) {
     reason = err.message;
@@ -194,6 +204,30 @@ void task::note_if_late(std::uint16_t topic, std::int64_t ts_ms) {
   if (watermark_.current() == streams::watermark::none || ts_ms >= watermark_.current()) return;
   ++counts_[topic][2];
   env_.probe->observe_lateness(topic, static_cast<double>(watermark_.current() - ts_ms) / 1000.0);
+}
+
+void task::check_route(const streams::record& rec) {
+  const std::int32_t n = env_.family_partitions[static_cast<std::size_t>(id_.fam)];
+  if (n <= 0 || rec.key_null || env_.topics[rec.topic].internal) return;
+  if (streams::default_partition(rec.key, n) != id_.partition) ++counts_[rec.topic][4];
+}
+
+bool task::repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms) {
+  const auto& b = env_.topics[rec.topic];
+  // The input's kind, not its index or name: stable across configurations, as persisted ids
+  // must be.
+  const char kind = b.internal ? 'i' : static_cast<char>('a' + static_cast<int>(b.kind));
+  if (!seen_.repeat(kind, rec.key, event_id, ts_ms)) return false;
+  ++counts_[rec.topic][3];
+  if (!logged_repeat_) {
+    logged_repeat_ = true;
+    spdlog::info(
+        "task {}/{}: the record of {} at offset {} repeats event_id '{}', applied already: "
+        "not applied again (this and later repeats are counted in "
+        "herald_duplicate_events_total{{topic}})",
+        state::to_string(id_.fam), id_.partition, b.name, rec.offset, event_id);
+  }
+  return true;
 }
 
 void task::admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms) {
@@ -225,8 +259,10 @@ void task::apply_contract(const streams::record& rec, const schemas::event& ev,
     dead_letter(rec, code, reason);
     ++counts_[t][1];
   } else {
-    stream_time_ = std::max(stream_time_, ev.ts_ms);
-    processor_->apply(ev, rec);
+    if (!repeat(rec, ev.event_id, ev.ts_ms)) {
+      stream_time_ = std::max(stream_time_, ev.ts_ms);
+      processor_->apply(ev, rec);
+    }
     ++counts_[t][0];
   }
   next_offsets_[t] = rec.offset + 1;
@@ -255,7 +291,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     note_if_late(t, info.ts_ms);
     if (sort_ && info.ts_ms > watermark())
       defer(deferred_internal, rec, info.ts_ms, info.event_id);
-    else
+    else if (!repeat(rec, info.event_id, info.ts_ms))
       processor_->apply_internal(rec);
     ++counts_[t][0];
   }
@@ -271,6 +307,7 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
     queued_next_[t] = rec.offset + 1;
+    check_route(rec);
     if (env_.topics[t].internal) {
       apply_internal_record(rec, wall_ms);
     } else if (!merge_) {
@@ -369,9 +406,20 @@ void task::report(std::int64_t polled_at_ns) {
   }
   for (std::size_t t = 0; t < counts_.size(); ++t) {
     auto& c = counts_[t];
+    // Repeats and lateness before the records they belong to: whoever sees a record counted
+    // sees them too.
+    env_.probe->add_duplicates(t, c[3]);
+    if (env_.probe->add_misrouted(t, c[4]))
+      spdlog::warn(
+          "{}: records whose key Kafka's default partitioner puts on another partition (first "
+          "seen on partition {}): the producer uses another partitioner. Records of one key "
+          "must meet in one task, with the signals Herald re-keys itself: produce with "
+          "murmur2 (Java clients' default; librdkafka and kcat: partitioner=murmur2_random). "
+          "Counted in herald_misrouted_records_total{{topic}}",
+          env_.topics[t].name, id_.partition);
+    env_.probe->add_late(t, c[2]);
     env_.probe->add_events(t, event_result::ok, c[0]);
     env_.probe->add_events(t, event_result::dlq, c[1]);
-    env_.probe->add_late(t, c[2]);
     c = {};
     if (released_[t] == 0) continue;
     released += released_[t];
@@ -462,12 +510,14 @@ void task::apply_deferred(std::string_view key, std::string_view payload) {
   // Decoded and checked once already, when it arrived.
   if (key[0] == deferred_contract) {
     if (decoder_.decode(it->kind, rec.key, rec.value, deferred_event_)) return;
+    if (repeat(rec, deferred_event_.event_id, deferred_event_.ts_ms)) return;
     stream_time_ = std::max(stream_time_, deferred_event_.ts_ms);
     processor_->apply(deferred_event_, rec);
   } else if (key[0] == deferred_internal) {
     task_processor::internal_record info;
     std::string reason;
-    if (processor_->decode_internal(rec, info, reason) && !info.marker)
+    if (processor_->decode_internal(rec, info, reason) && !info.marker &&
+        !repeat(rec, info.event_id, info.ts_ms))
       processor_->apply_internal(rec);
   }
 }
@@ -501,8 +551,10 @@ void task::tick(std::int64_t wall_ms) {
 void task::dead_letter(const streams::record& rec, schemas::decode_code code,
                        const std::string& reason) {
   const auto& topic = env_.topics[rec.topic].name;
-  emit(env_.config->topics.dlq, rec.key, rec.value,
-       streams::dlq_headers(reason, topic, id_.partition, rec.offset));
+  // Byte for byte: a record without a key or value (a tombstone) keeps it null.
+  state_.add_output(env_.config->topics.dlq, rec.key, rec.value,
+                    streams::dlq_headers(reason, topic, id_.partition, rec.offset), rec.key_null,
+                    rec.value_null);
   env_.probe->add_dlq(code, 1);
 }
 
@@ -519,6 +571,7 @@ void task::commit(std::int64_t wall_ms) {
   last_commit_wall_ms_ = wall_ms;
   const std::int64_t t0 = streams::steady_now_ns();
   processor_->flush();
+  seen_.flush();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t)
     if (next_offsets_[t] >= 0) state_.set_offset(env_.topics[t].name, next_offsets_[t]);
   const std::int64_t wm = settled();
@@ -532,7 +585,15 @@ void task::commit(std::int64_t wall_ms) {
     return;
   }
   dirty_ = false;
-  if (wm != streams::watermark::none) env_.probe->set_watermark(id_, wm);
+  if (wm != streams::watermark::none) {
+    env_.probe->set_watermark(id_, wm);
+    seen_.expire(wm);
+  }
+  env_.probe->add_dedup_ids(
+      static_cast<std::int64_t>(seen_.size()) - static_cast<std::int64_t>(reported_seen_),
+      seen_.evicted() - reported_evicted_);
+  reported_seen_ = seen_.size();
+  reported_evicted_ = seen_.evicted();
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
   metrics* probe = env_.probe;
@@ -580,13 +641,15 @@ void task::produce(state::outbox_record&& rec) {
   std::weak_ptr<acks> weak = acks_;
   metrics* probe = env_.probe;
   const bool queued =
-      env_.sink->produce(rec.topic, rec.key, rec.value, rec.headers, [weak, seq, probe](bool ok) {
-        probe->add_produced(ok);
-        if (auto a = weak.lock()) {
-          std::lock_guard<std::mutex> lock(a->mutex);
-          (ok ? a->ok : a->failed).push_back(seq);
-        }
-      });
+      env_.sink->produce(rec.topic, rec.key_null ? std::string_view{} : std::string_view(rec.key),
+                         rec.value_null ? std::string_view{} : std::string_view(rec.value),
+                         rec.headers, [weak, seq, probe](bool ok) {
+                           probe->add_produced(ok);
+                           if (auto a = weak.lock()) {
+                             std::lock_guard<std::mutex> lock(a->mutex);
+                             (ok ? a->ok : a->failed).push_back(seq);
+                           }
+                         });
   if (!queued) {
     std::lock_guard<std::mutex> lock(acks_->mutex);
     acks_->failed.push_back(seq);

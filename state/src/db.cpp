@@ -18,8 +18,9 @@ namespace herald::state {
 namespace {
 
 constexpr std::array<store, store_count> all_stores = {
-    store::customers, store::carts, store::skus,   store::waitlists, store::shipments,
-    store::timers,    store::meta,  store::outbox, store::lanes,     store::detectors,
+    store::customers, store::carts,     store::skus, store::waitlists,
+    store::shipments, store::timers,    store::meta, store::outbox,
+    store::lanes,     store::detectors, store::seen,
 };
 
 using cf_handles = std::array<rocksdb::ColumnFamilyHandle*, store_count>;
@@ -121,6 +122,8 @@ std::string_view to_string(store s) noexcept {
       return "lanes";
     case store::detectors:
       return "detectors";
+    case store::seen:
+      return "seen";
   }
   return "unknown";
 }

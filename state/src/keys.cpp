@@ -1,5 +1,7 @@
 #include "herald/state/keys.hpp"
 
+#include <cstring>
+
 namespace herald::state {
 
 std::string_view to_string(family f) noexcept {
@@ -44,6 +46,36 @@ std::uint64_t read_be64(std::string_view in) noexcept {
   std::uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[i]);
   return v;
+}
+
+// MurmurHash64A (Austin Appleby, public domain).
+std::uint64_t hash64(std::string_view in) noexcept {
+  constexpr std::uint64_t m = 0xc6a4a7935bd1e995ull;
+  constexpr int r = 47;
+  std::uint64_t h = 0x9e3779b97f4a7c15ull ^ (in.size() * m);
+  const char* p = in.data();
+  const char* end = p + (in.size() & ~std::size_t{7});
+  for (; p != end; p += 8) {
+    std::uint64_t k = 0;
+    std::memcpy(&k, p, 8);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h ^= k;
+    h *= m;
+  }
+  const std::size_t rest = in.size() & 7;
+  if (rest != 0) {
+    std::uint64_t k = 0;
+    for (std::size_t i = 0; i < rest; ++i)
+      k |= static_cast<std::uint64_t>(static_cast<unsigned char>(p[i])) << (8 * i);
+    h ^= k;
+    h *= m;
+  }
+  h ^= h >> r;
+  h *= m;
+  h ^= h >> r;
+  return h;
 }
 
 std::string task_prefix(task_id task) {

@@ -23,6 +23,8 @@ constexpr char sequence_tag = 'q';   // -> be64(next outbox sequence)
 // bracketed field but the last value length-prefixed with a be32.
 constexpr char outbox_format_v1 = 1;
 constexpr char outbox_format_v2 = 2;
+// Outbox value v3: v2 with a flags byte after the version: 1 = null key, 2 = null value.
+constexpr char outbox_format_v3 = 3;
 
 // Timer keys are prefix (5) + be64 fire time (8) + entity key.
 constexpr std::size_t timer_key_head = 13;
@@ -47,7 +49,8 @@ void append_field(std::string& out, std::string_view field) {
 
 void encode_outbox(std::string& out, const outbox_record& r) {
   out.reserve(13 + r.topic.size() + r.key.size() + r.value.size());
-  out.push_back(outbox_format_v2);
+  out.push_back(outbox_format_v3);
+  out.push_back(static_cast<char>((r.key_null ? 1 : 0) | (r.value_null ? 2 : 0)));
   append_field(out, r.topic);
   append_field(out, r.key);
   append_be32(out, static_cast<std::uint32_t>(r.headers.size()));
@@ -59,9 +62,18 @@ void encode_outbox(std::string& out, const outbox_record& r) {
 }
 
 bool decode_outbox(std::string_view in, outbox_record& out) {
-  if (in.empty() || (in[0] != outbox_format_v1 && in[0] != outbox_format_v2)) return false;
-  const bool has_headers = in[0] == outbox_format_v2;
+  if (in.empty() || in[0] < outbox_format_v1 || in[0] > outbox_format_v3) return false;
+  const bool has_headers = in[0] >= outbox_format_v2;
+  const bool has_flags = in[0] >= outbox_format_v3;
   in.remove_prefix(1);
+  out.key_null = out.value_null = false;
+  if (has_flags) {
+    if (in.empty()) return false;
+    const auto flags = static_cast<unsigned char>(in[0]);
+    out.key_null = (flags & 1) != 0;
+    out.value_null = (flags & 2) != 0;
+    in.remove_prefix(1);
+  }
   auto take = [&in](std::string& field) {
     if (in.size() < 4) return false;
     std::uint32_t n = read_be32(in);
@@ -304,10 +316,11 @@ void task_state::set_watermark(std::int64_t watermark_ms) {
 // ---- outbox -------------------------------------------------------------------------------
 
 std::uint64_t task_state::add_output(std::string_view topic, std::string_view key,
-                                     std::string_view value, const record_headers& headers) {
+                                     std::string_view value, const record_headers& headers,
+                                     bool key_null, bool value_null) {
   const std::uint64_t seq = next_seq_++;
-  pending_outputs_.push_back(
-      outbox_record{seq, std::string(topic), std::string(key), std::string(value), headers});
+  pending_outputs_.push_back(outbox_record{seq, std::string(topic), std::string(key),
+                                           std::string(value), headers, key_null, value_null});
   return seq;
 }
 

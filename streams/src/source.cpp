@@ -220,6 +220,8 @@ void source::run() {
         record r;
         if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
         if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+        r.key_null = m->key == nullptr;
+        r.value_null = m->payload == nullptr;
         r.offset = m->offset;
         r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
         r.topic = static_cast<std::uint16_t>(idx);

@@ -95,6 +95,8 @@ bool read_topic(const kafka_properties& props, const std::string& topic,
         r.offset = m->offset;
         if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
         if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
+        r.key_null = m->key == nullptr;
+        r.value_null = m->payload == nullptr;
         rd_kafka_headers_t* hdrs = nullptr;
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
           const char* name = nullptr;

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "fakes.hpp"
+#include "herald/state/bytes.hpp"
 
 namespace herald::rules {
 namespace {
@@ -18,7 +19,7 @@ using test::hour;
 using test::minute;
 using test::t0;
 
-using fake_carts = test::fake_state<cart_state>;
+using fake_carts = test::fake_state<customer_carts>;
 
 struct fake_effects final : cart_effects {
   std::vector<schemas::cart_reminder> sent;
@@ -362,8 +363,94 @@ TEST(AbandonedCartTest, FinishedCartStateIsPurgedAfterRetention) {
   h.order(t0 + minute);
   ASSERT_NE(h.carts.find("c1"), nullptr);
   h.advance(t0 + minute + 7 * day);
+  // The cart itself is gone; that it was ordered is remembered compactly, for a year.
+  ASSERT_NE(h.carts.find("c1"), nullptr);
+  EXPECT_TRUE(h.carts.find("c1")->carts.empty());
+  ASSERT_EQ(h.carts.find("c1")->finished.size(), 1u);
+  EXPECT_TRUE(h.carts.find("c1")->finished[0].ordered);
+  h.advance(t0 + minute + 7 * day + 365 * day);
   EXPECT_EQ(h.carts.find("c1"), nullptr);
   EXPECT_TRUE(h.timers.pending.empty());
+}
+
+TEST(AbandonedCartTest, EachCartOfACustomerIsItsOwnFlowAtMostTwoRemindersEver) {
+  harness h;
+  h.add(t0, "sku-1", 1, 10, "c1", "k1");
+  h.advance(t0 + 2 * day);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  h.add(t0 + 2 * day + hour, "sku-2", 1, 10, "c1", "k2");      // a second cart
+  h.add(t0 + 2 * day + 2 * hour, "sku-3", 1, 10, "c1", "k1");  // and back to the first
+  h.advance(t0 + 10 * day);
+  ASSERT_EQ(h.fx.sent.size(), 4u);
+  for (std::size_t i = 2; i < 4; ++i) {
+    EXPECT_EQ(h.fx.sent[i].cart_id, "k2") << i;
+    EXPECT_EQ(h.fx.sent[i].reminder_number, static_cast<int>(i) - 1);
+  }
+  EXPECT_EQ(h.suppressed(suppression::max_reminders), 1) << "k1 touched after its two";
+}
+
+TEST(AbandonedCartTest, ACartIdThatComesBackAfterItsRetentionContinuesItsCount) {
+  harness h;
+  h.add(t0, "sku-1", 1, 10, "c1", "k1");
+  h.advance(t0 + 30 * day);  // both reminders, then the cart's 7 days of retention
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  ASSERT_TRUE(h.carts.find("c1")->carts.empty());
+  h.add(t0 + 30 * day, "sku-1", 1, 10, "c1", "k1");  // the shop reuses the cart id
+  h.advance(t0 + 60 * day);
+  EXPECT_EQ(h.fx.sent.size(), 2u) << "never a third reminder for k1";
+  EXPECT_EQ(h.suppressed(suppression::max_reminders), 1);
+  // After a year it is forgotten, and the id is a new cart.
+  h.add(t0 + 500 * day, "sku-1", 1, 10, "c1", "k1");
+  h.advance(t0 + 500 * day + hour);
+  EXPECT_EQ(h.fx.sent.size(), 3u);
+}
+
+TEST(AbandonedCartTest, MoreCartsThanTheLimitFinishTheLeastRecentlyActive) {
+  abandoned_cart_config cfg;
+  cfg.max_carts = 2;
+  harness h(cfg);
+  h.add(t0, "sku-1", 1, 10, "c1", "k1");
+  h.add(t0 + minute, "sku-2", 1, 10, "c1", "k2");
+  h.add(t0 + 2 * minute, "sku-3", 1, 10, "c1", "k3");  // k1 goes
+  EXPECT_EQ(h.suppressed(suppression::too_many_carts), 1);
+  ASSERT_EQ(h.carts.find("c1")->carts.size(), 2u);
+  h.advance(t0 + 2 * minute + hour);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.fx.sent[0].cart_id, "k2");
+  EXPECT_EQ(h.fx.sent[1].cart_id, "k3");
+}
+
+TEST(AbandonedCartTest, AnOrderNamingOneCartClosesItAndStopsTheOthersPendingReminder) {
+  harness h;
+  h.add(t0, "sku-1", 1, 10, "c1", "k1");
+  h.add(t0 + minute, "sku-2", 1, 10, "c1", "k2");
+  h.order(t0 + 10 * minute, "k2");
+  h.advance(t0 + 3 * hour);
+  EXPECT_TRUE(h.fx.sent.empty());
+  EXPECT_EQ(h.suppressed(suppression::ordered), 2);
+  h.add(t0 + 4 * hour, "sku-9", 1, 10, "c1", "k2");  // the ordered cart: ignored
+  h.add(t0 + 4 * hour, "sku-3", 1, 10, "c1", "k1");  // k1 touched after the order: re-armed
+  h.advance(t0 + 6 * hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  EXPECT_EQ(h.fx.sent[0].cart_id, "k1");
+}
+
+TEST(AbandonedCartTest, TimersOfAnEarlierVersionStillFire) {
+  // Before several carts per customer, a reminder timer had the customer as key and "r" as
+  // payload, and the state one cart.
+  harness h;
+  customer_carts& c = h.carts.get_or_create("c1");
+  cart_state& cart = c.carts.emplace_back();
+  cart.cart_id = "k1";
+  cart.currency = "EUR";
+  cart.lines = {{"sku-1", 1, 10, "EUR"}};
+  cart.last_activity_ms = t0;
+  cart.last_event_id = "e1";
+  cart.timer_ms = t0 + hour;
+  h.timers.schedule(t0 + hour, "c1", "r");
+  h.advance(t0 + 2 * day);
+  ASSERT_EQ(h.fx.sent.size(), 2u);
+  EXPECT_EQ(h.fx.sent[1].reminder_number, 2);
 }
 
 TEST(AbandonedCartTest, EveryStoredCartHasExactlyOnePendingTimer) {
@@ -448,7 +535,8 @@ TEST(AbandonedCartTest, ACartTouchedWhileFlaggedIsNotRemindedAfterTheFlagLapses)
 }
 
 TEST(CartStateTest, EncodeDecodeRoundTrip) {
-  cart_state s;
+  customer_carts c;
+  cart_state& s = c.carts.emplace_back();
   s.cart_id = "cart-1";
   s.currency = "EUR";
   s.lines = {{"a", 2, 1.25, "EUR"}, {"b", 1, 99.99, "USD"}};
@@ -459,27 +547,58 @@ TEST(CartStateTest, EncodeDecodeRoundTrip) {
   s.closed = false;
   s.bot = true;
   s.timer_ms = t0;
-  s.purge_ms = 0;
+  c.carts.emplace_back().cart_id = "cart-2";
+  c.finished = {{0xfedcba9876543210ull, 2, false, t0 + day}, {7, 0, true, -3}};
+  c.purge_ms = t0 + 2 * day;
   std::string bytes;
-  s.encode(bytes);
-  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 2) << "format version byte";
-  cart_state back;
-  ASSERT_TRUE(cart_state::decode(bytes, back));
-  EXPECT_EQ(back, s);
+  c.encode(bytes);
+  EXPECT_EQ(static_cast<std::uint8_t>(bytes[0]), 3) << "format version byte";
+  customer_carts back;
+  ASSERT_TRUE(customer_carts::decode(bytes, back));
+  EXPECT_EQ(back, c);
+}
+
+TEST(CartStateTest, ReadsTheOneCartOfVersionTwo) {
+  // A version 2 value as written before: cart "k", one EUR line, reminded once, purge at 9.
+  std::string v;
+  state::byte_writer w(v);
+  w.u8(2);
+  w.str("k");
+  w.str("EUR");
+  w.varint(1);
+  w.str("sku");
+  w.svarint(3);
+  w.f64(2.5);
+  w.str("EUR");
+  w.svarint(t0);
+  w.str("e7");
+  w.svarint(1);
+  w.u8(0);
+  w.svarint(0);
+  w.svarint(9);
+  customer_carts c;
+  ASSERT_TRUE(customer_carts::decode(v, c));
+  ASSERT_EQ(c.carts.size(), 1u);
+  EXPECT_EQ(c.carts[0].cart_id, "k");
+  EXPECT_EQ(c.carts[0].lines[0].quantity, 3);
+  EXPECT_EQ(c.carts[0].reminders_sent, 1);
+  EXPECT_EQ(c.purge_ms, 9);
+  EXPECT_TRUE(c.finished.empty());
 }
 
 TEST(CartStateTest, DecodeRejectsUnknownVersionAndTruncation) {
-  cart_state s;
-  s.cart_id = "x";
+  customer_carts c;
+  c.carts.emplace_back().cart_id = "x";
+  c.finished.push_back({1, 1, false, 5});
   std::string bytes;
-  s.encode(bytes);
-  cart_state out;
+  c.encode(bytes);
+  customer_carts out;
   std::string bad = bytes;
   bad[0] = 9;
-  EXPECT_FALSE(cart_state::decode(bad, out));
+  EXPECT_FALSE(customer_carts::decode(bad, out));
   for (std::size_t n = 0; n < bytes.size(); ++n)
-    EXPECT_FALSE(cart_state::decode(std::string_view(bytes).substr(0, n), out)) << n;
-  EXPECT_FALSE(cart_state::decode(bytes + "x", out));
+    EXPECT_FALSE(customer_carts::decode(std::string_view(bytes).substr(0, n), out)) << n;
+  EXPECT_FALSE(customer_carts::decode(bytes + "x", out));
 }
 
 }  // namespace

@@ -600,18 +600,30 @@ TEST(ShipmentTest, DeliveredShipmentIsKeptForRetentionThenErased) {
 
 TEST(ShipmentTest, UndeliveredShipmentOutlivesAQuietSpellLongerThanTheRetention) {
   // Picked up, then weeks without a scan (common for Olist orders): the state must survive
-  // until the delivery date passed, or the delay notification would be lost.
+  // past the delivery date, or the delay notification and the delivery would be lost.
   harness h;
-  h.created(t0, "shp-1", t0 + 50 * day);
+  h.created(t0, "shp-1", t0 + 20 * day);
   h.scan(t0 + day, "picked_up");
   h.advance(t0 + 40 * day);  // more than 30 days after the last scan
   ASSERT_NE(h.shipments.find("shp-1"), nullptr);
-  h.advance(t0 + 50 * day);
   EXPECT_EQ(
       std::count_if(h.fx.notes.begin(), h.fx.notes.end(), [](const auto& n) { return n.delayed; }),
       1);
-  h.advance(t0 + 80 * day);
-  EXPECT_EQ(h.shipments.find("shp-1"), nullptr) << "then forgotten after the retention";
+  h.scan(t0 + 75 * day, "delivered");  // 55 days after its delivery date: still told
+  EXPECT_EQ(h.statuses(), (strings{"picked_up", "delayed:picked_up", "delivered"}));
+  EXPECT_EQ(h.suppressed(sup::undelivered_dropped), 0);
+}
+
+TEST(ShipmentTest, AShipmentNeverDeliveredIsDroppedAfterTheOpenRetentionAndCounted) {
+  harness h;
+  h.created(t0, "shp-1", t0 + 5 * day);
+  h.scan(t0 + day, "picked_up");
+  h.advance(t0 + 5 * day + 180 * day - 1);
+  ASSERT_NE(h.shipments.find("shp-1"), nullptr);
+  h.advance(t0 + 5 * day + 180 * day);
+  EXPECT_EQ(h.shipments.find("shp-1"), nullptr);
+  EXPECT_EQ(h.suppressed(sup::undelivered_dropped), 1);
+  EXPECT_TRUE(h.timers.pending.empty());
 }
 
 TEST(ShipmentTest, OutputsAreDeterministic) {

@@ -81,6 +81,12 @@ class kafka_fixture {
                   const std::string& value) {
     ASSERT_TRUE(producer_->produce_to(topic, partition, key, value));
   }
+  /// To one partition; a default-constructed key or value is produced as null (no key, a
+  /// tombstone), not as an empty one.
+  void produce_raw(const std::string& topic, int partition, std::string_view key,
+                   std::string_view value) {
+    ASSERT_TRUE(producer_->produce_to(topic, partition, key, value));
+  }
   void flush() { ASSERT_TRUE(producer_->flush(10'000)); }
 
   /// Moves every customer partition's watermark to `ts_ms`: a page view and a checkout of an

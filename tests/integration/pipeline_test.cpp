@@ -209,3 +209,141 @@ TEST(PipelineTest, AReminderNeverAddsAmountsInDifferentCurrencies) {
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// An at-least-once producer retries: the same record (same event_id) arrives twice, and once
+// more after a restart of Herald. The cart counts it once.
+TEST(PipelineTest, ARecordDeliveredTwiceIsAppliedOnceEvenAcrossARestart) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  const std::string added = fmt::format(
+      R"({{"type":"cart_item_added","event_id":"e-1","ts":{},"customer_id":"ann","cart_id":"k","sku":"sku-a","quantity":2,"unit_price":10,"currency":"EUR"}})",
+      t0);
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    kafka.produce("shop.carts", "ann", added);
+    kafka.produce("shop.carts", "ann", added);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 2; }));
+    EXPECT_EQ(app.probe().duplicates_total(), 1u);
+    app.stop();
+  }
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  kafka.produce("shop.carts", "ann", added);  // a retry that took longer than the restart
+  kafka.heartbeat(t0 + 2 * hour_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 1; }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_duplicate_events_total", R"(topic="shop.carts")"), 1);
+  app.stop();
+  const auto out = kafka.read("herald.cart-reminders");
+  ASSERT_EQ(out.size(), 1u);
+  const auto j = nlohmann::json::parse(out[0].value);
+  EXPECT_EQ(j.at("cart_value"), 20) << "not 40 or 60";
+  ASSERT_EQ(j.at("lines").size(), 1u);
+  EXPECT_EQ(j.at("lines")[0].at("quantity"), 2);
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// Cart k1 gets its two reminders; the customer opens k2, then touches k1 again; a month later
+// the shop reuses the id k1. Each cart is its own flow, two reminders at most, ever.
+TEST(PipelineTest, EachCartOfACustomerGetsItsOwnRemindersAndNeverMoreThanTwo) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  constexpr std::int64_t day = 24 * hour_ms;
+  auto add = [&](const char* cart, const char* sku, std::int64_t ts) {
+    kafka.produce(
+        "shop.carts", "ann",
+        fmt::format(
+            R"({{"type":"cart_item_added","event_id":"{}-{}-{}","ts":{},"customer_id":"ann","cart_id":"{}","sku":"{}","quantity":1,"unit_price":10,"currency":"EUR"}})",
+            cart, sku, ts, ts, cart, sku));
+  };
+  add("k1", "sku-a", t0);
+  kafka.heartbeat(t0 + day + hour_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 2; }));
+  add("k2", "sku-b", t0 + day + 2 * hour_ms);
+  add("k1", "sku-c", t0 + day + 3 * hour_ms);  // back to k1, after its two reminders
+  kafka.heartbeat(t0 + 3 * day, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return app.probe().reminders_total() == 4; }));
+  add("k1", "sku-a", t0 + 30 * day);  // the id again, long after the cart's retention
+  kafka.heartbeat(t0 + 33 * day, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 10; }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_suppressions_total",
+                         R"(reason="max_reminders",rule="abandoned_cart")"),
+            2);
+  app.stop();
+  std::vector<std::pair<std::string, int>> got;
+  std::set<std::string> ids;
+  for (const auto& r : kafka.read("herald.cart-reminders")) {
+    const auto j = nlohmann::json::parse(r.value);
+    got.emplace_back(j.at("cart_id"), j.at("reminder_number"));
+    ids.insert(j.at("notification_id"));
+  }
+  const std::vector<std::pair<std::string, int>> want = {
+      {"k1", 1}, {"k1", 2}, {"k2", 1}, {"k2", 2}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ids.size(), 4u);
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// A record without a key, a tombstone (no value) and one with neither reach the DLQ as they
+// were: null stays null, empty stays empty.
+TEST(PipelineTest, NullKeysAndValuesStayNullInTheDeadLetterTopic) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  const std::string body =
+      R"({"type":"cart_cleared","event_id":"e1","ts":1700000000000,"customer_id":"ann","cart_id":"k"})";
+  kafka.produce_raw("shop.carts", 0, std::string_view{}, body);
+  kafka.produce_raw("shop.carts", 0, "ann", std::string_view{});
+  kafka.produce_raw("shop.carts", 0, std::string_view{}, std::string_view{});
+  kafka.produce_raw("shop.carts", 0, "", "");
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 4; }));
+  app.stop();
+  const auto dlq = kafka.read("herald.dlq");
+  ASSERT_EQ(dlq.size(), 4u);
+  EXPECT_TRUE(dlq[0].key_null);
+  EXPECT_FALSE(dlq[0].value_null);
+  EXPECT_EQ(dlq[0].value, body);
+  EXPECT_EQ(dlq[1].key, "ann");
+  EXPECT_FALSE(dlq[1].key_null);
+  EXPECT_TRUE(dlq[1].value_null);
+  EXPECT_NE(dlq[1].header("herald.error").find("tombstone"), std::string::npos)
+      << dlq[1].header("herald.error");
+  EXPECT_TRUE(dlq[2].key_null);
+  EXPECT_TRUE(dlq[2].value_null);
+  EXPECT_FALSE(dlq[3].key_null) << "an empty key is not a null one";
+  EXPECT_FALSE(dlq[3].value_null);
+  for (const auto& r : dlq) {
+    EXPECT_EQ(r.header("herald.source.topic"), "shop.carts");
+    EXPECT_EQ(r.header("herald.source.partition"), "0");
+  }
+  EXPECT_EQ(dlq[2].header("herald.source.offset"), "2");
+}
+
+}  // namespace
+}  // namespace herald::testing

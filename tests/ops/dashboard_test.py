@@ -109,7 +109,7 @@ scrape_configs:
             check(name.endswith("_total"), f"counter {name} ends in _total")
         if kind == "histogram":
             check(name.endswith("_seconds"), f"histogram {name} in base units (seconds)")
-    bounded = {"topic", "result", "direction", "reason", "rule", "reminder_number", "type", "kind", "store",
+    bounded = {"topic", "result", "direction", "reason", "rule", "reminder_number", "type", "kind", "store", "family",
                "le", "quantile"}
     labels = set(re.findall(r"[{,](\w+)=\"", scrape))
     check(labels <= bounded, f"labels {sorted(labels)} are all bounded sets")

@@ -157,6 +157,8 @@ std::string_view to_string(shipment_suppression s) noexcept {
       return "after_final";
     case shipment_suppression::unknown_code:
       return "unknown_code";
+    case shipment_suppression::undelivered_dropped:
+      return "undelivered_dropped";
     case shipment_suppression::unknown_shipment_expired:
       return "unknown_shipment_expired";
     case shipment_suppression::held_overflow:
@@ -573,6 +575,7 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
       // Scans since the timer was set push the purge out (arm re-sets it); checked lazily so a
       // scan costs no timer update.
       if (purge_at(*s) <= fire_ms) {
+        if (!is_final(s->status)) effects.suppressed(shipment_suppression::undelivered_dropped);
         set_timer(id, delay_timer, s->delay_timer_ms, 0, timers);
         set_timer(id, stuck_timer, s->stuck_timer_ms, 0, timers);
         set_timer(id, late_timer, s->late_timer_ms, 0, timers);
@@ -685,12 +688,11 @@ void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<
 }
 
 std::int64_t shipment_operator::purge_at(const shipment_state& s) const noexcept {
-  // A shipment still on its way is kept until its delivery date has passed by the retention
-  // too: erasing it earlier would cancel its delay notification (a quiet carrier is common:
-  // Olist orders go weeks between pickup and delivery).
-  const std::int64_t from =
-      is_final(s.status) ? s.last_scan_ms : std::max(s.last_scan_ms, s.deadline_ms);
-  return from + config_.retention_ms;
+  // A shipment still on its way is kept long after its last scan and its delivery date: a
+  // quiet carrier is common (Olist orders go weeks between pickup and delivery), and its
+  // delivery must still be told.
+  if (is_final(s.status)) return s.last_scan_ms + config_.retention_ms;
+  return std::max(s.last_scan_ms, s.deadline_ms) + config_.open_retention_ms;
 }
 
 std::int64_t shipment_operator::stuck_threshold_ms(const lane_stats* lane) const noexcept {

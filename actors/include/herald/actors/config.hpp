@@ -103,6 +103,14 @@ struct task_config {
   /// arrival (an order placed just before the reminder was due) still counts. Their messages
   /// keep the due time. Default: 120 000 ms.
   std::int64_t timer_grace_ms = 120'000;
+  /// A record whose event_id its task applied already for the same entity (customer, SKU,
+  /// shipment) and input, within this much event time, is a repeat (a producer's retry, an
+  /// upstream re-send): counted (herald_duplicate_events_total) and not applied again.
+  /// 0 = off. Default: 3 600 000 ms (1 h).
+  std::int64_t dedup_window_ms = 3'600'000;
+  /// Most event ids a task remembers (about 16 bytes each); beyond it the oldest quarter of
+  /// the window is forgotten early (herald_dedup_evicted_ids_total). Default: 1 000 000.
+  std::size_t dedup_max_ids = 1'000'000;
 };
 
 struct metrics_config {

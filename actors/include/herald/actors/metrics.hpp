@@ -6,6 +6,7 @@
 /// outlives every task.
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -58,6 +59,14 @@ class metrics {
   void add_events(std::size_t topic, event_result result, std::uint64_t n);
   void add_dlq(schemas::decode_code reason, std::uint64_t n);
   void add_late(std::size_t topic, std::uint64_t n);
+  /// Records of `topic` not applied: their event id was applied already (task.dedup_window_ms).
+  void add_duplicates(std::size_t topic, std::uint64_t n);
+  /// Records of `topic` on another partition than Kafka's default partitioner gives their key.
+  /// True the first time any is counted for `topic` (so it is logged once per process).
+  bool add_misrouted(std::size_t topic, std::uint64_t n);
+  /// Event ids remembered for deduplication: `delta` more (or fewer); `evicted` forgotten
+  /// before their window ended (task.dedup_max_ids).
+  void add_dedup_ids(std::int64_t delta, std::uint64_t evicted);
   /// Records of `topic` now waiting for their task's watermark: `delta` more (or fewer).
   void add_waiting(std::size_t topic, std::int64_t delta);
   /// A late event of `topic`, `seconds` of event time behind its task's watermark.
@@ -102,6 +111,8 @@ class metrics {
   [[nodiscard]] std::uint64_t input_events_total() const;
   /// Records read and waiting for their task's watermark.
   [[nodiscard]] std::uint64_t waiting_total() const;
+  /// Records not applied because they repeated an event id, over every topic.
+  [[nodiscard]] std::uint64_t duplicates_total() const;
   /// Input records read: processed (`input_events_total`) or waiting for their watermark.
   [[nodiscard]] std::uint64_t inputs_read_total() const {
     return input_events_total() + waiting_total();
@@ -116,6 +127,11 @@ class metrics {
   std::shared_ptr<prometheus::Registry> registry_;
   std::vector<std::array<prometheus::Counter*, event_result_count>> events_;
   std::vector<prometheus::Counter*> late_;
+  std::vector<prometheus::Counter*> duplicates_;
+  std::vector<prometheus::Counter*> misrouted_;
+  std::unique_ptr<std::atomic<bool>[]> misrouted_seen_;
+  prometheus::Gauge* dedup_ids_ = nullptr;
+  prometheus::Counter* dedup_evicted_ = nullptr;
   std::vector<prometheus::Gauge*> waiting_;
   std::vector<prometheus::Histogram*> lateness_;
   std::array<prometheus::Counter*, 2> markers_{};

@@ -47,6 +47,7 @@
 #include "herald/actors/metrics.hpp"
 #include "herald/actors/rules/context.hpp"
 #include "herald/schemas/codec.hpp"
+#include "herald/state/seen_ids.hpp"
 #include "herald/state/task_state.hpp"
 #include "herald/streams/record.hpp"
 #include "herald/streams/sink.hpp"
@@ -77,6 +78,9 @@ struct task_env {
   std::int32_t repartition_partitions = 0;
   /// Upstream tasks (customer partitions) whose markers a SKU task's watermark waits for.
   std::int32_t upstream_tasks = 0;
+  /// Partitions of each family's topics (index: the family's value); 0 = unknown. A record
+  /// whose key Kafka's default partitioner puts on another partition is counted misrouted.
+  std::array<std::int32_t, 4> family_partitions{};
   /// Set once the input is complete (a bounded replay read to its end): each task's contract
   /// inputs end, so nothing waits for them any more. Null: never.
   const std::atomic<bool>* input_ended = nullptr;
@@ -197,6 +201,11 @@ class task {
   // the timer store at its event time, applied when the watermark passes it.
   void defer(char kind, const streams::record& rec, std::int64_t ts_ms, std::string_view event_id);
   void apply_deferred(std::string_view key, std::string_view payload);
+  // Whether `rec` (of event `event_id` at `ts_ms`) repeats a record its task applied already
+  // (task.dedup_window_ms); counts it when it does.
+  bool repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms);
+  // Counts `rec` as misrouted when its key belongs on another partition of its topic.
+  void check_route(const streams::record& rec);
   // Counts a decoded contract event's lateness and moves its input's watermark.
   void admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms);
   // Applies one contract record (or dead-letters it) and advances its offset.
@@ -224,6 +233,10 @@ class task {
   task_env env_;
   state::task_id id_;
   state::task_state state_;
+  state::seen_ids seen_;  // event ids applied recently: a repeat is counted, not applied
+  std::size_t reported_seen_ = 0;
+  std::uint64_t reported_evicted_ = 0;
+  bool logged_repeat_ = false;
   schemas::decoder decoder_;
   schemas::event event_;
   schemas::event deferred_event_;  // a deferred record's, applied between records
@@ -242,8 +255,9 @@ class task {
   static constexpr std::int64_t no_cap = std::numeric_limits<std::int64_t>::max();
   std::int64_t cap_ = no_cap;  // processor_->time_cap, once it gave one
   std::int64_t published_watermark_ = streams::watermark::none;
-  // Per topic, since the last report: applied ok, dead-lettered, late, released credit.
-  std::vector<std::array<std::uint64_t, 3>> counts_;
+  // Per topic, since the last report: read ok (applied, deferred or a repeat), dead-lettered,
+  // late, repeats, misrouted.
+  std::vector<std::array<std::uint64_t, 5>> counts_;
   std::vector<std::int64_t> released_;
   std::vector<std::int64_t> reported_waiting_;  // per topic: queued, as last reported
   std::uint64_t markers_received_ = 0;

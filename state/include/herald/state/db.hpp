@@ -24,8 +24,9 @@ enum class store : std::uint8_t {
   outbox,     ///< per-task emitted-but-unacknowledged output records
   lanes,      ///< per (carrier, origin, destination) transit-time statistics
   detectors,  ///< anomaly detector state (bounded per entity), key prefixed by detector
+  seen,       ///< per-task event ids applied recently (seen_ids.hpp), by event-time generation
 };
-inline constexpr std::size_t store_count = 10;
+inline constexpr std::size_t store_count = 11;
 
 /// Column family name ("carts").
 [[nodiscard]] std::string_view to_string(store s) noexcept;

@@ -39,6 +39,10 @@ void append_be64(std::string& out, std::uint64_t v);
   return static_cast<std::int64_t>(v ^ (std::uint64_t{1} << 63));
 }
 
+/// A 64-bit hash of `in` that never changes between builds (for fingerprints that are
+/// persisted).
+[[nodiscard]] std::uint64_t hash64(std::string_view in) noexcept;
+
 /// The 5-byte prefix of every key of `task`.
 [[nodiscard]] std::string task_prefix(task_id task);
 /// First key after every key of `task` (exclusive end of its range).

@@ -39,7 +39,9 @@ struct outbox_record {
   std::string topic;
   std::string key;
   std::string value;
-  record_headers headers;  ///< e.g. the DLQ reason and source position
+  record_headers headers;   ///< e.g. the DLQ reason and source position
+  bool key_null = false;    ///< produced without a key (a dead letter of a record without one)
+  bool value_null = false;  ///< produced without a value (a dead-lettered tombstone)
 };
 
 class task_state {
@@ -94,8 +96,10 @@ class task_state {
   // ---- outbox ---------------------------------------------------------------------------
 
   /// Adds an output record to the pending batch and returns its sequence number.
+  /// `key_null` / `value_null`: produced without a key / value (not empty ones).
   std::uint64_t add_output(std::string_view topic, std::string_view key, std::string_view value,
-                           const record_headers& headers = {});
+                           const record_headers& headers = {}, bool key_null = false,
+                           bool value_null = false);
   /// Deletes acknowledged outbox records in the pending batch (so acknowledgements cost no
   /// write of their own; the task's next commit carries them).
   void ack_outputs(const std::vector<std::uint64_t>& seqs);

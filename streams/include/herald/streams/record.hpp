@@ -28,6 +28,8 @@ struct record {
   std::int64_t offset = 0;
   std::int64_t timestamp_ms = 0;  ///< Kafka record timestamp (event time comes from the body)
   std::uint16_t topic = 0;        ///< index into the source's topic bindings
+  bool key_null = false;          ///< no key at all (not an empty one)
+  bool value_null = false;        ///< no value at all: a tombstone
 };
 
 /// Steady-clock nanoseconds: the clock of `record_batch::polled_at_ns`.

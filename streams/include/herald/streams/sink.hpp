@@ -42,9 +42,10 @@ class sink {
   sink(const sink&) = delete;
   sink& operator=(const sink&) = delete;
 
-  /// Queues one record; `on_delivered` (optional) reports its fate. Returns false (and calls
-  /// nothing) only when the local queue is full after retrying for a while or the topic is
-  /// unknown locally; delivery failures are reported through the callback.
+  /// Queues one record; `on_delivered` (optional) reports its fate. A `key` or `value` whose
+  /// data() is null (a default-constructed view) is produced as null, not as empty. Returns false
+  /// (and calls nothing) only when the local queue is full after retrying for a while or the topic
+  /// is unknown locally; delivery failures are reported through the callback.
   bool produce(std::string_view topic, std::string_view key, std::string_view value,
                const header_list& headers = {}, delivery_fn on_delivered = {});
 

@@ -18,6 +18,8 @@ struct consumed_record {
   std::string key;
   std::string value;
   header_list headers;
+  bool key_null = false;    ///< no key at all (not an empty one)
+  bool value_null = false;  ///< no value at all: a tombstone
 
   /// The value of header `name`, or empty.
   [[nodiscard]] std::string header(const std::string& name) const;

@@ -107,9 +107,13 @@ struct shipment_config {
   /// A shipment still undelivered this long after its deadline is flagged shipment_late
   /// (0 = never). Default: 3 days.
   std::int64_t late_after_ms = 3 * day_ms;
-  /// How long a shipment is kept after its last scan (absorbs late duplicates of a delivered
-  /// one; forgets lost ones). Default: 30 days.
+  /// How long a delivered or returned shipment is kept after its last scan (absorbs late
+  /// duplicates). Default: 30 days.
   std::int64_t retention_ms = 30 * day_ms;
+  /// How long a shipment not delivered yet is kept after its last scan or its delivery date,
+  /// whichever is later: a carrier may go quiet for weeks and still deliver. Dropped then,
+  /// counted as `undelivered_dropped`. Default: 180 days.
+  std::int64_t open_retention_ms = 180 * day_ms;
   /// Samples after which a lane halves its counts, so it follows the carrier's recent
   /// performance instead of all history. Default: 10 000.
   std::uint64_t lane_max_samples = 10'000;
@@ -193,8 +197,9 @@ enum class shipment_suppression : std::uint8_t {
   unknown_shipment_expired,  ///< a held scan whose shipment_created never came
   held_overflow,             ///< a held scan pushed out by max_held_scans newer ones
   duplicate_created,         ///< a second shipment_created for a known shipment
+  undelivered_dropped,       ///< never delivered or returned within open_retention_ms: forgotten
 };
-inline constexpr std::size_t shipment_suppression_count = 8;
+inline constexpr std::size_t shipment_suppression_count = 9;
 [[nodiscard]] std::string_view to_string(shipment_suppression s) noexcept;
 
 class shipment_effects {
@@ -240,8 +245,8 @@ class shipment_operator {
   /// Brings the delay, stuck and purge timers in line with the state.
   void arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
            timer_service& timers) const;
-  /// When the state of `s` may go: retention after its last scan, and for a shipment not
-  /// delivered yet, also after its delivery date.
+  /// When the state of `s` may go: retention after its last scan once delivered or returned;
+  /// before that, open_retention_ms after its last scan or its delivery date.
   [[nodiscard]] std::int64_t purge_at(const shipment_state& s) const noexcept;
   [[nodiscard]] std::int64_t stuck_threshold_ms(const lane_stats* lane) const noexcept;
   [[nodiscard]] const lane_stats* lane_of(const shipment_state& s,

@@ -1,0 +1,121 @@
+#include "herald/state/seen_ids.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "temp_db.hpp"
+
+namespace herald::state {
+namespace {
+
+using SeenIdsTest = test::temp_db;
+
+const task_id customer1{family::customer, 1};
+constexpr std::int64_t t0 = 1'700'000'000'000;
+constexpr std::int64_t minute = 60'000;
+
+seen_ids_config hour_window(std::size_t max_ids = 1'000'000) {
+  seen_ids_config c;
+  c.window_ms = 60 * minute;
+  c.max_ids = max_ids;
+  return c;
+}
+
+void commit(task_state& ts) {
+  std::vector<outbox_record> out;
+  ASSERT_TRUE(ts.commit(out).ok());
+}
+
+std::size_t stored(const db& d) {
+  std::size_t n = 0;
+  EXPECT_TRUE(d.scan(store::seen, "", std::string(16, '\xff'), [&](auto, auto) {
+                 ++n;
+                 return true;
+               }).ok());
+  return n;
+}
+
+TEST_F(SeenIdsTest, ASecondDeliveryIsARepeatAnotherEntityOrKindIsNot) {
+  task_state ts(*db_, customer1);
+  seen_ids seen(ts, hour_window());
+  EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0));
+  EXPECT_TRUE(seen.repeat('c', "ann", "e1", t0));
+  EXPECT_TRUE(seen.repeat('c', "ann", "e1", t0 + 20 * minute)) << "a retry with a new time";
+  EXPECT_FALSE(seen.repeat('c', "bob", "e1", t0)) << "the same id of another customer";
+  EXPECT_FALSE(seen.repeat('v', "ann", "e1", t0)) << "the same id on another input";
+  EXPECT_FALSE(seen.repeat('c', "ann", "", t0));
+  EXPECT_FALSE(seen.repeat('c', "ann", "", t0)) << "no id: never a repeat";
+  EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST_F(SeenIdsTest, RememberedForTheWindowOfEventTimeThenForgotten) {
+  task_state ts(*db_, customer1);
+  seen_ids seen(ts, hour_window());
+  EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0));
+  seen.flush();
+  commit(ts);
+  seen.expire(t0 + 60 * minute);  // a window after it: still remembered
+  EXPECT_TRUE(seen.repeat('c', "ann", "e1", t0));
+  seen.expire(t0 + 90 * minute);  // its generation ended a window ago
+  EXPECT_EQ(seen.size(), 0u);
+  EXPECT_EQ(seen.evicted(), 0u) << "expired, not evicted";
+  EXPECT_EQ(stored(*db_), 0u) << "deleted from the database too";
+  EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0)) << "older than the window: not checked";
+  EXPECT_EQ(seen.size(), 0u) << "nor remembered";
+}
+
+TEST_F(SeenIdsTest, CommittedIdsSurviveARestartUncommittedOnesDoNot) {
+  {
+    task_state ts(*db_, customer1);
+    seen_ids seen(ts, hour_window());
+    EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0));
+    EXPECT_FALSE(seen.repeat('c', "ann", "e2", t0 + 30 * minute));
+    seen.flush();
+    commit(ts);
+    EXPECT_FALSE(seen.repeat('c', "ann", "e3", t0));  // not committed: its record is read again
+  }
+  reopen();
+  task_state ts(*db_, customer1);
+  seen_ids seen(ts, hour_window());
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_TRUE(seen.repeat('c', "ann", "e1", t0));
+  EXPECT_TRUE(seen.repeat('c', "ann", "e2", t0 + 30 * minute));
+  EXPECT_FALSE(seen.repeat('c', "ann", "e3", t0));
+}
+
+TEST_F(SeenIdsTest, MemoryIsBoundedTheOldestGenerationGoesFirst) {
+  task_state ts(*db_, customer1);
+  seen_ids seen(ts, hour_window(1000));
+  for (int i = 0; i < 600; ++i) EXPECT_FALSE(seen.repeat('c', "c", "old-" + std::to_string(i), t0));
+  for (int i = 0; i < 600; ++i)
+    EXPECT_FALSE(seen.repeat('c', "c", "new-" + std::to_string(i), t0 + 20 * minute));
+  EXPECT_LE(seen.size(), 1000u);
+  EXPECT_EQ(seen.evicted(), 600u);
+  EXPECT_TRUE(seen.repeat('c', "c", "new-1", t0 + 20 * minute));
+  EXPECT_FALSE(seen.repeat('c', "c", "old-1", t0)) << "its generation went early";
+}
+
+TEST_F(SeenIdsTest, ManyIdsAreAllFound) {
+  task_state ts(*db_, customer1);
+  seen_ids seen(ts, hour_window());
+  for (int i = 0; i < 50'000; ++i)
+    ASSERT_FALSE(seen.repeat('c', "c" + std::to_string(i % 97), std::to_string(i), t0 + i));
+  for (int i = 0; i < 50'000; ++i)
+    ASSERT_TRUE(seen.repeat('c', "c" + std::to_string(i % 97), std::to_string(i), t0 + i)) << i;
+  EXPECT_EQ(seen.size(), 50'000u);
+}
+
+TEST_F(SeenIdsTest, AZeroWindowIsOff) {
+  task_state ts(*db_, customer1);
+  seen_ids_config c;
+  c.window_ms = 0;
+  seen_ids seen(ts, c);
+  EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0));
+  EXPECT_FALSE(seen.repeat('c', "ann", "e1", t0));
+}
+
+}  // namespace
+}  // namespace herald::state
