@@ -172,7 +172,7 @@ struct app::impl final : streams::source_listener {
       if (!source) continue;
       probe->set_in_flight(source->in_flight());
       probe->set_paused_tasks(static_cast<std::int64_t>(source->paused_tasks()));
-      probe->set_consumer_lag(source->lag());
+      if (const std::int64_t lag = source->lag(); lag >= 0) probe->set_consumer_lag(lag);
       probe->set_availability_skus(static_cast<std::int64_t>(availability.size()));
       const auto r = source->rebalances();
       probe->add_rebalances(r - last_rebalances);
@@ -236,6 +236,12 @@ std::string app::start() {
   sink_cfg.properties = s.config.kafka.properties;
   s.sink = streams::sink::create(sink_cfg, error);
   if (!s.sink) return error;
+  // A dead letter the producer refuses would stay in the outbox for ever.
+  if (s.config.task.dlq_max_bytes + 1024 > s.sink->max_message_bytes())
+    return fmt::format(
+        "task.dlq_max_bytes ({}) does not fit the producer's message.max.bytes ({}): lower it, "
+        "or raise kafka.properties.message.max.bytes (and the DLQ topic's max.message.bytes)",
+        s.config.task.dlq_max_bytes, s.sink->max_message_bytes());
 
   // Tasks join a family's topics by partition number: they must have equal partition counts
   // (a repartition topic with fewer partitions would silently split keys between tasks).

@@ -233,7 +233,7 @@ void parse(const YAML::Node& root, app_config& c) {
   check_keys(task, "task",
              {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
               "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms",
-              "timer_grace_ms", "dedup_window_ms", "dedup_max_ids"});
+              "timer_grace_ms", "dedup_window_ms", "dedup_max_ids", "dlq_max_bytes"});
   if (task) {
     read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
     read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);
@@ -246,6 +246,7 @@ void parse(const YAML::Node& root, app_config& c) {
     read(task, "timer_grace_ms", "task.", c.task.timer_grace_ms);
     read(task, "dedup_window_ms", "task.", c.task.dedup_window_ms);
     read(task, "dedup_max_ids", "task.", c.task.dedup_max_ids);
+    read(task, "dlq_max_bytes", "task.", c.task.dlq_max_bytes);
   }
   const auto m = root["metrics"];
   check_keys(m, "metrics", {"listen"});
@@ -553,6 +554,7 @@ void check(const app_config& c) {
   if (c.task.max_wait_ms < 0) fail("task.max_wait_ms", "must be >= 0");
   if (c.task.timer_grace_ms < 0) fail("task.timer_grace_ms", "must be >= 0");
   if (c.task.dedup_window_ms < 0) fail("task.dedup_window_ms", "must be >= 0 (0 = off)");
+  if (c.task.dlq_max_bytes < 4096) fail("task.dlq_max_bytes", "must be >= 4096");
   if (c.task.dedup_window_ms > 0 && c.task.dedup_max_ids == 0)
     fail("task.dedup_max_ids", "must be > 0 (set task.dedup_window_ms to 0 for no deduplication)");
   if (c.worker_threads == 0) fail("worker_threads", "must be > 0");

@@ -126,7 +126,8 @@ int run_demo(const demo_options& o) {
       const auto p = processed();
       fmt::print("{:>5.0f}s {:>11} {:>11} {:>10.0f} {:>9} {:>6} {:>8}\n", t, produced, p,
                  static_cast<double>(p - last_processed) / (t - last_t), probe.reminders_total(),
-                 probe.events_total(event_result::dlq), herald.consumer_lag());
+                 probe.events_total(event_result::dlq),
+                 std::max<std::int64_t>(herald.consumer_lag(), 0));
       last_processed = p;
       last_t = t;
       next_progress += o.progress_s;

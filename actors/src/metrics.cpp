@@ -41,6 +41,18 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                             "Input records on another partition than Kafka's default (murmur2) "
                             "partitioner gives their key: produced with another partitioner")
                         .Register(*registry_);
+  dlq_truncated_ = &BuildCounter()
+                        .Name("herald_dlq_truncated_total")
+                        .Help("Dead letters cut to task.dlq_max_bytes (header herald.truncated)")
+                        .Register(*registry_)
+                        .Add({});
+  outputs_dropped_ = &BuildCounter()
+                          .Name("herald_outputs_dropped_total")
+                          .Help(
+                              "Output records Kafka rejected for good (too large, invalid, not "
+                              "authorised), dropped from the outbox and logged")
+                          .Register(*registry_)
+                          .Add({});
   dedup_ids_ = &BuildGauge()
                     .Name("herald_dedup_ids")
                     .Help("Event ids the tasks on this instance remember for deduplication")
@@ -230,6 +242,12 @@ void metrics::add_late(std::size_t topic, std::uint64_t n) {
 }
 void metrics::add_duplicates(std::size_t topic, std::uint64_t n) {
   if (n != 0) duplicates_[topic]->Increment(static_cast<double>(n));
+}
+void metrics::add_dlq_truncated() {
+  dlq_truncated_->Increment();
+}
+void metrics::add_output_dropped() {
+  outputs_dropped_->Increment();
 }
 bool metrics::add_misrouted(std::size_t topic, std::uint64_t n) {
   if (n == 0) return false;

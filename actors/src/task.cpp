@@ -13,6 +13,11 @@
 #include "herald/streams/partitioner.hpp"
 
 namespace herald::actors {
+
+namespace {
+// A dead letter too large for Kafka keeps at most this much of its key.
+constexpr std::size_t max_dlq_key_bytes = 1024;
+}  // namespace
 namespace {
 
 // Deferred records: timer tag (reserved: no processor uses it), then the record's kind.
@@ -551,10 +556,25 @@ void task::tick(std::int64_t wall_ms) {
 void task::dead_letter(const streams::record& rec, schemas::decode_code code,
                        const std::string& reason) {
   const auto& topic = env_.topics[rec.topic].name;
-  // Byte for byte: a record without a key or value (a tombstone) keeps it null.
-  state_.add_output(env_.config->topics.dlq, rec.key, rec.value,
-                    streams::dlq_headers(reason, topic, id_.partition, rec.offset), rec.key_null,
-                    rec.value_null);
+  auto headers = streams::dlq_headers(reason, topic, id_.partition, rec.offset);
+  // Byte for byte (a record without a key or value, a tombstone, keeps it null), unless it
+  // is too large for Kafka to take: an oversized record is cut to task.dlq_max_bytes, so its
+  // dead letter is never refused and stuck in the outbox.
+  std::string_view key = rec.key, value = rec.value;
+  const std::size_t budget = env_.config->task.dlq_max_bytes;
+  auto header_bytes = [&] {
+    std::size_t n = 0;
+    for (const auto& [name, v] : headers) n += name.size() + v.size();
+    return n;
+  };
+  if (key.size() + value.size() + header_bytes() > budget) {
+    headers.emplace_back("herald.truncated", std::to_string(rec.value.size()));
+    if (key.size() > max_dlq_key_bytes) key = key.substr(0, max_dlq_key_bytes);
+    const std::size_t used = key.size() + header_bytes();
+    value = value.substr(0, used < budget ? budget - used : 0);
+    env_.probe->add_dlq_truncated();
+  }
+  state_.add_output(env_.config->topics.dlq, key, value, headers, rec.key_null, rec.value_null);
   env_.probe->add_dlq(code, 1);
 }
 
@@ -598,8 +618,9 @@ void task::commit(std::int64_t wall_ms) {
   for (auto& rec : committed) produce(std::move(rec));
   metrics* probe = env_.probe;
   for (const auto& rec : transient_)
-    if (!env_.sink->produce(*rec.topic, rec.key, rec.value, {},
-                            [probe](bool ok) { probe->add_produced(ok); }))
+    if (!env_.sink->produce(
+            *rec.topic, rec.key, rec.value, {},
+            [probe](const streams::delivery_report& r) { probe->add_produced(r.ok); }))
       probe->add_produced(false);
   transient_.clear();
   publish_watermark();
@@ -629,8 +650,9 @@ void task::publish_watermark() {
   marker.encode(value);
   metrics* probe = env_.probe;
   for (std::int32_t p = 0; p < env_.repartition_partitions; ++p)
-    if (!env_.sink->produce_to(env_.config->topics.sku_signals, p, {}, value, {},
-                               [probe](bool ok) { probe->add_produced(ok); }))
+    if (!env_.sink->produce_to(
+            env_.config->topics.sku_signals, p, {}, value, {},
+            [probe](const streams::delivery_report& r) { probe->add_produced(r.ok); }))
       probe->add_produced(false);
   // A lost marker costs nothing lasting: the next commit publishes a newer one.
   env_.probe->add_watermark_markers(false, static_cast<std::uint64_t>(env_.repartition_partitions));
@@ -640,25 +662,30 @@ void task::produce(state::outbox_record&& rec) {
   const std::uint64_t seq = rec.seq;
   std::weak_ptr<acks> weak = acks_;
   metrics* probe = env_.probe;
-  const bool queued =
+  const streams::produce_result queued =
       env_.sink->produce(rec.topic, rec.key_null ? std::string_view{} : std::string_view(rec.key),
                          rec.value_null ? std::string_view{} : std::string_view(rec.value),
-                         rec.headers, [weak, seq, probe](bool ok) {
-                           probe->add_produced(ok);
+                         rec.headers, [weak, seq, probe](const streams::delivery_report& r) {
+                           probe->add_produced(r.ok);
                            if (auto a = weak.lock()) {
                              std::lock_guard<std::mutex> lock(a->mutex);
-                             (ok ? a->ok : a->failed).push_back(seq);
+                             if (r.ok)
+                               a->ok.push_back(seq);
+                             else
+                               a->failed.emplace_back(seq, r);
                            }
                          });
   if (!queued) {
+    probe->add_produced(false);
     std::lock_guard<std::mutex> lock(acks_->mutex);
-    acks_->failed.push_back(seq);
+    acks_->failed.emplace_back(seq, queued.failure);
   }
   unacked_.emplace(seq, std::move(rec));
 }
 
 void task::drain_acks() {
-  std::vector<std::uint64_t> ok, failed;
+  std::vector<std::uint64_t> ok;
+  std::vector<std::pair<std::uint64_t, streams::delivery_report>> failed;
   {
     std::lock_guard<std::mutex> lock(acks_->mutex);
     ok.swap(acks_->ok);
@@ -669,14 +696,27 @@ void task::drain_acks() {
     state_.ack_outputs(ok);
   }
   // Kafka gave up on these (after librdkafka's own retries): try again; they are still in the
-  // outbox, so a crash meanwhile loses nothing either.
-  for (auto seq : failed) {
+  // outbox, so a crash meanwhile loses nothing either. One rejected for good (too large,
+  // invalid) would fail forever: it is dropped, counted and logged.
+  std::vector<std::uint64_t> dropped;
+  for (const auto& [seq, why] : failed) {
     auto it = unacked_.find(seq);
     if (it == unacked_.end()) continue;
     state::outbox_record rec = std::move(it->second);
     unacked_.erase(it);
-    produce(std::move(rec));
+    if (!why.permanent) {
+      produce(std::move(rec));
+      continue;
+    }
+    spdlog::error(
+        "task {}/{}: Kafka rejects an output record to {} for good ({}; key {} bytes, value {} "
+        "bytes): dropped, counted in herald_outputs_dropped_total",
+        state::to_string(id_.fam), id_.partition, rec.topic, why.reason, rec.key.size(),
+        rec.value.size());
+    env_.probe->add_output_dropped();
+    dropped.push_back(seq);
   }
+  if (!dropped.empty()) state_.ack_outputs(dropped);
 }
 
 void task::shutdown(std::int64_t wall_ms) {

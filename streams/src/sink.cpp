@@ -1,6 +1,8 @@
 #include "herald/streams/sink.hpp"
 
 #include <chrono>
+#include <stdexcept>
+#include <string>
 
 #include <librdkafka/rdkafka.h>
 
@@ -15,10 +17,18 @@ std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error
   props.try_emplace("partitioner", "murmur2_random");
   props.try_emplace("batch.num.messages", "10000");
   props.try_emplace("compression.type", "lz4");
+  props.try_emplace("message.max.bytes", "1048576");
   rd_kafka_conf_t* conf = make_conf(props, error);
   if (conf == nullptr) return nullptr;
   std::unique_ptr<sink> out(new sink());
   out->flush_timeout_ms_ = config.flush_timeout_ms;
+  try {
+    out->max_message_bytes_ = std::stoul(props.at("message.max.bytes"));
+  } catch (const std::exception&) {
+    error = "kafka.properties: message.max.bytes is not a number";
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
   rd_kafka_conf_set_opaque(conf, out.get());
   rd_kafka_conf_set_dr_msg_cb(conf, [](rd_kafka_t* rk, const rd_kafka_message_t* msg,
                                        void* opaque) { on_delivery(rk, msg, opaque); });
@@ -43,25 +53,53 @@ void sink::run_poller() {
   while (!stop_.load(std::memory_order_relaxed)) rd_kafka_poll(rk_, 50);
 }
 
-void sink::on_delivery(rd_kafka_t*, const void* m, void* opaque) {
-  const auto* msg = static_cast<const rd_kafka_message_t*>(m);
-  auto* self = static_cast<sink*>(opaque);
-  const bool ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-  (ok ? self->delivered_ : self->failed_).fetch_add(1, std::memory_order_relaxed);
-  if (msg->_private != nullptr) {
-    std::unique_ptr<delivery_fn> fn(static_cast<delivery_fn*>(msg->_private));
-    (*fn)(ok);
+bool is_permanent_error(int err) noexcept {
+  switch (static_cast<rd_kafka_resp_err_t>(err)) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+      return true;
+    default:
+      return false;
   }
 }
 
-bool sink::produce(std::string_view topic, std::string_view key, std::string_view value,
-                   const header_list& headers, delivery_fn on_delivered) {
+namespace {
+
+delivery_report report_of(rd_kafka_resp_err_t err) {
+  delivery_report r;
+  r.ok = err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  r.permanent = !r.ok && is_permanent_error(err);
+  r.reason = r.ok ? "" : rd_kafka_err2str(err);
+  return r;
+}
+
+}  // namespace
+
+void sink::on_delivery(rd_kafka_t*, const void* m, void* opaque) {
+  const auto* msg = static_cast<const rd_kafka_message_t*>(m);
+  auto* self = static_cast<sink*>(opaque);
+  const delivery_report r = report_of(msg->err);
+  (r.ok ? self->delivered_ : self->failed_).fetch_add(1, std::memory_order_relaxed);
+  if (msg->_private != nullptr) {
+    std::unique_ptr<delivery_fn> fn(static_cast<delivery_fn*>(msg->_private));
+    (*fn)(r);
+  }
+}
+
+produce_result sink::produce(std::string_view topic, std::string_view key, std::string_view value,
+                             const header_list& headers, delivery_fn on_delivered) {
   return produce_to(topic, RD_KAFKA_PARTITION_UA, key, value, headers, std::move(on_delivered));
 }
 
-bool sink::produce_to(std::string_view topic, std::int32_t partition, std::string_view key,
-                      std::string_view value, const header_list& headers,
-                      delivery_fn on_delivered) {
+produce_result sink::produce_to(std::string_view topic, std::int32_t partition,
+                                std::string_view key, std::string_view value,
+                                const header_list& headers, delivery_fn on_delivered) {
   rd_kafka_headers_t* hdrs = nullptr;
   if (!headers.empty()) {
     hdrs = rd_kafka_headers_new(headers.size());
@@ -79,7 +117,7 @@ bool sink::produce_to(std::string_view topic, std::int32_t partition, std::strin
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
         RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return true;  // headers now owned by librdkafka
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {true, {}};  // headers owned by librdkafka
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 6000) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
@@ -87,7 +125,7 @@ bool sink::produce_to(std::string_view topic, std::int32_t partition, std::strin
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
     delete opaque;
     failed_.fetch_add(1, std::memory_order_relaxed);
-    return false;
+    return {false, report_of(err)};
   }
 }
 

@@ -146,6 +146,9 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       if (idx < 0) continue;
       if (auto off = listener_->resume_offset({topics_[idx].fam, p.partition}, p.topic))
         p.offset = *off;
+      // Where the partition resumes: its lag until the first fetch moves the position.
+      std::lock_guard<std::mutex> lock(commit_mutex_);
+      start_offsets_[{idx, p.partition}] = p.offset;
     }
     {
       std::lock_guard<std::mutex> lock(flows_mutex_);
@@ -336,17 +339,27 @@ void source::commit_to_kafka() {
     return;
   rd_kafka_position(rk_, assigned);
   std::int64_t lag = 0;
+  bool known = true;
   for (int i = 0; i < assigned->cnt; ++i) {
     const auto& p = assigned->elems[i];
     std::int64_t lo = 0, hi = 0;
     if (rd_kafka_get_watermark_offsets(rk_, p.topic, p.partition, &lo, &hi) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
-        hi < 0)
+        hi < 0) {
+      known = false;  // no fetch answered yet
       continue;
-    const std::int64_t pos = p.offset >= 0 ? p.offset : lo;
+    }
+    // Before its first fetch a partition has no position: it is where it resumed (a restart
+    // that finds nothing new is not behind), or its start when nothing was committed.
+    std::int64_t pos = p.offset;
+    if (pos < 0) {
+      std::lock_guard<std::mutex> lock(commit_mutex_);
+      auto it = start_offsets_.find({topic_index(p.topic), p.partition});
+      pos = it != start_offsets_.end() && it->second >= 0 ? it->second : lo;
+    }
     if (hi > pos) lag += hi - pos;
   }
-  lag_.store(lag, std::memory_order_relaxed);
+  if (known) lag_.store(lag, std::memory_order_relaxed);
   rd_kafka_topic_partition_list_destroy(assigned);
 }
 

@@ -315,6 +315,44 @@ TEST_F(CustomerTaskTest, CrashAfterCommitBeforeAcknowledgementResendsTheSameId) 
   EXPECT_EQ(read("herald.cart-reminders").size(), 2u) << "acknowledged: not sent a third time";
 }
 
+TEST_F(CustomerTaskTest, AnOutputKafkaRejectsForGoodIsDroppedCountedAndLeavesTheOutbox) {
+  // A producer that takes at most 1000 bytes a record: the reminder of a 40-line cart is more.
+  std::string error;
+  streams::sink_config sc;
+  sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+  sc.properties["message.max.bytes"] = "1000";
+  auto small = streams::sink::create(sc, error);
+  ASSERT_TRUE(small) << error;
+  env_.sink = small.get();
+  {
+    auto task = make_task();
+    std::vector<std::pair<std::string, std::string>> adds;
+    for (int i = 0; i < 40; ++i)
+      adds.emplace_back(
+          "ann",
+          fmt::format(
+              R"({{"type":"cart_item_added","event_id":"a{}","ts":{},"customer_id":"ann","cart_id":"k","sku":"sku-{}","quantity":1,"unit_price":3,"currency":"EUR"}})",
+              i, t0 + i * 60'000, i));  // a minute apart: a shopper, not a scraper
+    feed(*task, 0, adds);
+    // Both topics reach t0 + 3 h: the 1 h reminder is due.
+    feed(*task, 0, {{"zed", view("zed", t0 + 3 * hour)}}, 0);
+    feed(
+        *task, 40,
+        {{"zed",
+          fmt::format(
+              R"({{"type":"checkout_started","event_id":"co","ts":{},"customer_id":"zed","cart_id":"none"}})",
+              t0 + 3 * hour)}});
+    EXPECT_EQ(probe_->reminders_total(), 1u);
+    task->shutdown(0);  // returns: nothing is left waiting for an acknowledgement
+  }
+  const std::string text = probe_->scrape();
+  EXPECT_NE(text.find("\nherald_outputs_dropped_total 1"), std::string::npos) << text;
+  auto again = make_task();  // the outbox is empty: nothing to re-send
+  again->shutdown(0);
+  env_.sink = sink_.get();
+  EXPECT_TRUE(read("herald.cart-reminders").empty());
+}
+
 TEST_F(CustomerTaskTest, BadRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {
   auto task = make_task();
   feed(*task, 10,

@@ -53,6 +53,8 @@ class kafka_fixture {
       cluster_->create_topic(*name, partitions);
     streams::sink_config sc;
     sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    // A shop's producer may send records larger than Herald's own limits (oversized input).
+    sc.properties["message.max.bytes"] = "8000000";
     producer_ = streams::sink::create(sc, error);
     if (!producer_) throw std::runtime_error(error);
   }

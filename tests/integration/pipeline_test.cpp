@@ -347,3 +347,78 @@ TEST(PipelineTest, NullKeysAndValuesStayNullInTheDeadLetterTopic) {
 
 }  // namespace
 }  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// A 1.1 MB record is oversized input: its dead letter is cut to task.dlq_max_bytes, so Kafka
+// takes it, nothing stays in the outbox, and a restart sends nothing again.
+TEST(PipelineTest, AnOversizedRecordReachesTheDeadLetterTopicCutToItsLimit) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  const std::string big =
+      R"({"type":"cart_cleared","event_id":"e1","ts":1700000000000,"customer_id":"ann","cart_id":"k","pad":")" +
+      std::string(1'100'000, 'x') + R"("})";
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    kafka.produce("shop.carts", "ann", big);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 1; }));
+    app.stop();  // waits for Kafka to acknowledge every output
+    const std::string text = app.probe().scrape();
+    EXPECT_EQ(metric_value(text, "herald_dlq_records_total", R"(reason="oversized")"), 1);
+    EXPECT_EQ(metric_value(text, "herald_dlq_truncated_total"), 1);
+    EXPECT_EQ(metric_value(text, "herald_produced_records_total", R"(result="failed")"), 0);
+  }
+  {
+    actors::app app(kafka.config(dir.str()));  // a restart finds an empty outbox
+    ASSERT_EQ(app.start(), "");
+    app.stop();
+  }
+  const auto dlq = kafka.read("herald.dlq");
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].header("herald.truncated"), std::to_string(big.size()));
+  EXPECT_EQ(dlq[0].header("herald.source.topic"), "shop.carts");
+  std::size_t bytes = dlq[0].key.size() + dlq[0].value.size();
+  for (const auto& [name, value] : dlq[0].headers) bytes += name.size() + value.size();
+  EXPECT_LE(bytes, 1'000'000u);
+  EXPECT_GT(dlq[0].value.size(), 990'000u);
+  EXPECT_EQ(dlq[0].value, big.substr(0, dlq[0].value.size())) << "the start of the record";
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// After a restart that finds nothing new, Herald is not behind: a partition it has not
+// fetched from yet counts from where it resumed, not from the start of the log.
+TEST(PipelineTest, ARestartThatFindsNothingNewHasNoLag) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    for (int i = 0; i < 20; ++i)
+      kafka.produce(
+          "shop.carts", fmt::format("c{}", i),
+          fmt::format(
+              R"({{"type":"checkout_started","event_id":"e{}","ts":{},"customer_id":"c{}","cart_id":"k"}})",
+              i, t0 + i, i));
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 20; }));
+    ASSERT_TRUE(wait_for([&] { return app.consumer_lag() == 0; }));
+    app.stop();
+  }
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  ASSERT_TRUE(wait_for([&] { return app.consumer_lag() >= 0; })) << "lag known";
+  EXPECT_EQ(app.consumer_lag(), 0);
+  app.stop();
+}
+
+}  // namespace
+}  // namespace herald::testing

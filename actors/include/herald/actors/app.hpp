@@ -37,7 +37,7 @@ class app {
   [[nodiscard]] int metrics_port() const;
   /// Tasks currently assigned to this instance.
   [[nodiscard]] std::size_t assigned_tasks() const;
-  /// Consumer lag over assigned partitions (refreshed about once a second).
+  /// Consumer lag over assigned partitions (refreshed about once a second); -1 until known.
   [[nodiscard]] std::int64_t consumer_lag() const;
   [[nodiscard]] const app_config& config() const;
 

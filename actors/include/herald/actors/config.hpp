@@ -83,6 +83,11 @@ struct task_config {
   std::int64_t tick_interval_ms = 200;
   /// Larger records go to the DLQ as `oversized`. Default: 1 MiB.
   std::size_t max_record_bytes = 1 << 20;
+  /// Most bytes (key + value + headers) of a dead letter; a longer value is cut, with header
+  /// `herald.truncated` = its original size, and a key longer than 1 KiB is cut to that.
+  /// Must fit the producer's `message.max.bytes` (1 MiB unless set) and the DLQ topic's
+  /// `max.message.bytes` (the broker's default: 1 048 588). Default: 1 000 000.
+  std::size_t dlq_max_bytes = 1'000'000;
   /// Event time (allowed_lateness_ms, default 0) and idleness (idle_timeout_ms): an input
   /// partition quiet for this much wall-clock time stops holding the task's watermark back,
   /// and a task whose inputs are all quiet follows the wall clock that far behind, so its

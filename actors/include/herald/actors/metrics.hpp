@@ -58,6 +58,10 @@ class metrics {
 
   void add_events(std::size_t topic, event_result result, std::uint64_t n);
   void add_dlq(schemas::decode_code reason, std::uint64_t n);
+  /// A dead letter cut to task.dlq_max_bytes.
+  void add_dlq_truncated();
+  /// An output record Kafka rejected for good, dropped from the outbox (the log names it).
+  void add_output_dropped();
   void add_late(std::size_t topic, std::uint64_t n);
   /// Records of `topic` not applied: their event id was applied already (task.dedup_window_ms).
   void add_duplicates(std::size_t topic, std::uint64_t n);
@@ -141,6 +145,8 @@ class metrics {
   std::array<prometheus::Gauge*, 4> watermark_{};  // per family value
   std::vector<bool> internal_;
   std::array<prometheus::Counter*, decode_code_count> dlq_{};
+  prometheus::Counter* dlq_truncated_ = nullptr;
+  prometheus::Counter* outputs_dropped_ = nullptr;
   std::vector<prometheus::Counter*> reminders_;
   std::array<prometheus::Counter*, rules::suppression_count> suppressions_{};
   std::array<prometheus::Counter*, rules::inventory_suppression_count> inventory_suppressions_{};

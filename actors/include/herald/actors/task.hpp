@@ -183,7 +183,7 @@ class task {
   struct acks {
     std::mutex mutex;
     std::vector<std::uint64_t> ok;
-    std::vector<std::uint64_t> failed;
+    std::vector<std::pair<std::uint64_t, streams::delivery_report>> failed;
   };
 
   /// A contract record waiting for the head-timestamp choice.

@@ -24,6 +24,8 @@ namespace herald::streams {
 
 struct sink_config {
   /// librdkafka properties; bootstrap.servers is required. `enable.idempotence` is forced on.
+  /// `message.max.bytes` defaults to 1 048 576 (1 MiB, within a broker's default topic
+  /// limit of 1 048 588).
   kafka_properties properties;
   /// How long `flush` waits for outstanding deliveries. Default: 30 s.
   int flush_timeout_ms = 30'000;
@@ -31,8 +33,26 @@ struct sink_config {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
 
-/// Called once per record on the delivery thread: ok = acknowledged by the broker.
-using delivery_fn = std::function<void(bool ok)>;
+/// The fate of one record. `permanent`: rejected for good (too large, invalid, not
+/// authorised), so sending it again cannot help; otherwise (a timeout, a broker down) it may.
+struct delivery_report {
+  bool ok = false;
+  bool permanent = false;
+  const char* reason = "";  ///< librdkafka's error text (static storage)
+};
+/// Whether a record that failed with librdkafka error `err` can never succeed as it is.
+[[nodiscard]] bool is_permanent_error(int err) noexcept;
+
+/// Called once per record on the delivery thread.
+using delivery_fn = std::function<void(const delivery_report&)>;
+
+/// What `produce` did: queued, or refused at once (with the report of why). Converts to
+/// true when queued.
+struct produce_result {
+  bool queued = false;
+  delivery_report failure;  ///< when not queued
+  explicit operator bool() const noexcept { return queued; }
+};
 
 class sink {
  public:
@@ -46,14 +66,16 @@ class sink {
   /// data() is null (a default-constructed view) is produced as null, not as empty. Returns false
   /// (and calls nothing) only when the local queue is full after retrying for a while or the topic
   /// is unknown locally; delivery failures are reported through the callback.
-  bool produce(std::string_view topic, std::string_view key, std::string_view value,
-               const header_list& headers = {}, delivery_fn on_delivered = {});
+  produce_result produce(std::string_view topic, std::string_view key, std::string_view value,
+                         const header_list& headers = {}, delivery_fn on_delivered = {});
 
   /// Like `produce`, to one partition (chosen by the caller, e.g. a watermark marker sent to
   /// every partition of a repartition topic) instead of the key's.
-  bool produce_to(std::string_view topic, std::int32_t partition, std::string_view key,
-                  std::string_view value, const header_list& headers = {},
-                  delivery_fn on_delivered = {});
+  produce_result produce_to(std::string_view topic, std::int32_t partition, std::string_view key,
+                            std::string_view value, const header_list& headers = {},
+                            delivery_fn on_delivered = {});
+  /// The producer's `message.max.bytes`: the largest record it sends.
+  [[nodiscard]] std::size_t max_message_bytes() const noexcept { return max_message_bytes_; }
 
   /// Waits until every queued record is delivered or the timeout passes; true when all were.
   bool flush(int timeout_ms = -1);
@@ -69,6 +91,7 @@ class sink {
 
   rd_kafka_t* rk_ = nullptr;
   int flush_timeout_ms_ = 30'000;
+  std::size_t max_message_bytes_ = 1'048'576;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> failed_{0};

@@ -104,7 +104,9 @@ class source {
   /// Steady-clock time (ns) when the poll loop last came round; 0 before it started. A loop
   /// that stops coming round is wedged (liveness).
   [[nodiscard]] std::int64_t last_poll_ns() const noexcept { return last_poll_ns_.load(); }
-  /// Sum over assigned partitions of (high watermark - position), refreshed each commit tick.
+  /// Sum over assigned partitions of (high watermark - position), refreshed each commit tick;
+  /// a partition not fetched from yet counts from where it resumed. -1 until every assigned
+  /// partition's high watermark is known.
   [[nodiscard]] std::int64_t lag() const noexcept { return lag_.load(); }
   [[nodiscard]] std::size_t assigned_tasks() const;
 
@@ -140,7 +142,10 @@ class source {
   std::atomic<std::uint64_t> rebalances_{0};
   std::atomic<bool> assigned_{false};
   std::atomic<std::int64_t> last_poll_ns_{0};
-  std::atomic<std::int64_t> lag_{0};
+  std::atomic<std::int64_t> lag_{-1};
+  // Per (topic index, partition): the offset the partition resumed from at its assignment
+  // (negative: librdkafka's logical start). Guarded by commit_mutex_.
+  std::map<std::pair<int, std::int32_t>, std::int64_t> start_offsets_;
   std::atomic<bool> stop_{false};
   bool closed_ = false;
   std::thread thread_;
