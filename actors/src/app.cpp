@@ -135,6 +135,10 @@ struct app::impl final : streams::source_listener {
     for (auto& f : done) f.wait();
   }
 
+  void on_lost(state::task_id, std::uint16_t topic, std::int64_t from, std::int64_t to) override {
+    probe->add_input_lost(topic, static_cast<std::uint64_t>(to - from));
+  }
+
   void on_batch(streams::record_batch&& batch) override {
     caf::actor target;
     {

@@ -87,7 +87,7 @@ void read(const YAML::Node& node, const std::string& key, const std::string& pat
 }
 
 /// One scalar key of a section and where it goes.
-using field_ptr = std::variant<int*, std::int64_t*, std::size_t*, double*>;
+using field_ptr = std::variant<int*, std::int64_t*, std::size_t*, double*, bool*>;
 using section_fields = std::vector<std::pair<const char*, field_ptr>>;
 
 /// Reads the mapping `node` at `path` whose keys are exactly `fields` (each optional).
@@ -257,7 +257,10 @@ void parse(const YAML::Node& root, app_config& c) {
   if (rules && rules["anomalies"]) {
     const auto an = rules["anomalies"];
     auto& a = c.anomalies;
-    check_keys(an, "rules.anomalies", {"bot", "demand", "traffic", "price", "cart_quantity"});
+    check_keys(an, "rules.anomalies",
+               {"bot", "demand", "demand_units", "traffic", "price", "cart_quantity"});
+    read_section(an["demand_units"], "rules.anomalies.demand_units",
+                 {{"cart_adds", &a.demand_units.cart_adds}, {"orders", &a.demand_units.orders}});
     read_section(an["bot"], "rules.anomalies.bot",
                  {{"window_ms", &a.bot.window_ms},
                   {"absolute_limit", &a.bot.absolute_limit},
@@ -292,11 +295,11 @@ void parse(const YAML::Node& root, app_config& c) {
   if (rules && rules["shipments"]) {
     const auto sh = rules["shipments"];
     const std::string p = "rules.shipments.";
-    check_keys(
-        sh, "rules.shipments",
-        {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
-         "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files", "max_held_scans",
-         "retention_ms", "open_retention_ms", "lane_max_samples", "late_after_ms"});
+    check_keys(sh, "rules.shipments",
+               {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
+                "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files",
+                "max_held_scans", "retention_ms", "open_retention_ms", "lane_max_samples",
+                "late_after_ms", "fulfilment_stall_ms"});
     read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
     read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
     read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
@@ -306,6 +309,7 @@ void parse(const YAML::Node& root, app_config& c) {
     read(sh, "max_held_scans", p, c.shipments.max_held_scans);
     read(sh, "retention_ms", p, c.shipments.retention_ms);
     read(sh, "open_retention_ms", p, c.shipments.open_retention_ms);
+    read(sh, "fulfilment_stall_ms", p, c.shipments.fulfilment_stall_ms);
     read(sh, "lane_max_samples", p, c.shipments.lane_max_samples);
     read(sh, "late_after_ms", p, c.shipments.late_after_ms);
     if (const auto notify = sh["notify_on"]) {
@@ -587,6 +591,8 @@ void check(const app_config& c) {
   if (c.shipments.open_retention_ms < c.shipments.retention_ms)
     fail("rules.shipments.open_retention_ms", "must be at least rules.shipments.retention_ms");
   if (c.shipments.late_after_ms < 0) fail("rules.shipments.late_after_ms", "must be >= 0");
+  if (c.shipments.fulfilment_stall_ms < 0)
+    fail("rules.shipments.fulfilment_stall_ms", "must be >= 0 (0 = never)");
   if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
   if (c.availability_bootstrap_timeout_ms < 0)
     fail("availability_bootstrap_timeout_ms", "must be >= 0");

@@ -41,6 +41,12 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                             "Input records on another partition than Kafka's default (murmur2) "
                             "partitioner gives their key: produced with another partitioner")
                         .Register(*registry_);
+  auto& lost = BuildCounter()
+                   .Name("herald_input_lost_records_total")
+                   .Help(
+                       "Input records deleted by their topic's retention before Herald read them "
+                       "(it was down or behind for longer than retention.ms)")
+                   .Register(*registry_);
   dlq_truncated_ = &BuildCounter()
                         .Name("herald_dlq_truncated_total")
                         .Help("Dead letters cut to task.dlq_max_bytes (header herald.truncated)")
@@ -82,6 +88,7 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
     late_.push_back(&late.Add({{"topic", t}}));
     duplicates_.push_back(&duplicates.Add({{"topic", t}}));
     misrouted_.push_back(&misrouted.Add({{"topic", t}}));
+    input_lost_.push_back(&lost.Add({{"topic", t}}));
     waiting_.push_back(&waiting.Add({{"topic", t}}));
     lateness_.push_back(
         &lateness.Add({{"topic", t}}, Histogram::BucketBoundaries(lateness_bounds)));
@@ -242,6 +249,9 @@ void metrics::add_late(std::size_t topic, std::uint64_t n) {
 }
 void metrics::add_duplicates(std::size_t topic, std::uint64_t n) {
   if (n != 0) duplicates_[topic]->Increment(static_cast<double>(n));
+}
+void metrics::add_input_lost(std::size_t topic, std::uint64_t n) {
+  if (n != 0 && topic < input_lost_.size()) input_lost_[topic]->Increment(static_cast<double>(n));
 }
 void metrics::add_dlq_truncated() {
   dlq_truncated_->Increment();

@@ -15,9 +15,11 @@ namespace {
 constexpr char inventory_tag = 'i';
 constexpr char view_demand_tag = 'v';
 constexpr char cart_demand_tag = 'a';
+constexpr char order_demand_tag = 'o';
 // Detector state kinds in the detectors store.
 constexpr char view_demand_prefix = 'v';
 constexpr char cart_demand_prefix = 'a';
+constexpr char order_demand_prefix = 'o';
 constexpr char price_prefix = 'p';
 constexpr char quantity_prefix = 'q';
 
@@ -33,17 +35,22 @@ class sku_processor final : public task_processor,
                      view_demand_prefix),
         cart_demand_(host.state(), state::store::detectors, config_.state.cache_entries,
                      cart_demand_prefix),
+        order_demand_(host.state(), state::store::detectors, config_.state.cache_entries,
+                      order_demand_prefix),
         prices_(host.state(), state::store::detectors, config_.state.cache_entries, price_prefix),
         quantities_(host.state(), state::store::detectors, config_.state.cache_entries,
                     quantity_prefix),
         rule_(config_.inventory),
         view_demand_rule_(config_.anomalies.demand, "demand_spike", "sku", "view"),
-        cart_demand_rule_(config_.anomalies.demand, "demand_spike", "sku", "cart_add"),
+        cart_demand_rule_(config_.anomalies.demand, "demand_spike", "sku",
+                          config_.anomalies.demand_units.cart_adds ? "units_added" : "cart_add"),
+        order_demand_rule_(config_.anomalies.demand, "demand_spike", "sku", "units_ordered"),
         price_rule_(config_.anomalies.price),
         quantity_rule_(config_.anomalies.cart_quantity),
         timers_(host.timers(inventory_tag)),
         view_demand_timers_(host.timers(view_demand_tag)),
-        cart_demand_timers_(host.timers(cart_demand_tag)) {}
+        cart_demand_timers_(host.timers(cart_demand_tag)),
+        order_demand_timers_(host.timers(order_demand_tag)) {}
 
   // A SKU task's inputs interleave the signals of every customer partition, in no useful
   // order, with the SKU's stock levels: the task applies them in event-time order (it defers
@@ -80,6 +87,10 @@ class sku_processor final : public task_processor,
     using kind = rules::sku_signal::kind;
     if (signal_.type != kind::view && signal_.type != kind::cart_add) {
       rule_.on_signal(signal_, skus_, timers_, *this);
+      if (signal_.type == kind::sold && config_.anomalies.demand_units.orders &&
+          order_demand_rule_.observe(signal_.sku, signal_.ts_ms, order_demand_, *this,
+                                     signal_.quantity))
+        close_when_due(order_demand_rule_, order_demand_, order_demand_timers_);
       return;
     }
     // The detectors judge the customer's original event, as re-keyed here.
@@ -96,13 +107,10 @@ class sku_processor final : public task_processor,
     const bool view = signal_.type == kind::view;
     auto& rule = view ? view_demand_rule_ : cart_demand_rule_;
     auto& demand = view ? view_demand_ : cart_demand_;
-    rule.observe(signal_.sku, signal_.ts_ms, demand, *this);
-    // Once the open bucket has the volume to be flagged, close it when the watermark passes
-    // its end rather than on the SKU's next event (which may be long after the spike).
-    if (const rules::demand_state* d = demand.find(signal_.sku);
-        d != nullptr && d->count == rule.config().min_volume)
-      (view ? view_demand_timers_ : cart_demand_timers_)
-          .schedule(rule.closes_at(*d), signal_.sku, {});
+    const std::int64_t weight =
+        !view && config_.anomalies.demand_units.cart_adds ? signal_.quantity : 1;
+    if (rule.observe(signal_.sku, signal_.ts_ms, demand, *this, weight))
+      close_when_due(rule, demand, view ? view_demand_timers_ : cart_demand_timers_);
     if (view)
       price_rule_.on_event(event_, prices_, *this);
     else
@@ -117,17 +125,29 @@ class sku_processor final : public task_processor,
       view_demand_rule_.advance(key, fire_ms, view_demand_, *this);
     else if (tag == cart_demand_tag)
       cart_demand_rule_.advance(key, fire_ms, cart_demand_, *this);
+    else if (tag == order_demand_tag)
+      order_demand_rule_.advance(key, fire_ms, order_demand_, *this);
   }
 
   void flush() override {
     skus_.flush();
     view_demand_.flush();
     cart_demand_.flush();
+    order_demand_.flush();
     prices_.flush();
     quantities_.flush();
   }
 
  private:
+  // Once the open bucket has the volume to be flagged, it closes when the watermark passes
+  // its end rather than on the SKU's next event (which may be long after the spike).
+  void close_when_due(const rules::demand_spike_detector& rule,
+                      detail::cache_state<rules::demand_state>& demand,
+                      rules::timer_service& timers) {
+    if (const rules::demand_state* d = demand.find(signal_.sku))
+      timers.schedule(rule.closes_at(*d), signal_.sku, {});
+  }
+
   void emit(schemas::back_in_stock&& msg) override {
     buffer_.clear();
     schemas::encode(msg, buffer_);
@@ -151,17 +171,20 @@ class sku_processor final : public task_processor,
   detail::cache_state<rules::sku_state> skus_;
   detail::cache_state<rules::demand_state> view_demand_;
   detail::cache_state<rules::demand_state> cart_demand_;
+  detail::cache_state<rules::demand_state> order_demand_;
   detail::cache_state<rules::price_state> prices_;
   detail::cache_state<rules::cart_quantity_state> quantities_;
   rules::inventory_operator rule_;
   rules::demand_spike_detector view_demand_rule_;
   rules::demand_spike_detector cart_demand_rule_;
+  rules::demand_spike_detector order_demand_rule_;
   rules::price_detector price_rule_;
   rules::cart_quantity_detector quantity_rule_;
   schemas::event event_;
   rules::timer_service& timers_;
   rules::timer_service& view_demand_timers_;
   rules::timer_service& cart_demand_timers_;
+  rules::timer_service& order_demand_timers_;
   rules::sku_signal signal_;
   std::string buffer_;
 };

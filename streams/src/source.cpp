@@ -1,5 +1,6 @@
 #include "herald/streams/source.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <unordered_map>
@@ -101,6 +102,30 @@ void source::stop() {
   rd_kafka_consumer_close(rk_);
 }
 
+void source::check_first(state::task_id task, int idx, std::int64_t offset, std::int64_t expected) {
+  if (offset == expected) return;
+  const std::string& topic = topics_[static_cast<std::size_t>(idx)].name;
+  std::int64_t lo = -1, hi = -1;
+  if (rd_kafka_get_watermark_offsets(rk_, topic.c_str(), task.partition, &lo, &hi) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR)
+    lo = -1;
+  if (offset > expected && lo > expected) {
+    // The stored position fell off the log: librdkafka reset to its start.
+    const std::int64_t to = std::min(offset, lo);
+    spdlog::error(
+        "{} [{}]: records {} to {} were deleted by the topic's retention before Herald read "
+        "them ({} records lost; Herald was down or behind for longer than retention.ms). "
+        "Processing goes on from offset {}",
+        topic, task.partition, expected, to - 1, to - expected, offset);
+    listener_->on_lost(task, static_cast<std::uint16_t>(idx), expected, to);
+  } else if (offset < expected) {
+    spdlog::error(
+        "{} [{}]: resumed at offset {} but the partition's first record is at {}: the topic "
+        "was re-created or truncated, records from {} on are read again",
+        topic, task.partition, expected, offset, offset);
+  }
+}
+
 int source::topic_index(const char* name) const {
   for (std::size_t i = 0; i < topics_.size(); ++i)
     if (topics_[i].name == name) return static_cast<int>(i);
@@ -146,7 +171,12 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       if (idx < 0) continue;
       if (auto off = listener_->resume_offset({topics_[idx].fam, p.partition}, p.topic))
         p.offset = *off;
-      // Where the partition resumes: its lag until the first fetch moves the position.
+      // Where the partition resumes: its lag until the first fetch moves the position, and
+      // where its first record must be (records before it may have gone to retention).
+      if (p.offset >= 0)
+        expect_first_[{idx, p.partition}] = p.offset;
+      else
+        expect_first_.erase({idx, p.partition});
       std::lock_guard<std::mutex> lock(commit_mutex_);
       start_offsets_[{idx, p.partition}] = p.offset;
     }
@@ -217,6 +247,10 @@ void source::run() {
       const int idx = it->second;
       if (idx >= 0) {
         const state::task_id task{topics_[idx].fam, m->partition};
+        if (auto e = expect_first_.find({idx, m->partition}); e != expect_first_.end()) {
+          check_first(task, idx, m->offset, e->second);
+          expect_first_.erase(e);
+        }
         auto& batch = batches[task];
         batch.task = task;
         batch.polled_at_ns = now_ns;

@@ -292,6 +292,32 @@ TEST(DemandSpikeTest, FlagsSpikeWithExactFields) {
             schemas::make_id("demand_spike", "sku:s1", std::to_string(base + 10 * bucket)));
 }
 
+TEST(DemandSpikeTest, OneOrderLineOfThousandsOfUnitsIsASpikeInUnits) {
+  // Orders of a few units each bucket, then one line of 2 880 units: one event, but a spike
+  // in the units ordered (the "units_ordered" signal weighs each line by its quantity).
+  demand_spike_detector d({}, "demand_spike", "sku", "units_ordered");
+  fake_state<demand_state> st;
+  recorded_effects fx;
+  for (int b = 0; b < 6; ++b)
+    for (int i = 0; i < 5; ++i) (void)d.observe("s1", base + b * bucket + i, st, fx, 6);
+  EXPECT_TRUE(fx.flags.empty()) << "30 units a bucket";
+  EXPECT_TRUE(d.observe("s1", base + 6 * bucket, st, fx, 2880)) << "min_volume reached at once";
+  d.advance("s1", base + 7 * bucket, st, fx);
+  ASSERT_EQ(fx.flags.size(), 1u);
+  EXPECT_NE(fx.flags[0].evidence_json.find(R"({"signal":"units_ordered","count":2880,"mean":30,)"),
+            std::string::npos)
+      << fx.flags[0].evidence_json;
+  // Counted in events, the same line would have been one event: no flag.
+  demand_spike_detector events;
+  fake_state<demand_state> st2;
+  recorded_effects fx2;
+  for (int b = 0; b < 6; ++b)
+    for (int i = 0; i < 5; ++i) (void)events.observe("s1", base + b * bucket + i, st2, fx2);
+  (void)events.observe("s1", base + 6 * bucket, st2, fx2);
+  events.advance("s1", base + 7 * bucket, st2, fx2);
+  EXPECT_TRUE(fx2.flags.empty());
+}
+
 TEST(DemandSpikeTest, SpikeFlaggedByTheNextEventToo) {
   demand_spike_detector d;
   fake_state<demand_state> st;

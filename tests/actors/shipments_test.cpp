@@ -415,11 +415,37 @@ TEST(ShipmentTest, LaneNeedsMinSamplesBeforeItIsUsed) {
   harness h;
   for (int i = 0; i < 19; ++i) h.delivered_after("old-" + std::to_string(i), t0, 48 * hour);
   h.created(t0 + 10 * day, "new");
+  h.scan(t0 + 10 * day, "picked_up", std::nullopt, "new");  // stuck counts from the pickup
   EXPECT_EQ(h.state("new").deadline_ms, t0 + 15 * day);
   EXPECT_EQ(h.timer_times('s', "new"), (times{t0 + 14 * day + 1}));
 }
 
 // ---- stuck shipments ------------------------------------------------------------------------
+
+TEST(ShipmentTest, NotPickedUpThreeDaysAfterCreationIsAStalledFulfilmentOnce) {
+  harness h;
+  h.created(t0, "shp-1", t0 + 30 * day);
+  h.created(t0, "shp-2", t0 + 30 * day);
+  h.scan(t0 + 2 * day, "picked_up", std::nullopt, "shp-2");  // handed over in time
+  h.advance(t0 + 20 * day);
+  std::vector<schemas::anomaly_flag> stalled, stuck;
+  for (const auto& f : h.fx.flags) (f.kind == "fulfilment_stalled" ? stalled : stuck).push_back(f);
+  ASSERT_EQ(stalled.size(), 1u);
+  const auto& f = stalled[0];
+  EXPECT_EQ(f.entity_id, "shp-1");
+  EXPECT_EQ(f.ts_ms, t0 + 3 * day);
+  EXPECT_DOUBLE_EQ(f.threshold, 3.0);  // days, as the score
+  EXPECT_DOUBLE_EQ(f.score, 3.0);
+  EXPECT_EQ(f.evidence_json,
+            "{\"carrier\":\"UPS\",\"status\":\"info_received\",\"order_id\":"
+            "\"ord-shp-1\",\"created_ms\":" +
+                std::to_string(t0) + "}");
+  // Never picked up: no shipment_stuck for it (the parcel has not left); shp-2 went quiet
+  // after its pickup and is stuck.
+  for (const auto& x : stuck) EXPECT_EQ(x.entity_id, "shp-2") << x.kind;
+  EXPECT_TRUE(std::none_of(h.fx.notes.begin(), h.fx.notes.end(),
+                           [](const auto& n) { return n.shipment_id == "shp-1" && !n.delayed; }));
+}
 
 TEST(ShipmentTest, StuckFlagWithDefaultThreshold) {
   harness h;
@@ -499,6 +525,7 @@ TEST(ShipmentTest, LateFlagCanBeTurnedOff) {
 TEST(ShipmentTest, ScansPushTheStuckFlagOut) {
   harness h;
   h.created(t0, "shp-1", t0 + 30 * day);
+  h.scan(t0 + hour, "picked_up");
   h.scan(t0 + 3 * day, "in_transit");
   h.scan(t0 + 6 * day, "in_transit");  // a repeated status is still a sign of life
   h.advance(t0 + 10 * day);
@@ -539,6 +566,7 @@ TEST(ShipmentTest, StuckFlagsAreRateLimitedPerShipment) {
   cfg.stuck_default_ms = 6 * hour;
   harness h(cfg);
   h.created(t0, "shp-1", t0 + 30 * day);
+  h.scan(t0, "picked_up");
   h.advance(t0 + 7 * hour);
   EXPECT_EQ(h.flag_times(), (times{t0 + 6 * hour + 1}));
   h.scan(t0 + 7 * hour, "picked_up");
@@ -562,10 +590,11 @@ TEST(ShipmentTest, TimersOfOneShipmentDueTogetherBothFire) {
   cfg.default_transit_ms = cfg.stuck_default_ms + 1;
   harness h(cfg);
   h.created(t0);
+  h.scan(t0, "picked_up");
   EXPECT_EQ(h.timer_times('d'), (times{t0 + 4 * day + 1}));
   EXPECT_EQ(h.timer_times('s'), (times{t0 + 4 * day + 1}));
   h.advance(t0 + 4 * day + 1);
-  EXPECT_EQ(h.statuses(), (strings{"delayed:info_received"}));
+  EXPECT_EQ(h.statuses(), (strings{"picked_up", "delayed:picked_up"}));
   EXPECT_EQ(h.flag_times(), (times{t0 + 4 * day + 1}));
 }
 
@@ -745,6 +774,8 @@ shipment_state sample_state() {
   s.stuck_timer_ms = t0 + hour + 4 * day;
   s.hold_timer_ms = -5;
   s.purge_timer_ms = t0 + 31 * day;
+  s.stall_flagged = true;
+  s.stall_timer_ms = t0 + 3 * day;
   return s;
 }
 
@@ -765,20 +796,29 @@ TEST(ShipmentTest, StateRoundTripsAndRejectsBadBytes) {
     EXPECT_FALSE(shipment_state::decode(bytes.substr(0, n), back)) << "prefix " << n;
   EXPECT_FALSE(shipment_state::decode(bytes + 'x', back));
   std::string bad = bytes;
-  bad[0] = 3;  // version
+  bad[0] = 4;  // version
   EXPECT_FALSE(shipment_state::decode(bad, back));
-  // Version 1 (before shipment_late) has no late fields: they read as 0.
-  shipment_state v1 = s;
+  // Version 2 (before fulfilment_stalled) has no stall timer: it reads as 0.
+  shipment_state v2 = s;
+  v2.stall_timer_ms = 0;
+  std::string v2_bytes;
+  v2.encode(v2_bytes);
+  v2_bytes.resize(v2_bytes.size() - 1);  // one zero varint
+  v2_bytes[0] = 2;
+  ASSERT_TRUE(shipment_state::decode(v2_bytes, back));
+  EXPECT_EQ(back, v2);
+  // Version 1 (before shipment_late) has no late fields either.
+  shipment_state v1 = v2;
   v1.late_flagged_ms = 0;
   v1.late_timer_ms = 0;
   std::string v1_bytes;
   v1.encode(v1_bytes);
-  v1_bytes.resize(v1_bytes.size() - 2);  // two zero varints
+  v1_bytes.resize(v1_bytes.size() - 3);  // three zero varints
   v1_bytes[0] = 1;
   ASSERT_TRUE(shipment_state::decode(v1_bytes, back));
   EXPECT_EQ(back, v1);
   bad = bytes;
-  bad[1] = 2;  // unknown flag
+  bad[1] = 4;  // unknown flag
   EXPECT_FALSE(shipment_state::decode(bad, back));
   // The status byte follows the five strings and created_ms.
   const std::size_t status_at = 2 + 6 + 7 + 4 + 6 + 6 + 6;

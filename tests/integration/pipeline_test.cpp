@@ -3,6 +3,7 @@
 // /metrics endpoint agrees with the scenario.
 
 #include <map>
+#include <random>
 #include <set>
 
 #include <fmt/format.h>
@@ -417,6 +418,54 @@ TEST(PipelineTest, ARestartThatFindsNothingNewHasNoLag) {
   ASSERT_EQ(app.start(), "");
   ASSERT_TRUE(wait_for([&] { return app.consumer_lag() >= 0; })) << "lag known";
   EXPECT_EQ(app.consumer_lag(), 0);
+  app.stop();
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// Herald is down while the topic's retention deletes records it had not read: it says so
+// (metric and error log) and goes on from the log's start.
+TEST(PipelineTest, RecordsDeletedByRetentionBeforeTheyWereReadAreCountedLost) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  constexpr std::int64_t t0 = 1'700'000'000'000;
+  std::mt19937_64 rng(7);
+  auto checkout = [&](int i) {
+    std::string pad(2000, ' ');  // incompressible: the producer compresses with lz4
+    for (auto& c : pad) c = static_cast<char>('a' + rng() % 26);
+    kafka.produce(
+        "shop.carts", "ann",
+        fmt::format(
+            R"({{"type":"checkout_started","event_id":"e{}","ts":{},"customer_id":"ann","cart_id":"k","pad":"{}"}})",
+            i, t0 + i, pad));
+  };
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    for (int i = 0; i < 3; ++i) checkout(i);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 3; }));
+    app.stop();
+  }
+  // While it is down, the partition outgrows its retention (the mock cluster keeps about
+  // 5 MiB a partition): its oldest records go.
+  constexpr int more = 4000;
+  for (int i = 3; i < 3 + more; ++i) checkout(i);
+  kafka.flush();
+  const auto log = kafka.read("shop.carts");
+  ASSERT_FALSE(log.empty());
+  const std::int64_t start = log.front().offset;
+  ASSERT_GT(start, 3) << "records went to retention";
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  ASSERT_TRUE(wait_for([&] { return read_inputs(app) == static_cast<std::uint64_t>(log.size()); }));
+  EXPECT_EQ(metric_value(http_get(app.metrics_port(), "/metrics"),
+                         "herald_input_lost_records_total", R"(topic="shop.carts")"),
+            static_cast<double>(start - 3));
   app.stop();
 }
 

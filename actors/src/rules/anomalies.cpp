@@ -372,8 +372,9 @@ void demand_spike_detector::on_event(const schemas::event& ev, keyed_state<deman
   observe(ev.sku, ev.ts_ms, states, effects);
 }
 
-void demand_spike_detector::observe(std::string_view key, std::int64_t ts_ms,
-                                    keyed_state<demand_state>& states, anomaly_effects& effects) {
+bool demand_spike_detector::observe(std::string_view key, std::int64_t ts_ms,
+                                    keyed_state<demand_state>& states, anomaly_effects& effects,
+                                    std::int64_t weight) {
   demand_state& s = states.get_or_create(key);
   const std::int64_t bucket = config_.bucket_ms;
   if (!s.started) {
@@ -382,10 +383,12 @@ void demand_spike_detector::observe(std::string_view key, std::int64_t ts_ms,
   }
   // Closed buckets are final: an event of one (late beyond the watermark its task closed it
   // on) is counted by the task as late and left out, never added to another bucket.
-  if (ts_ms < s.bucket_start_ms) return;
+  if (ts_ms < s.bucket_start_ms || weight <= 0) return false;
   close_until(key, s, ts_ms, effects);
-  ++s.count;
+  const bool below = s.count < config_.min_volume;
+  s.count += weight;
   states.mark_dirty(key);
+  return below && s.count >= config_.min_volume;
 }
 
 void demand_spike_detector::advance(std::string_view key, std::int64_t now_ms,

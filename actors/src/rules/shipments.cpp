@@ -10,8 +10,9 @@
 namespace herald::rules {
 namespace {
 
-// v2 adds the shipment_late flag and timer; v1 is still read.
-constexpr std::uint8_t shipment_state_version = 2;
+// v2 adds the shipment_late flag and timer, v3 the fulfilment_stalled flag and timer; v1 and
+// v2 are still read.
+constexpr std::uint8_t shipment_state_version = 3;
 constexpr std::uint8_t lane_stats_version = 1;
 constexpr char key_separator = '\x1f';
 // Timer kinds: the payload, and the suffix of the timer key.
@@ -20,9 +21,11 @@ constexpr char stuck_timer = 's';
 constexpr char hold_timer = 'h';
 constexpr char purge_timer = 'p';
 constexpr char late_timer = 'l';
+constexpr char stall_timer = 'f';
 
 constexpr std::uint8_t flag_created = 1;
-constexpr std::uint8_t flag_all = flag_created;
+constexpr std::uint8_t flag_stall_flagged = 2;
+constexpr std::uint8_t flag_all = flag_created | flag_stall_flagged;
 
 constexpr double hour_ms = static_cast<double>(shipment_config::hour_ms);
 
@@ -305,7 +308,8 @@ bool lane_stats::decode(std::string_view in, lane_stats& out) {
 void shipment_state::encode(std::string& out) const {
   state::byte_writer w(out);
   w.u8(shipment_state_version);
-  w.u8(created ? flag_created : 0);
+  w.u8(static_cast<std::uint8_t>((created ? flag_created : 0) |
+                                 (stall_flagged ? flag_stall_flagged : 0)));
   w.str(order_id);
   w.str(customer_id);
   w.str(carrier);
@@ -334,17 +338,20 @@ void shipment_state::encode(std::string& out) const {
   w.svarint(purge_timer_ms);
   w.svarint(late_flagged_ms);
   w.svarint(late_timer_ms);
+  w.svarint(stall_timer_ms);
 }
 
 bool shipment_state::decode(std::string_view in, shipment_state& out) {
   state::byte_reader r(in);
   std::uint8_t version = 0, flags = 0, status = 0;
-  if (!r.u8(version) || (version != 1 && version != shipment_state_version) || !r.u8(flags) ||
+  if (!r.u8(version) || version < 1 || version > shipment_state_version || !r.u8(flags) ||
       (flags & ~flag_all) != 0)
     return false;
   out.late_flagged_ms = 0;
   out.late_timer_ms = 0;
+  out.stall_timer_ms = 0;
   out.created = (flags & flag_created) != 0;
+  out.stall_flagged = (flags & flag_stall_flagged) != 0;
   if (!r.str(out.order_id) || !r.str(out.customer_id) || !r.str(out.carrier) ||
       !r.str(out.origin) || !r.str(out.destination) || !r.integer(out.created_ms) ||
       !r.u8(status) || status >= shipment_status_count)
@@ -375,7 +382,7 @@ bool shipment_state::decode(std::string_view in, shipment_state& out) {
   return r.integer(out.delay_timer_ms) && r.integer(out.stuck_timer_ms) &&
          r.integer(out.hold_timer_ms) && r.integer(out.purge_timer_ms) &&
          (version == 1 || (r.integer(out.late_flagged_ms) && r.integer(out.late_timer_ms))) &&
-         r.done();
+         (version < 3 || r.integer(out.stall_timer_ms)) && r.done();
 }
 
 // ---- operator -------------------------------------------------------------------------------
@@ -569,6 +576,11 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
       s->late_timer_ms = 0;
       late(id, *s, fire_ms, effects);
       break;
+    case stall_timer:
+      if (s->stall_timer_ms != fire_ms || !s->created) return;
+      s->stall_timer_ms = 0;
+      stalled(id, *s, fire_ms, effects);
+      break;
     case purge_timer:
       if (s->purge_timer_ms != fire_ms || !s->created) return;
       s->purge_timer_ms = 0;
@@ -579,6 +591,7 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
         set_timer(id, delay_timer, s->delay_timer_ms, 0, timers);
         set_timer(id, stuck_timer, s->stuck_timer_ms, 0, timers);
         set_timer(id, late_timer, s->late_timer_ms, 0, timers);
+        set_timer(id, stall_timer, s->stall_timer_ms, 0, timers);
         shipments.erase(id);
         return;
       }
@@ -656,9 +669,31 @@ void shipment_operator::late(std::string_view id, shipment_state& s, std::int64_
   s.late_flagged_ms = s.deadline_ms;
 }
 
+void shipment_operator::stalled(std::string_view id, shipment_state& s, std::int64_t now,
+                                shipment_effects& effects) const {
+  if (s.stall_flagged || s.status != shipment_status::info_received) return;
+  auto flag = shipment_flag("fulfilment_stalled", id, s.created_ms, now, s);
+  flag.score = static_cast<double>(now - s.created_ms) / shipment_config::day_ms;  // days waiting
+  flag.threshold = static_cast<double>(config_.fulfilment_stall_ms) / shipment_config::day_ms;
+  flag.window_ms = config_.fulfilment_stall_ms;
+  std::string& e = flag.evidence_json;
+  e += ",\"order_id\":";
+  schemas::append_json_string(e, s.order_id);
+  e += ",\"created_ms\":" + std::to_string(s.created_ms) + "}";
+  effects.emit(std::move(flag));
+  s.stall_flagged = true;
+}
+
 void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
                             timer_service& timers) const {
   const bool done = is_final(s.status);
+  // Not picked up yet: the shop has not handed the parcel over (merchant-facing, once).
+  const bool waiting = s.status == shipment_status::info_received;
+  set_timer(id, stall_timer, s.stall_timer_ms,
+            waiting && !s.stall_flagged && config_.fulfilment_stall_ms > 0
+                ? s.created_ms + config_.fulfilment_stall_ms
+                : 0,
+            timers);
   set_timer(id, delay_timer, s.delay_timer_ms,
             !done && s.delay_notified_ms != s.deadline_ms ? s.deadline_ms : 0, timers);
   // One shipment_late per deadline: a revised estimate re-arms it for the new date.
@@ -671,7 +706,8 @@ void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<
   std::int64_t stuck_at = 0;
   // One flag per quiet spell: after a flag, only a new scan re-arms.
   const bool flagged_spell = s.flagged_ms != 0 && s.flagged_scan_ms == s.last_scan_ms;
-  if (!done && !flagged_spell) {
+  // Before pickup the parcel has not left: fulfilment_stalled, not shipment_stuck.
+  if (!done && !flagged_spell && !waiting) {
     s.stuck_threshold_ms = stuck_threshold_ms(lane_of(s, lanes));
     stuck_at = s.last_scan_ms + s.stuck_threshold_ms + 1;  // quiet for longer than the threshold
     // The rate limit defers the flag rather than dropping it, so a shipment that goes quiet

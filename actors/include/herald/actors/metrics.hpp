@@ -38,9 +38,9 @@ inline constexpr std::size_t event_result_count = 2;
 inline constexpr std::size_t decode_code_count = 9;
 
 /// The anomaly kinds counted by herald_anomalies_total{kind} (any other counts as "other").
-inline constexpr std::array<std::string_view, 7> anomaly_kinds = {
+inline constexpr std::array<std::string_view, 8> anomaly_kinds = {
     "bot_click_rate", "demand_spike",   "traffic_spike", "price_anomaly",
-    "cart_quantity",  "shipment_stuck", "shipment_late"};
+    "cart_quantity",  "shipment_stuck", "shipment_late", "fulfilment_stalled"};
 
 class metrics {
  public:
@@ -65,6 +65,8 @@ class metrics {
   void add_late(std::size_t topic, std::uint64_t n);
   /// Records of `topic` not applied: their event id was applied already (task.dedup_window_ms).
   void add_duplicates(std::size_t topic, std::uint64_t n);
+  /// Records of `topic` deleted by its retention before they were read.
+  void add_input_lost(std::size_t topic, std::uint64_t n);
   /// Records of `topic` on another partition than Kafka's default partitioner gives their key.
   /// True the first time any is counted for `topic` (so it is logged once per process).
   bool add_misrouted(std::size_t topic, std::uint64_t n);
@@ -133,6 +135,7 @@ class metrics {
   std::vector<prometheus::Counter*> late_;
   std::vector<prometheus::Counter*> duplicates_;
   std::vector<prometheus::Counter*> misrouted_;
+  std::vector<prometheus::Counter*> input_lost_;
   std::unique_ptr<std::atomic<bool>[]> misrouted_seen_;
   prometheus::Gauge* dedup_ids_ = nullptr;
   prometheus::Counter* dedup_evicted_ = nullptr;

@@ -67,6 +67,10 @@ class source_listener {
   virtual void on_revoked(const std::vector<state::task_id>& tasks) = 0;
   /// Records for one task. Ownership moves to the listener.
   virtual void on_batch(record_batch&& batch) = 0;
+  /// Records [from, to) of `topic`'s partition of `task` were deleted by the topic's retention
+  /// before they were read: the partition resumed at `from`, its log now starts at `to`.
+  virtual void on_lost(state::task_id /*task*/, std::uint16_t /*topic*/, std::int64_t /*from*/,
+                       std::int64_t /*to*/) {}
 };
 
 class source {
@@ -129,6 +133,9 @@ class source {
   [[nodiscard]] rd_kafka_topic_partition_list_t* partitions_of(state::task_id task) const;
   [[nodiscard]] std::int64_t in_flight_of(const task_flow& flow) const;
   [[nodiscard]] int topic_index(const char* name) const;
+  // The first record of a partition after its assignment is at `offset`, where `expected`
+  // was stored: reports records lost to retention (or a re-created topic).
+  void check_first(state::task_id task, int idx, std::int64_t offset, std::int64_t expected);
 
   source_config config_;
   source_listener* listener_ = nullptr;
@@ -146,6 +153,9 @@ class source {
   // Per (topic index, partition): the offset the partition resumed from at its assignment
   // (negative: librdkafka's logical start). Guarded by commit_mutex_.
   std::map<std::pair<int, std::int32_t>, std::int64_t> start_offsets_;
+  // Per (topic index, partition) assigned with a stored offset and not fetched from since:
+  // where its first record must be. Poll thread only.
+  std::map<std::pair<int, std::int32_t>, std::int64_t> expect_first_;
   std::atomic<bool> stop_{false};
   bool closed_ = false;
   std::thread thread_;

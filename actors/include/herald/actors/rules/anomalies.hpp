@@ -95,9 +95,21 @@ struct cart_quantity_config {
 };
 
 /// All anomaly detectors' configuration.
+/// Demand counted in units as well as in events: one order line of 2 880 units is a spike in
+/// demand even as one event.
+struct demand_units_config {
+  /// The cart-add detector counts units added (quantity) rather than cart-add events.
+  /// Default: false.
+  bool cart_adds = false;
+  /// A demand detector per SKU over units ordered (order lines' quantities; signal
+  /// "units_ordered", `demand`'s settings with min_volume in units). Default: true.
+  bool orders = true;
+};
+
 struct anomaly_config {
   bot_config bot;
-  demand_config demand;   ///< per SKU, views and cart adds separately
+  demand_config demand;  ///< per SKU, views and cart adds separately
+  demand_units_config demand_units;
   demand_config traffic;  ///< per input partition, all events
   price_config price;
   cart_quantity_config cart_quantity;
@@ -257,9 +269,11 @@ class demand_spike_detector {
   /// product_view and cart_item_added count towards their SKU; other events are ignored.
   void on_event(const schemas::event& ev, keyed_state<demand_state>& states,
                 anomaly_effects& effects);
-  /// One event of `key` at `ts_ms` (closes the open bucket when `ts_ms` is past its end).
-  void observe(std::string_view key, std::int64_t ts_ms, keyed_state<demand_state>& states,
-               anomaly_effects& effects);
+  /// One event of `key` at `ts_ms`, counting `weight` (1, or its units) (closes the open
+  /// bucket when `ts_ms` is past its end). True when this made the open bucket reach
+  /// min_volume (the caller may then schedule its close, `closes_at`).
+  bool observe(std::string_view key, std::int64_t ts_ms, keyed_state<demand_state>& states,
+               anomaly_effects& effects, std::int64_t weight = 1);
   /// Closes the buckets of `key` that ended at or before `now_ms` (a watermark or timer), so
   /// a spike is flagged without waiting for the key's next event.
   void advance(std::string_view key, std::int64_t now_ms, keyed_state<demand_state>& states,

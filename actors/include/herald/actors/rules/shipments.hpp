@@ -10,6 +10,9 @@
 /// carrier, origin and destination) gives a `shipment_stuck` anomaly, at most one per
 /// `anomaly_min_interval_ms`. Still undelivered `late_after_ms` past its deadline gives one
 /// `shipment_late` anomaly per deadline (for the merchant: the customer had delivery_delayed).
+/// Created but not picked up by the carrier `fulfilment_stall_ms` after creation gives one
+/// `fulfilment_stalled` anomaly for the merchant (the parcel has not left: the shop's problem,
+/// not the carrier's, so no shipment_stuck before pickup).
 ///
 /// Scans may overtake their shipment_created (different producers): they are held in the
 /// shipment's state for `hold_unknown_ms` and applied in event-time order once it arrives.
@@ -107,6 +110,9 @@ struct shipment_config {
   /// A shipment still undelivered this long after its deadline is flagged shipment_late
   /// (0 = never). Default: 3 days.
   std::int64_t late_after_ms = 3 * day_ms;
+  /// A shipment the carrier has not picked up (still info_received) this long after its
+  /// creation is flagged fulfilment_stalled, once (0 = never). Default: 3 days.
+  std::int64_t fulfilment_stall_ms = 3 * day_ms;
   /// How long a delivered or returned shipment is kept after its last scan (absorbs late
   /// duplicates). Default: 30 days.
   std::int64_t retention_ms = 30 * day_ms;
@@ -147,6 +153,7 @@ struct shipment_state {
   std::int64_t flagged_ms = 0;          ///< last shipment_stuck flag, 0 = never
   std::int64_t flagged_scan_ms = 0;     ///< last_scan_ms at that flag (one flag per quiet spell)
   std::int64_t late_flagged_ms = 0;     ///< deadline a shipment_late was flagged for, 0 = none
+  bool stall_flagged = false;           ///< fulfilment_stalled flagged
   std::vector<held_scan> held;          ///< before creation only; (ts, event_id) order
   // Pending timers (0 = none): a firing that does not match is stale and ignored.
   std::int64_t delay_timer_ms = 0;
@@ -154,6 +161,7 @@ struct shipment_state {
   std::int64_t hold_timer_ms = 0;
   std::int64_t purge_timer_ms = 0;
   std::int64_t late_timer_ms = 0;
+  std::int64_t stall_timer_ms = 0;
 
   void encode(std::string& out) const;
   [[nodiscard]] static bool decode(std::string_view in, shipment_state& out);
@@ -240,6 +248,8 @@ class shipment_operator {
              shipment_effects& effects) const;
   void late(std::string_view id, shipment_state& s, std::int64_t now,
             shipment_effects& effects) const;
+  void stalled(std::string_view id, shipment_state& s, std::int64_t now,
+               shipment_effects& effects) const;
   void stuck(std::string_view id, shipment_state& s, std::int64_t now,
              keyed_state<lane_stats>& lanes, shipment_effects& effects) const;
   /// Brings the delay, stuck and purge timers in line with the state.
