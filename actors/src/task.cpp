@@ -17,6 +17,22 @@ namespace herald::actors {
 namespace {
 // A dead letter too large for Kafka keeps at most this much of its key.
 constexpr std::size_t max_dlq_key_bytes = 1024;
+
+// A detector sample (a view or cart add re-keyed by SKU, kept out of the outbox) Kafka did
+// not take is gone: counted (produced_records_total{result="failed"}, by the caller or here)
+// and logged, at most once a minute with the count since the last line.
+std::atomic<std::uint64_t> lost_samples{0};
+std::atomic<std::int64_t> lost_logged_ns{0};
+void note_lost_sample(const char* reason) {
+  lost_samples.fetch_add(1);
+  const std::int64_t now = streams::steady_now_ns();
+  std::int64_t last = lost_logged_ns.load();
+  if (now - last < 60'000'000'000LL || !lost_logged_ns.compare_exchange_strong(last, now)) return;
+  spdlog::warn(
+      "{} detector samples (views and cart adds re-keyed by SKU) not delivered since the last "
+      "report ({}): the SKU detectors miss them",
+      lost_samples.exchange(0), reason);
+}
 }  // namespace
 namespace {
 
@@ -617,11 +633,17 @@ void task::commit(std::int64_t wall_ms) {
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
   for (auto& rec : committed) produce(std::move(rec));
   metrics* probe = env_.probe;
-  for (const auto& rec : transient_)
-    if (!env_.sink->produce(
-            *rec.topic, rec.key, rec.value, {},
-            [probe](const streams::delivery_report& r) { probe->add_produced(r.ok); }))
+  for (const auto& rec : transient_) {
+    const auto queued = env_.sink->produce(*rec.topic, rec.key, rec.value, {},
+                                           [probe](const streams::delivery_report& r) {
+                                             probe->add_produced(r.ok);
+                                             if (!r.ok) note_lost_sample(r.reason);
+                                           });
+    if (!queued) {
       probe->add_produced(false);
+      note_lost_sample(queued.failure.reason);
+    }
+  }
   transient_.clear();
   publish_watermark();
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {

@@ -653,18 +653,31 @@ void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64
   s.flagged_scan_ms = s.last_scan_ms;
 }
 
+namespace {
+
+/// A flag scored in days since `since_ms` (also its trigger) against `threshold_ms`, with the
+/// order id in its evidence (the caller appends, then closes the object).
+schemas::anomaly_flag days_flag(std::string_view kind, std::string_view id, std::int64_t since_ms,
+                                std::int64_t now, std::int64_t threshold_ms,
+                                const shipment_state& s) {
+  auto flag = shipment_flag(kind, id, since_ms, now, s);
+  flag.score = static_cast<double>(now - since_ms) / shipment_config::day_ms;
+  flag.threshold = static_cast<double>(threshold_ms) / shipment_config::day_ms;
+  flag.window_ms = threshold_ms;
+  flag.evidence_json += ",\"order_id\":";
+  schemas::append_json_string(flag.evidence_json, s.order_id);
+  return flag;
+}
+
+}  // namespace
+
 void shipment_operator::late(std::string_view id, shipment_state& s, std::int64_t now,
                              shipment_effects& effects) const {
   if (is_final(s.status) || s.late_flagged_ms == s.deadline_ms) return;
-  auto flag = shipment_flag("shipment_late", id, s.deadline_ms, now, s);
-  flag.score = static_cast<double>(now - s.deadline_ms) / shipment_config::day_ms;  // days late
-  flag.threshold = static_cast<double>(config_.late_after_ms) / shipment_config::day_ms;
-  flag.window_ms = config_.late_after_ms;
-  std::string& e = flag.evidence_json;
-  e += ",\"order_id\":";
-  schemas::append_json_string(e, s.order_id);
-  e += ",\"deadline_ms\":" + std::to_string(s.deadline_ms) +
-       ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) + "}";
+  // Days late.
+  auto flag = days_flag("shipment_late", id, s.deadline_ms, now, config_.late_after_ms, s);
+  flag.evidence_json += ",\"deadline_ms\":" + std::to_string(s.deadline_ms) +
+                        ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) + "}";
   effects.emit(std::move(flag));
   s.late_flagged_ms = s.deadline_ms;
 }
@@ -672,14 +685,10 @@ void shipment_operator::late(std::string_view id, shipment_state& s, std::int64_
 void shipment_operator::stalled(std::string_view id, shipment_state& s, std::int64_t now,
                                 shipment_effects& effects) const {
   if (s.stall_flagged || s.status != shipment_status::info_received) return;
-  auto flag = shipment_flag("fulfilment_stalled", id, s.created_ms, now, s);
-  flag.score = static_cast<double>(now - s.created_ms) / shipment_config::day_ms;  // days waiting
-  flag.threshold = static_cast<double>(config_.fulfilment_stall_ms) / shipment_config::day_ms;
-  flag.window_ms = config_.fulfilment_stall_ms;
-  std::string& e = flag.evidence_json;
-  e += ",\"order_id\":";
-  schemas::append_json_string(e, s.order_id);
-  e += ",\"created_ms\":" + std::to_string(s.created_ms) + "}";
+  // Days waiting for the carrier.
+  auto flag =
+      days_flag("fulfilment_stalled", id, s.created_ms, now, config_.fulfilment_stall_ms, s);
+  flag.evidence_json += ",\"created_ms\":" + std::to_string(s.created_ms) + "}";
   effects.emit(std::move(flag));
   s.stall_flagged = true;
 }
