@@ -430,6 +430,7 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
     herald.stop();
     sum.processed = probe.input_events_total();
     sum.dead_letters = probe.events_total(event_result::dlq);
+    sum.repeats = probe.duplicates_total();
     using rt = metrics::restock_type;
     sum.messages = {{"cart_reminder", probe.reminders_total()},
                     {"back_in_stock", probe.restock_alerts_total(rt::back_in_stock)},

@@ -138,8 +138,8 @@ int main(int argc, char** argv) {
                              : herald::actors::rees46_events(replay_source, rows, error);
     herald::actors::replay_summary sum;
     if (error.empty()) sum = herald::actors::replay(records, replay_partitions, error);
-    fmt::print("replay: {} source rows, {} events, {} processed, {} dead letters\n", rows,
-               sum.events, sum.processed, sum.dead_letters);
+    fmt::print("replay: {} source rows, {} events, {} processed, {} dead letters, {} repeats\n",
+               rows, sum.events, sum.processed, sum.dead_letters, sum.repeats);
     for (const auto& [type, n] : sum.messages) fmt::print("  {:<18} {}\n", type, n);
     for (const auto& [kind, n] : sum.anomalies) fmt::print("  anomaly {:<18} {}\n", kind, n);
     // The flags themselves, a few per kind (the Olist replay has thousands of stuck shipments).

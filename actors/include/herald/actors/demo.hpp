@@ -48,6 +48,7 @@ struct replay_summary {
   std::uint64_t events = 0;     ///< input records produced
   std::uint64_t processed = 0;  ///< input records Herald processed
   std::uint64_t dead_letters = 0;
+  std::uint64_t repeats = 0;  ///< records not applied: their event_id was applied already
   /// Output messages by type (cart_reminder, back_in_stock, tracking_update, ...).
   std::map<std::string, std::uint64_t> messages;
   /// Anomaly flags by kind (the metrics).
