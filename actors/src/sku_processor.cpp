@@ -80,6 +80,7 @@ class sku_processor final : public task_processor,
     out.marker = false;
     out.ts_ms = signal_.ts_ms;
     out.event_id = signal_.event_id;
+    out.kind = static_cast<std::uint8_t>(signal_.type);
     return true;
   }
 

@@ -233,12 +233,14 @@ void task::check_route(const streams::record& rec) {
   if (streams::default_partition(rec.key, n) != id_.partition) ++counts_[rec.topic][4];
 }
 
-bool task::repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms) {
+bool task::repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms,
+                  std::uint8_t kind) {
   const auto& b = env_.topics[rec.topic];
-  // The input's kind, not its index or name: stable across configurations, as persisted ids
-  // must be.
-  const char kind = b.internal ? 'i' : static_cast<char>('a' + static_cast<int>(b.kind));
-  if (!seen_.repeat(kind, rec.key, event_id, ts_ms)) return false;
+  // The input's kind (and an internal record's own), not its index or name: stable across
+  // configurations, as persisted ids must be.
+  const char k = b.internal ? static_cast<char>(0x80 | (kind & 0x7f))
+                            : static_cast<char>('a' + static_cast<int>(b.kind));
+  if (!seen_.repeat(k, rec.key, event_id, ts_ms)) return false;
   ++counts_[rec.topic][3];
   if (!logged_repeat_) {
     logged_repeat_ = true;
@@ -312,7 +314,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     note_if_late(t, info.ts_ms);
     if (sort_ && info.ts_ms > watermark())
       defer(deferred_internal, rec, info.ts_ms, info.event_id);
-    else if (!repeat(rec, info.event_id, info.ts_ms))
+    else if (!repeat(rec, info.event_id, info.ts_ms, info.kind))
       processor_->apply_internal(rec);
     ++counts_[t][0];
   }
@@ -538,7 +540,7 @@ void task::apply_deferred(std::string_view key, std::string_view payload) {
     task_processor::internal_record info;
     std::string reason;
     if (processor_->decode_internal(rec, info, reason) && !info.marker &&
-        !repeat(rec, info.event_id, info.ts_ms))
+        !repeat(rec, info.event_id, info.ts_ms, info.kind))
       processor_->apply_internal(rec);
   }
 }

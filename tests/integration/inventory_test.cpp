@@ -196,6 +196,39 @@ TEST(InventoryPipelineTest, ARecordOnAnotherPartitionThanItsKeysIsCountedMisrout
   app.stop();
 }
 
+// The clickstream and the carts topic number their events independently: a view and a cart
+// add with the same event_id are two events, on the customer task and on the SKU task they
+// are re-keyed to.
+TEST(InventoryPipelineTest, AViewAndACartAddSharingAnEventIdAreNotRepeats) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  kafka.produce(
+      "shop.clickstream", "ann",
+      fmt::format(
+          R"({{"type":"product_view","event_id":"7","ts":{},"customer_id":"ann","session_id":"s","sku":"sku-x","price":9.5}})",
+          t0));
+  kafka.produce(
+      "shop.carts", "ann",
+      fmt::format(
+          R"({{"type":"cart_item_added","event_id":"7","ts":{},"customer_id":"ann","cart_id":"k","sku":"sku-x","quantity":1,"unit_price":9.5,"currency":"EUR"}})",
+          t0));
+  kafka.heartbeat(t0 + 3'600'000, 2);
+  kafka.flush();
+  // Both signals (view and cart add of sku-x) reach the SKU task and are applied there.
+  auto sku_time = [&] {
+    return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_watermark_seconds",
+                        R"(family="sku")");
+  };
+  ASSERT_TRUE(wait_for([&] { return sku_time() >= (t0 + 3'600'000) / 1000.0; }));
+  const std::string text = http_get(app.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")"),
+            metric_value(text, "herald_sku_signals_total"));
+  EXPECT_EQ(app.probe().duplicates_total(), 0u);
+  app.stop();
+}
+
 // An order delivered twice (a producer's retry) is one sale: the low-stock alert's velocity
 // counts its units once.
 TEST(InventoryPipelineTest, ADuplicatedOrderIsOneSale) {

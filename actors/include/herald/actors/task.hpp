@@ -104,6 +104,10 @@ class task_processor {
     std::int64_t ts_ms = 0;  ///< event time, or the marker's watermark
     std::int32_t upstream = 0;
     std::string_view event_id;  ///< orders records of one instant (valid until apply_internal)
+    /// What kind of record it is (e.g. the signal type): with the key and the event id, what
+    /// makes it a repeat. Records of different kinds may share an event id (a view and a cart
+    /// add from different topics).
+    std::uint8_t kind = 0;
   };
   /// Decodes a record of an internal topic; false (with a reason naming what is wrong) for bad
   /// input. On success `apply_internal` then applies it (data records only).
@@ -203,7 +207,9 @@ class task {
   void apply_deferred(std::string_view key, std::string_view payload);
   // Whether `rec` (of event `event_id` at `ts_ms`) repeats a record its task applied already
   // (task.dedup_window_ms); counts it when it does.
-  bool repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms);
+  // `kind`: of an internal record, its internal_record::kind (contract records: their topic's).
+  bool repeat(const streams::record& rec, std::string_view event_id, std::int64_t ts_ms,
+              std::uint8_t kind = 0);
   // Counts `rec` as misrouted when its key belongs on another partition of its topic.
   void check_route(const streams::record& rec);
   // Counts a decoded contract event's lateness and moves its input's watermark.
