@@ -2,6 +2,7 @@
 // consumer group, back-in-stock notifications exactly once each; cart reminders checked
 // against the global availability table.
 
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -99,7 +100,15 @@ TEST(InventoryPipelineTest, TwoInstancesNotifyEveryWaitingCustomerExactlyOnce) {
            b.probe().restock_alerts_total(actors::metrics::restock_type::back_in_stock);
   };
   ASSERT_TRUE(wait_for([&] { return notified() == expected.size(); })) << notified();
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // nothing more may follow
+  // Nothing more may follow: both instances' SKU tasks have applied everything up to the
+  // restock (their inventory partitions' event time), so it has given all it could.
+  auto sku_done = [&](actors::app& x) {
+    const double v = metric_value(http_get(x.metrics_port(), "/metrics"),
+                                  "herald_watermark_seconds", R"(family="sku")");
+    return std::isnan(v) || v >= (t0 + 3'600'000) / 1000.0;  // NaN: no SKU task there
+  };
+  ASSERT_TRUE(wait_for([&] { return sku_done(a) && sku_done(b); }));
+  EXPECT_EQ(notified(), expected.size());
   a.stop();
   b.stop();
 

@@ -132,7 +132,8 @@ TEST_F(SourceTest, ResumesFromTheOffsetsTheTaskStored) {
   ASSERT_TRUE(src) << error;
   src->start();
   ASSERT_TRUE(wait_until([&] { return l.count() == 5; }));
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Nothing more may come: the consumer has fetched every partition to its end.
+  ASSERT_TRUE(wait_until([&] { return src->lag() == 0; }));
   src->stop();
   EXPECT_EQ(l.count(), 5);
   std::lock_guard<std::mutex> lock(l.mutex);
