@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <limits>
+#include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -106,6 +110,60 @@ TEST_F(SeenIdsTest, ManyIdsAreAllFound) {
   for (int i = 0; i < 50'000; ++i)
     ASSERT_TRUE(seen.repeat('c', "c" + std::to_string(i % 97), std::to_string(i), t0 + i)) << i;
   EXPECT_EQ(seen.size(), 50'000u);
+}
+
+// Random repeats, commits, expiries and crashes against a plain model of the contract: an id
+// is a repeat while its generation (window / 4 of event time) is live; expire(wm) ends the
+// generations before wm - window; a crash forgets what was not committed, and the restarted
+// task checks every generation it finds until its first expiry.
+TEST_F(SeenIdsTest, MatchesAModelUnderRandomOperations) {
+  constexpr std::int64_t window = 60 * minute;
+  constexpr std::int64_t width = window / 4;
+  auto gen = [](std::int64_t ts) { return ts / width; };  // ts > 0 here
+  std::mt19937_64 rng(42);
+  struct model_id {
+    std::int64_t gen;
+    bool committed;
+  };
+  std::map<std::string, model_id> model;
+  std::int64_t floor = std::numeric_limits<std::int64_t>::min();
+  std::int64_t wm = t0;
+  auto ts_ = std::make_unique<task_state>(*db_, customer1);
+  auto seen = std::make_unique<seen_ids>(*ts_, hour_window());
+  for (int step = 0; step < 5'000; ++step) {
+    const int op = static_cast<int>(rng() % 100);
+    if (op < 90) {
+      const std::string id = std::to_string(rng() % 400);
+      const std::int64_t ts =
+          wm - window + static_cast<std::int64_t>(rng() % (window + 10 * minute));
+      const std::string key = "c" + id;
+      bool expect = false;
+      if (gen(ts) >= floor) {
+        auto it = model.find(key);
+        expect = it != model.end();
+        if (!expect) model[key] = {gen(ts), false};
+      }
+      ASSERT_EQ(seen->repeat('c', "c", id, ts), expect) << "step " << step << " id " << id;
+    } else if (op < 98) {
+      seen->flush();
+      commit(*ts_);
+      for (auto& [k, m] : model) m.committed = true;
+      wm += static_cast<std::int64_t>(rng() % (10 * minute));
+      seen->expire(wm);
+      floor = std::max(floor, gen(wm - window));
+      std::erase_if(model, [&](const auto& kv) { return kv.second.gen < floor; });
+    } else {
+      // A crash: everything since the last commit is gone.
+      seen.reset();
+      ts_.reset();
+      reopen();
+      ts_ = std::make_unique<task_state>(*db_, customer1);
+      seen = std::make_unique<seen_ids>(*ts_, hour_window());
+      std::erase_if(model, [](const auto& kv) { return !kv.second.committed; });
+      floor = std::numeric_limits<std::int64_t>::min();
+    }
+    ASSERT_EQ(seen->size(), model.size()) << "step " << step;
+  }
 }
 
 TEST_F(SeenIdsTest, AZeroWindowIsOff) {
