@@ -178,4 +178,13 @@ inline double metric_value(const std::string& text, const std::string& name,
   return -1;
 }
 
+/// Whether `family`'s tasks on `app` have committed everything up to event time `ts_ms`
+/// (herald_watermark_seconds; NaN, so false, until one of them has committed a watermark).
+inline bool family_done(const actors::app& app, const char* family, std::int64_t ts_ms) {
+  const double v =
+      metric_value(http_get(app.metrics_port(), "/metrics"), "herald_watermark_seconds",
+                   std::string("family=\"") + family + "\"");
+  return v >= static_cast<double>(ts_ms) / 1000.0;
+}
+
 }  // namespace herald::testing

@@ -102,12 +102,9 @@ TEST(InventoryPipelineTest, TwoInstancesNotifyEveryWaitingCustomerExactlyOnce) {
   ASSERT_TRUE(wait_for([&] { return notified() == expected.size(); })) << notified();
   // Nothing more may follow: both instances' SKU tasks have applied everything up to the
   // restock (their inventory partitions' event time), so it has given all it could.
-  auto sku_done = [&](actors::app& x) {
-    const double v = metric_value(http_get(x.metrics_port(), "/metrics"),
-                                  "herald_watermark_seconds", R"(family="sku")");
-    return std::isnan(v) || v >= (t0 + 3'600'000) / 1000.0;  // NaN: no SKU task there
-  };
-  ASSERT_TRUE(wait_for([&] { return sku_done(a) && sku_done(b); }));
+  ASSERT_TRUE(wait_for([&] {
+    return family_done(a, "sku", t0 + 3'600'000) && family_done(b, "sku", t0 + 3'600'000);
+  }));
   EXPECT_EQ(notified(), expected.size());
   a.stop();
   b.stop();
@@ -226,11 +223,7 @@ TEST(InventoryPipelineTest, AViewAndACartAddSharingAnEventIdAreNotRepeats) {
   kafka.heartbeat(t0 + 3'600'000, 2);
   kafka.flush();
   // Both signals (view and cart add of sku-x) reach the SKU task and are applied there.
-  auto sku_time = [&] {
-    return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_watermark_seconds",
-                        R"(family="sku")");
-  };
-  ASSERT_TRUE(wait_for([&] { return sku_time() >= (t0 + 3'600'000) / 1000.0; }));
+  ASSERT_TRUE(wait_for([&] { return family_done(app, "sku", t0 + 3'600'000); }));
   const std::string text = http_get(app.metrics_port(), "/metrics");
   EXPECT_EQ(metric_value(text, "herald_events_total", R"(result="ok",topic="herald.sku-signals")"),
             metric_value(text, "herald_sku_signals_total"));
@@ -254,11 +247,7 @@ TEST(InventoryPipelineTest, ADuplicatedOrderIsOneSale) {
   kafka.flush();
   // The SKU tasks have applied the sale (event time only: without idleness, a SKU task does
   // not wait for an inventory partition it has not heard from) before the level comes.
-  auto sku_time = [&] {
-    return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_watermark_seconds",
-                        R"(family="sku")");
-  };
-  ASSERT_TRUE(wait_for([&] { return sku_time() >= (t0 + 30'000) / 1000.0; }));
+  ASSERT_TRUE(wait_for([&] { return family_done(app, "sku", t0 + 30'000); }));
   EXPECT_EQ(app.probe().duplicates_total(), 1u);
   kafka.produce("shop.inventory", "sku-x", stock("sku-x", 2, t0 + 60'000));
   kafka.heartbeat(t0 + 2 * 3'600'000, 2);

@@ -134,10 +134,7 @@ outputs run(const traffic_set& tr, const schedule& due) {
   inputs += 3 * partitions;
   settle();
   EXPECT_TRUE(wait_for([&] {
-    const std::string m = http_get(app.metrics_port(), "/metrics");
-    const double done = static_cast<double>(at / 1000);
-    return metric_value(m, "herald_watermark_seconds", R"(family="customer")") >= done &&
-           metric_value(m, "herald_watermark_seconds", R"(family="sku")") >= done;
+    return family_done(app, "customer", at) && family_done(app, "sku", at);
   })) << http_get(app.metrics_port(), "/metrics");
   EXPECT_EQ(app.probe().waiting_total(), 0u);
   outputs out;
