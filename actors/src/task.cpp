@@ -111,10 +111,13 @@ task::task(const task_env& env, state::task_id id)
   for (std::size_t t = 0; t < env.topics.size(); ++t) {
     const auto& b = env.topics[t];
     if (b.fam != id.fam) continue;
-    if (b.internal)
+    if (b.internal) {
       internal = true;
-    else
+      internal_topic_ = static_cast<int>(t);
+    } else {
       input_of_[t] = static_cast<int>(contract++);
+      contract_topic_[static_cast<std::size_t>(b.kind) & 3] = static_cast<int>(t);
+    }
     if (auto off = state_.offset(b.name)) queued_next_[t] = *off;
   }
   upstream_base_ = contract;
@@ -503,33 +506,53 @@ void task::defer(char kind, const streams::record& rec, std::int64_t ts_ms,
     deferred_key_.append("@" + std::to_string(rec.offset));
   else
     deferred_key_.append(event_id);
+  // Which input: the family's internal topic, or its contract topic of this kind (stable
+  // across configurations, unlike an index, and shorter than a name).
   deferred_payload_.clear();
   state::byte_writer w(deferred_payload_);
-  w.str(env_.topics[rec.topic].name);
+  const auto& b = env_.topics[rec.topic];
+  w.u8(deferred_format_v2);
+  w.u8(b.internal ? internal_input : static_cast<std::uint8_t>(b.kind));
   w.str(rec.key);
   w.str(rec.value);
   state_.schedule_new(ts_ms, deferred_key_, deferred_payload_);
 }
 
-void task::apply_deferred(std::string_view key, std::string_view payload) {
-  state::byte_reader r(payload);
-  std::string topic;
-  streams::record rec;
-  rec.offset = -1;
-  if (key.empty() || !r.str(topic) || !r.str(rec.key) || !r.str(rec.value) || !r.done()) {
-    spdlog::warn("task {}/{}: unreadable deferred record dropped", state::to_string(id_.fam),
-                 id_.partition);
-    return;
-  }
+int task::deferred_input(std::string_view& payload) const {
   const auto& topics = env_.topics;
-  auto it = std::find_if(topics.begin(), topics.end(),
-                         [&](const streams::topic_binding& b) { return b.name == topic; });
-  if (it == topics.end()) {
-    spdlog::warn("task {}/{}: deferred record of topic '{}', no longer consumed, dropped",
-                 state::to_string(id_.fam), id_.partition, topic);
+  auto index_of = [&](auto&& match) {
+    for (std::size_t t = 0; t < topics.size(); ++t)
+      if (topics[t].fam == id_.fam && match(topics[t])) return static_cast<int>(t);
+    return -1;
+  };
+  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) == deferred_format_v2) {
+    if (payload.size() < 2) return -1;
+    const auto input = static_cast<std::uint8_t>(payload[1]);
+    payload.remove_prefix(2);
+    return input == internal_input ? internal_topic_ : contract_topic_[input & 3];
+  }
+  // Written before v2: the topic's name first.
+  state::byte_reader r(payload);
+  std::string name;
+  if (!r.str(name)) return -1;
+  payload = r.rest();
+  return index_of([&](const streams::topic_binding& x) { return x.name == name; });
+}
+
+void task::apply_deferred(std::string_view key, std::string_view payload) {
+  const int input = key.empty() ? -1 : deferred_input(payload);
+  streams::record& rec = deferred_record_;
+  rec.offset = -1;
+  state::byte_reader r(payload);
+  if (input < 0 || !r.str(rec.key) || !r.str(rec.value) || !r.done()) {
+    spdlog::warn(
+        "task {}/{}: deferred record of an input no longer consumed, or unreadable, "
+        "dropped",
+        state::to_string(id_.fam), id_.partition);
     return;
   }
-  rec.topic = static_cast<std::uint16_t>(it - topics.begin());
+  const auto it = env_.topics.begin() + input;
+  rec.topic = static_cast<std::uint16_t>(input);
   // Decoded and checked once already, when it arrived.
   if (key[0] == deferred_contract) {
     if (decoder_.decode(it->kind, rec.key, rec.value, deferred_event_)) return;

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "herald/state/bytes.hpp"
 #include "herald/streams/dlq.hpp"
 #include "herald/streams/mock_cluster.hpp"
 #include "herald/streams/topic_reader.hpp"
@@ -351,6 +352,47 @@ TEST_F(CustomerTaskTest, AnOutputKafkaRejectsForGoodIsDroppedCountedAndLeavesThe
   again->shutdown(0);
   env_.sink = sink_.get();
   EXPECT_TRUE(read("herald.cart-reminders").empty());
+}
+
+// A record a SKU task deferred when the payload still named its input by topic name (before
+// the input kind) is applied once the watermark passes it.
+TEST_F(CustomerTaskTest, ARecordDeferredInTheEarlierFormatIsStillApplied) {
+  cluster_->create_topic("shop.inventory", 1);
+  cluster_->create_topic("herald.restock-alerts", 1);
+  env_.topics = {{"shop.inventory", schemas::topic_kind::inventory, state::family::sku},
+                 {"herald.sku-signals", schemas::topic_kind::inventory, state::family::sku, true}};
+  env_.upstream_tasks = 1;
+  const state::task_id sku0{state::family::sku, 0};
+  {
+    state::task_state ts(*db_, sku0);
+    std::string payload;
+    state::byte_writer w(payload);
+    w.str("shop.inventory");
+    w.str("sku-x");
+    w.str(fmt::format(
+        R"({{"type":"stock_level","event_id":"st-1","ts":{},"sku":"sku-x","location":"wh","available":2}})",
+        t0));
+    ts.schedule_new(t0, "dkst-1", payload);
+    std::vector<state::outbox_record> out;
+    ASSERT_TRUE(ts.commit(out).ok());
+  }
+  auto t = std::make_unique<task>(env_, sku0);
+  t->start();
+  // The upstream customer task's watermark marker moves the SKU task past it.
+  rules::sku_signal marker;
+  marker.type = rules::sku_signal::kind::watermark;
+  marker.quantity = 0;
+  marker.ts_ms = t0 + hour;
+  std::string value;
+  marker.encode(value);
+  streams::record_batch b;
+  b.task = sku0;
+  b.records.push_back({"", value, 0, 0, 1});
+  t->process(b, wall_ms());
+  t->shutdown(0);
+  const auto alerts = read("herald.restock-alerts");
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_NE(alerts[0].value.find(R"("type":"low_stock")"), std::string::npos) << alerts[0].value;
 }
 
 TEST_F(CustomerTaskTest, BadRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {

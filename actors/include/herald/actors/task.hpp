@@ -205,6 +205,14 @@ class task {
   // the timer store at its event time, applied when the watermark passes it.
   void defer(char kind, const streams::record& rec, std::int64_t ts_ms, std::string_view event_id);
   void apply_deferred(std::string_view key, std::string_view payload);
+  // The topic index a deferred record's payload names (-1: none any more); `payload` is left
+  // at its key.
+  int deferred_input(std::string_view& payload) const;
+  static constexpr std::uint8_t deferred_format_v2 = 0xff;  // never a topic name's length byte
+  static constexpr std::uint8_t internal_input = 0xfe;
+  int internal_topic_ = -1;                            // topic index of the family's internal topic
+  std::array<int, 4> contract_topic_{-1, -1, -1, -1};  // per topic_kind: the family's topic
+  streams::record deferred_record_;                    // reused between deferred records
   // Whether `rec` (of event `event_id` at `ts_ms`) repeats a record its task applied already
   // (task.dedup_window_ms); counts it when it does.
   // `kind`: of an internal record, its internal_record::kind (contract records: their topic's).
