@@ -33,8 +33,6 @@ void note_lost_sample(const char* reason) {
       "report ({}): the SKU detectors miss them",
       lost_samples.exchange(0), reason);
 }
-}  // namespace
-namespace {
 
 // Deferred records: timer tag (reserved: no processor uses it), then the record's kind.
 constexpr char deferred_tag = 'd';
@@ -278,6 +276,11 @@ void task::update_cap(std::int64_t wall_ms) {
   if (c != streams::watermark::none && (cap_ == no_cap || c > cap_)) cap_ = c;
 }
 
+void task::consumed(const streams::record& rec) {
+  next_offsets_[rec.topic] = rec.offset + 1;
+  ++released_[rec.topic];
+}
+
 void task::apply_contract(const streams::record& rec, const schemas::event& ev,
                           schemas::decode_code code, const std::string& reason) {
   const std::uint16_t t = rec.topic;
@@ -291,8 +294,7 @@ void task::apply_contract(const streams::record& rec, const schemas::event& ev,
     }
     ++counts_[t][0];
   }
-  next_offsets_[t] = rec.offset + 1;
-  ++released_[t];
+  consumed(rec);
 }
 
 void task::apply_internal_record(const streams::record& rec, std::int64_t wall_ms) {
@@ -321,8 +323,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
       processor_->apply_internal(rec);
     ++counts_[t][0];
   }
-  next_offsets_[t] = rec.offset + 1;
-  ++released_[t];
+  consumed(rec);
 }
 
 void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
@@ -345,8 +346,7 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
       if (code == schemas::decode_code::ok && sort_ && event_.ts_ms > watermark()) {
         defer(deferred_contract, rec, event_.ts_ms, event_.event_id);
         ++counts_[t][0];
-        next_offsets_[t] = rec.offset + 1;
-        ++released_[t];
+        consumed(rec);
       } else {
         apply_contract(rec, event_, code, reason);
       }

@@ -222,6 +222,8 @@ class task {
   void check_route(const streams::record& rec);
   // Counts a decoded contract event's lateness and moves its input's watermark.
   void admit(std::uint16_t topic, std::int64_t ts_ms, std::int64_t wall_ms);
+  // `rec` is done with: its offset may be committed and its in-flight credit returned.
+  void consumed(const streams::record& rec);
   // Applies one contract record (or dead-letters it) and advances its offset.
   void apply_contract(const streams::record& rec, const schemas::event& ev,
                       schemas::decode_code code, const std::string& reason);
