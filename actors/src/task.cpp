@@ -518,44 +518,56 @@ void task::defer(char kind, const streams::record& rec, std::int64_t ts_ms,
   state_.schedule_new(ts_ms, deferred_key_, deferred_payload_);
 }
 
-int task::deferred_input(std::string_view& payload) const {
-  const auto& topics = env_.topics;
-  auto index_of = [&](auto&& match) {
-    for (std::size_t t = 0; t < topics.size(); ++t)
-      if (topics[t].fam == id_.fam && match(topics[t])) return static_cast<int>(t);
-    return -1;
-  };
-  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) == deferred_format_v2) {
-    if (payload.size() < 2) return -1;
-    const auto input = static_cast<std::uint8_t>(payload[1]);
-    payload.remove_prefix(2);
-    return input == internal_input ? internal_topic_ : contract_topic_[input & 3];
-  }
-  // Written before v2: the topic's name first.
+bool task::read_deferred(char kind, std::string_view payload, streams::record& rec) const {
   state::byte_reader r(payload);
+  if (!payload.empty() && static_cast<std::uint8_t>(payload[0]) == deferred_format_v2) {
+    std::uint8_t marker = 0, input = 0;
+    if (!r.u8(marker) || !r.u8(input)) return false;
+    const int t = input == internal_input ? internal_topic_ : contract_topic_[input & 3];
+    if (t < 0 || !r.str(rec.key) || !r.str(rec.value) || !r.done()) return false;
+    rec.topic = static_cast<std::uint16_t>(t);
+    return true;
+  }
+  // Earlier formats. v1: [str topic name][str key][str value]. v0, written by the SKU
+  // processor before the task deferred records itself: a stock level [str key][str value],
+  // a signal its record value alone (its key is the signal's SKU).
   std::string name;
-  if (!r.str(name)) return -1;
-  payload = r.rest();
-  return index_of([&](const streams::topic_binding& x) { return x.name == name; });
+  if (r.str(name) && r.str(rec.key) && r.str(rec.value) && r.done()) {
+    for (std::size_t t = 0; t < env_.topics.size(); ++t)
+      if (env_.topics[t].fam == id_.fam && env_.topics[t].name == name) {
+        rec.topic = static_cast<std::uint16_t>(t);
+        return true;
+      }
+    return false;
+  }
+  if (kind == deferred_contract) {
+    state::byte_reader v0(payload);
+    const int t = contract_topic_[static_cast<std::size_t>(schemas::topic_kind::inventory)];
+    if (t < 0 || !v0.str(rec.key) || !v0.str(rec.value) || !v0.done()) return false;
+    rec.topic = static_cast<std::uint16_t>(t);
+    return true;
+  }
+  rules::sku_signal signal;
+  if (internal_topic_ < 0 || !rules::sku_signal::decode(payload, signal)) return false;
+  rec.topic = static_cast<std::uint16_t>(internal_topic_);
+  rec.key = signal.sku;
+  rec.value.assign(payload);
+  return true;
 }
 
 void task::apply_deferred(std::string_view key, std::string_view payload) {
-  const int input = key.empty() ? -1 : deferred_input(payload);
   streams::record& rec = deferred_record_;
   rec.offset = -1;
-  state::byte_reader r(payload);
-  if (input < 0 || !r.str(rec.key) || !r.str(rec.value) || !r.done()) {
+  if (key.empty() || !read_deferred(key[0], payload, rec)) {
     spdlog::warn(
         "task {}/{}: deferred record of an input no longer consumed, or unreadable, "
         "dropped",
         state::to_string(id_.fam), id_.partition);
     return;
   }
-  const auto it = env_.topics.begin() + input;
-  rec.topic = static_cast<std::uint16_t>(input);
   // Decoded and checked once already, when it arrived.
   if (key[0] == deferred_contract) {
-    if (decoder_.decode(it->kind, rec.key, rec.value, deferred_event_)) return;
+    if (decoder_.decode(env_.topics[rec.topic].kind, rec.key, rec.value, deferred_event_)) return;
     if (repeat(rec, deferred_event_.event_id, deferred_event_.ts_ms)) return;
     stream_time_ = std::max(stream_time_, deferred_event_.ts_ms);
     processor_->apply(deferred_event_, rec);

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <random>
 
 #include <fmt/format.h>
@@ -354,31 +355,50 @@ TEST_F(CustomerTaskTest, AnOutputKafkaRejectsForGoodIsDroppedCountedAndLeavesThe
   EXPECT_TRUE(read("herald.cart-reminders").empty());
 }
 
-// A record a SKU task deferred when the payload still named its input by topic name (before
-// the input kind) is applied once the watermark passes it.
-TEST_F(CustomerTaskTest, ARecordDeferredInTheEarlierFormatIsStillApplied) {
+// Records a SKU task deferred in earlier formats are applied once the watermark passes them:
+// v1 named the input by its topic, v0 (written by the SKU processor itself) held a stock
+// level's key and value, or a signal's record value alone.
+TEST_F(CustomerTaskTest, RecordsDeferredInEarlierFormatsAreStillApplied) {
   cluster_->create_topic("shop.inventory", 1);
   cluster_->create_topic("herald.restock-alerts", 1);
   env_.topics = {{"shop.inventory", schemas::topic_kind::inventory, state::family::sku},
                  {"herald.sku-signals", schemas::topic_kind::inventory, state::family::sku, true}};
   env_.upstream_tasks = 1;
   const state::task_id sku0{state::family::sku, 0};
+  auto level = [](const char* sku, int available) {
+    return fmt::format(
+        R"({{"type":"stock_level","event_id":"st-{}","ts":{},"sku":"{}","location":"wh","available":{}}})",
+        sku, t0, sku, available);
+  };
   {
     state::task_state ts(*db_, sku0);
-    std::string payload;
-    state::byte_writer w(payload);
-    w.str("shop.inventory");
-    w.str("sku-x");
-    w.str(fmt::format(
-        R"({{"type":"stock_level","event_id":"st-1","ts":{},"sku":"sku-x","location":"wh","available":2}})",
-        t0));
-    ts.schedule_new(t0, "dkst-1", payload);
+    std::string v1;
+    state::byte_writer w1(v1);
+    w1.str("shop.inventory");
+    w1.str("sku-z");
+    w1.str(level("sku-z", 1));
+    ts.schedule_new(t0, "dkst-sku-z", v1);
+    std::string v0_stock;
+    state::byte_writer w0(v0_stock);
+    w0.str("sku-x");
+    w0.str(level("sku-x", 2));
+    ts.schedule_new(t0, "dkst-sku-x", v0_stock);
+    rules::sku_signal sold;  // 14 units of sku-x, a second before its level
+    sold.type = rules::sku_signal::kind::sold;
+    sold.sku = "sku-x";
+    sold.customer_id = "ann";
+    sold.quantity = 14;
+    sold.ts_ms = t0 - 1000;
+    sold.event_id = "o-1#0";
+    std::string v0_signal;
+    sold.encode(v0_signal);
+    ts.schedule_new(t0 - 1000, "dso-1#0", v0_signal);
     std::vector<state::outbox_record> out;
     ASSERT_TRUE(ts.commit(out).ok());
   }
   auto t = std::make_unique<task>(env_, sku0);
   t->start();
-  // The upstream customer task's watermark marker moves the SKU task past it.
+  // The upstream customer task's watermark marker moves the SKU task past them.
   rules::sku_signal marker;
   marker.type = rules::sku_signal::kind::watermark;
   marker.quantity = 0;
@@ -390,9 +410,13 @@ TEST_F(CustomerTaskTest, ARecordDeferredInTheEarlierFormatIsStillApplied) {
   b.records.push_back({"", value, 0, 0, 1});
   t->process(b, wall_ms());
   t->shutdown(0);
-  const auto alerts = read("herald.restock-alerts");
-  ASSERT_EQ(alerts.size(), 1u);
-  EXPECT_NE(alerts[0].value.find(R"("type":"low_stock")"), std::string::npos) << alerts[0].value;
+  std::map<std::string, nlohmann::json> alerts;
+  for (const auto& r : read("herald.restock-alerts"))
+    alerts[r.key] = nlohmann::json::parse(r.value);
+  ASSERT_EQ(alerts.size(), 2u);
+  EXPECT_EQ(alerts["sku-z"].at("type"), "low_stock");
+  EXPECT_EQ(alerts["sku-x"].at("type"), "low_stock");
+  EXPECT_DOUBLE_EQ(alerts["sku-x"].value("units_sold_per_day", 0.0), 2.0) << "the v0 sale counts";
 }
 
 TEST_F(CustomerTaskTest, BadRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {

@@ -205,9 +205,10 @@ class task {
   // the timer store at its event time, applied when the watermark passes it.
   void defer(char kind, const streams::record& rec, std::int64_t ts_ms, std::string_view event_id);
   void apply_deferred(std::string_view key, std::string_view payload);
-  // The topic index a deferred record's payload names (-1: none any more); `payload` is left
-  // at its key.
-  int deferred_input(std::string_view& payload) const;
+  // Reads a deferred record of `kind` (contract or internal) into `rec` (its topic, key and
+  // value), in any format it was written in; false when its input is no longer consumed or
+  // the payload is unreadable.
+  bool read_deferred(char kind, std::string_view payload, streams::record& rec) const;
   static constexpr std::uint8_t deferred_format_v2 = 0xff;  // never a topic name's length byte
   static constexpr std::uint8_t internal_input = 0xfe;
   int internal_topic_ = -1;                            // topic index of the family's internal topic
