@@ -12,8 +12,10 @@
 #include <spdlog/spdlog.h>
 #include <caf/all.hpp>
 
+#include "herald/actors/alignment.hpp"
 #include "herald/actors/availability.hpp"
 #include "herald/actors/http_server.hpp"
+#include "herald/actors/lane_table.hpp"
 #include "herald/actors/task.hpp"
 #include "herald/state/db.hpp"
 #include "herald/streams/sink.hpp"
@@ -29,6 +31,7 @@ namespace {
 
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
+using wake_atom = caf::atom_constant<caf::atom("wake")>;
 
 // A poll loop that has not come round for this long is wedged: /healthz fails, the pod restarts.
 constexpr std::int64_t poll_stall_s = 120;
@@ -49,11 +52,17 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
                          std::shared_ptr<actors::task> task, std::int64_t tick_ms,
                          std::atomic<int>* restoring) {
   self->state.task = std::move(task);
-  self->state.task->start();  // state loaded at construction; re-produces a crash's outbox
+  // State loaded at construction; re-produces a crash's outbox. Woken (out of its tick
+  // rhythm) when the task's alignment cap moves.
+  self->state.task->start(
+      [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
   restoring->fetch_sub(1);
   self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
   return {
       [=](streams::record_batch& batch) { self->state.task->process(batch, wall_ms()); },
+      [=](wake_atom) {
+        if (self->state.task) self->state.task->tick(wall_ms());
+      },
       [=](tick_atom) {
         self->state.task->tick(wall_ms());
         self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
@@ -76,6 +85,9 @@ struct app::impl final : streams::source_listener {
   std::unique_ptr<streams::sink> sink;
   availability_table availability;
   std::unique_ptr<streams::topic_follower> availability_feed;
+  lane_table lanes;
+  std::unique_ptr<streams::topic_follower> lanes_feed;
+  std::unique_ptr<alignment> shipment_alignment;
   std::unique_ptr<streams::source> source;
   std::unique_ptr<caf::actor_system_config> actor_config;
   std::unique_ptr<caf::actor_system> system;
@@ -297,6 +309,39 @@ std::string app::start() {
     spdlog::warn("availability table not caught up after {} ms; starting anyway",
                  s.config.availability_bootstrap_timeout_ms);
 
+  // The global lane table: the lanes every shipment partition learned, read back before the
+  // tasks start. Without its topic the local tasks still share lanes.
+  s.env.lanes = &s.lanes;
+  // Shipment tasks read ahead of each other by at most lane_drift_ms, so each learns the
+  // others' deliveries up to that long before its decisions.
+  if (s.config.shipments.lane_drift_ms > 0) {
+    s.shipment_alignment = std::make_unique<alignment>(s.config.shipments.lane_drift_ms);
+    s.env.align[static_cast<std::size_t>(state::family::shipment)] = s.shipment_alignment.get();
+  }
+  std::string lanes_error;
+  if (streams::partition_count(s.config.kafka.properties, s.config.topics.lane_stats,
+                               lanes_error) <= 0) {
+    spdlog::warn(
+        "{}: shipment lanes are shared by the tasks of this instance only, and learned again "
+        "after a restart; create topic '{}' (1 partition, cleanup.policy=compact) to share them "
+        "between instances and keep them",
+        lanes_error, s.config.topics.lane_stats);
+  } else {
+    s.lanes_feed = streams::topic_follower::start(
+        s.config.kafka.properties, s.config.topics.lane_stats,
+        [&s](std::int32_t, std::string_view key, std::string_view value) {
+          if (!s.lanes.apply(key, value))
+            spdlog::warn("{}: a record that is not a lane's transit times ignored",
+                         s.config.topics.lane_stats);
+        },
+        error);
+    if (!s.lanes_feed) return error;
+    s.env.lane_topic = true;
+    if (!s.lanes_feed->wait_caught_up(static_cast<int>(s.config.availability_bootstrap_timeout_ms)))
+      spdlog::warn("lane table not caught up after {} ms; starting anyway",
+                   s.config.availability_bootstrap_timeout_ms);
+  }
+
   streams::source_config src_cfg;
   src_cfg.properties = s.config.kafka.properties;
   src_cfg.properties["group.id"] = s.config.kafka.group_id;
@@ -347,6 +392,7 @@ void app::stop() {
   if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
   s.source.reset();
   s.availability_feed.reset();
+  s.lanes_feed.reset();
   s.system.reset();
   s.sink.reset();
   s.database.reset();

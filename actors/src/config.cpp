@@ -207,14 +207,16 @@ void parse(const YAML::Node& root, app_config& c) {
     }
   }
   const auto topics = root["topics"];
-  check_keys(topics, "topics",
-             {"clickstream", "carts", "inventory", "sku_signals", "cart_reminders",
-              "restock_alerts", "shipments", "tracking_notifications", "anomalies", "dlq"});
+  check_keys(
+      topics, "topics",
+      {"clickstream", "carts", "inventory", "sku_signals", "cart_reminders", "restock_alerts",
+       "shipments", "lane_stats", "tracking_notifications", "anomalies", "dlq"});
   if (topics) {
     read(topics, "inventory", "topics.", c.topics.inventory);
     read(topics, "sku_signals", "topics.", c.topics.sku_signals);
     read(topics, "restock_alerts", "topics.", c.topics.restock_alerts);
     read(topics, "shipments", "topics.", c.topics.shipments);
+    read(topics, "lane_stats", "topics.", c.topics.lane_stats);
     read(topics, "tracking_notifications", "topics.", c.topics.tracking_notifications);
     read(topics, "anomalies", "topics.", c.topics.anomalies);
     read(topics, "clickstream", "topics.", c.topics.clickstream);
@@ -299,7 +301,7 @@ void parse(const YAML::Node& root, app_config& c) {
                {"hold_unknown_ms", "default_transit_ms", "stuck_default_ms", "min_lane_samples",
                 "stuck_factor", "anomaly_min_interval_ms", "notify_on", "carrier_files",
                 "max_held_scans", "retention_ms", "open_retention_ms", "lane_max_samples",
-                "late_after_ms", "fulfilment_stall_ms"});
+                "late_after_ms", "fulfilment_stall_ms", "lane_recheck_ms", "lane_drift_ms"});
     read(sh, "hold_unknown_ms", p, c.shipments.hold_unknown_ms);
     read(sh, "default_transit_ms", p, c.shipments.default_transit_ms);
     read(sh, "stuck_default_ms", p, c.shipments.stuck_default_ms);
@@ -312,6 +314,8 @@ void parse(const YAML::Node& root, app_config& c) {
     read(sh, "fulfilment_stall_ms", p, c.shipments.fulfilment_stall_ms);
     read(sh, "lane_max_samples", p, c.shipments.lane_max_samples);
     read(sh, "late_after_ms", p, c.shipments.late_after_ms);
+    read(sh, "lane_recheck_ms", p, c.shipments.lane_recheck_ms);
+    read(sh, "lane_drift_ms", p, c.shipments.lane_drift_ms);
     if (const auto notify = sh["notify_on"]) {
       if (!notify.IsSequence()) fail(p + "notify_on", "must be a list of statuses");
       c.shipments.notify_on.clear();
@@ -542,10 +546,10 @@ void check(const app_config& c) {
   if (c.kafka.max_in_flight <= 0) fail("kafka.max_in_flight", "must be > 0");
   if (c.kafka.resume_in_flight < 0 || c.kafka.resume_in_flight > c.kafka.max_in_flight)
     fail("kafka.resume_in_flight", "must be between 0 and kafka.max_in_flight");
-  for (const auto* t :
-       {&c.topics.clickstream, &c.topics.carts, &c.topics.inventory, &c.topics.sku_signals,
-        &c.topics.shipments, &c.topics.cart_reminders, &c.topics.restock_alerts,
-        &c.topics.tracking_notifications, &c.topics.anomalies, &c.topics.dlq})
+  for (const auto* t : {&c.topics.clickstream, &c.topics.carts, &c.topics.inventory,
+                        &c.topics.sku_signals, &c.topics.shipments, &c.topics.lane_stats,
+                        &c.topics.cart_reminders, &c.topics.restock_alerts,
+                        &c.topics.tracking_notifications, &c.topics.anomalies, &c.topics.dlq})
     if (t->empty()) fail("topics", "topic names must not be empty");
   if (c.state.dir.empty()) fail("state.dir", "must not be empty");
   if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");
@@ -594,6 +598,10 @@ void check(const app_config& c) {
   if (c.shipments.fulfilment_stall_ms < 0)
     fail("rules.shipments.fulfilment_stall_ms", "must be >= 0 (0 = never)");
   if (c.shipments.lane_max_samples == 0) fail("rules.shipments.lane_max_samples", "must be > 0");
+  if (c.shipments.lane_recheck_ms < 0)
+    fail("rules.shipments.lane_recheck_ms", "must be >= 0 (0 = only when the threshold is due)");
+  if (c.shipments.lane_drift_ms < 0)
+    fail("rules.shipments.lane_drift_ms", "must be >= 0 (0 = no alignment)");
   if (c.availability_bootstrap_timeout_ms < 0)
     fail("availability_bootstrap_timeout_ms", "must be >= 0");
   if (c.availability_history_ms < 0) fail("availability_history_ms", "must be >= 0");

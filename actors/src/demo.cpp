@@ -34,14 +34,15 @@ double seconds_since(clock::time_point t) {
   return std::chrono::duration<double>(clock::now() - t).count();
 }
 
+}  // namespace
+
 void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
   for (const auto* name :
        {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
         &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
     mc.create_topic(*name, partitions);
+  mc.create_topic(t.lane_stats, 1);  // read whole by every instance
 }
-
-}  // namespace
 
 int run_demo(const demo_options& o) {
   std::string error;

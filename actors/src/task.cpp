@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "herald/actors/alignment.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/state/bytes.hpp"
 #include "herald/streams/dlq.hpp"
@@ -119,7 +120,10 @@ task::task(const task_env& env, state::task_id id)
     if (auto off = state_.offset(b.name)) queued_next_[t] = *off;
   }
   upstream_base_ = contract;
-  merge_ = contract > 1;
+  align_ = env.align[static_cast<std::size_t>(id.fam) & 3];
+  // Several contract topics need the head-timestamp choice; an aligned task queues its one
+  // topic's records the same way, to hold those past its cap.
+  merge_ = contract > 1 || (align_ != nullptr && contract > 0);
   sort_ = internal;
   const std::size_t upstream =
       internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0;
@@ -157,6 +161,7 @@ task::~task() {
   env_.probe->add_dedup_ids(-static_cast<std::int64_t>(reported_seen_), 0);
   env_.probe->add_tasks(-1);
   env_.probe->drop_watermark(id_);
+  if (align_ != nullptr) align_->leave(id_.partition);
 }
 
 rules::timer_service& task::timers(char tag, bool speaks) {
@@ -179,7 +184,8 @@ std::size_t task::queued() const noexcept {
   return n;
 }
 
-void task::start() {
+void task::start(std::function<void()> wake) {
+  if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
     spdlog::error("task {}/{}: cannot read the outbox: {}", state::to_string(id_.fam),
@@ -381,6 +387,8 @@ bool task::may_have_more(std::uint16_t t) const {
 }
 
 void task::drain(std::int64_t wall_ms) {
+  const std::int64_t align_cap = align_ != nullptr ? align_->cap(id_.partition) : alignment::no_cap;
+  stopped_at_ = streams::watermark::none;
   for (;;) {
     int pick = -1;
     for (std::size_t t = 0; t < queues_.size(); ++t) {
@@ -397,6 +405,12 @@ void task::drain(std::int64_t wall_ms) {
     // task applies records and fires timers in event-time order whatever the topics' speeds.
     const std::int64_t head_ts = queues_[static_cast<std::size_t>(pick)].front().ts_ms;
     if (head_ts > watermark()) {
+      waiting_since_ms_ = streams::watermark::none;
+      break;
+    }
+    // Too far ahead of the family's other tasks on this instance: woken when they catch up.
+    if (head_ts > align_cap) {
+      stopped_at_ = head_ts;
       waiting_since_ms_ = streams::watermark::none;
       break;
     }
@@ -421,6 +435,24 @@ void task::drain(std::int64_t wall_ms) {
     event_pool_.push_back(std::move(head.ev));
   }
   fire_timers(settled());
+  report_position();
+}
+
+void task::report_position() {
+  if (align_ == nullptr) return;
+  std::int64_t at = alignment::none;
+  for (const auto& q : queues_)
+    if (!q.empty() && q.front().ts_ms != streams::watermark::none)
+      at = at == alignment::none ? q.front().ts_ms : std::min(at, q.front().ts_ms);
+  // Nothing queued but more in Kafka: it is at its read watermark (before everything until
+  // it has read a record); caught up: nowhere.
+  if (at == alignment::none)
+    for (std::size_t t = 0; t < input_of_.size(); ++t)
+      if (input_of_[t] >= 0 && !env_.topics[t].internal &&
+          may_have_more(static_cast<std::uint16_t>(t)))
+        at = watermark_.current() == streams::watermark::none ? alignment::first
+                                                              : watermark_.current();
+  align_->report(id_.partition, at, stopped_at_);
 }
 
 void task::report(std::int64_t polled_at_ns) {
@@ -595,6 +627,7 @@ void task::tick(std::int64_t wall_ms) {
     drain(wall_ms);
   else if (watermark() != was)
     fire_timers(watermark());
+  if (!(merge_ && before > 0)) report_position();  // caught up since, or read more
   if (watermark() != was) dirty_ = true;
   if (queued() != before) {
     dirty_ = true;

@@ -18,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "herald/actors/app.hpp"
+#include "herald/actors/demo.hpp"
 #include "herald/streams/mock_cluster.hpp"
 #include "herald/streams/sink.hpp"
 #include "herald/streams/topic_reader.hpp"
@@ -46,11 +47,7 @@ class kafka_fixture {
     std::string error;
     cluster_ = streams::mock_cluster::start(1, error);
     if (!cluster_) throw std::runtime_error(error);
-    actors::topics_config t;
-    for (const auto* name :
-         {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
-          &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
-      cluster_->create_topic(*name, partitions);
+    actors::create_topics(*cluster_, actors::topics_config{}, partitions);
     streams::sink_config sc;
     sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
     // A shop's producer may send records larger than Herald's own limits (oversized input).

@@ -8,6 +8,7 @@
 #include "../common/olist.hpp"
 #include "harness.hpp"
 #include "herald/actors/demo.hpp"
+#include "herald/streams/partitioner.hpp"
 
 namespace herald::testing {
 namespace {
@@ -125,6 +126,79 @@ TEST(ShipmentPipelineTest, OlistReplayDelaysExactlyTheOrdersDeliveredAfterTheirE
   EXPECT_EQ(sum.anomalies["shipment_late"], very_late.size());
   EXPECT_GT(very_late.size(), 100u);
   EXPECT_LT(very_late.size(), late.size());
+}
+
+// A lane's transit times are learned from the deliveries of every partition: with ten on each
+// of two partitions, a shipment on either is flagged stuck once quiet past the lane's p95 (two
+// days), not the 4-day default a partition on its own ten would still use. A restarted
+// instance reads the other partition's share back from herald.lane-stats.
+TEST(ShipmentPipelineTest, LanesAreLearnedFromEveryPartitionAndReadBackAfterARestart) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  std::array<std::vector<std::string>, 2> ids;
+  for (int i = 0; ids[0].size() < 13 || ids[1].size() < 13; ++i) {
+    const std::string id = "lane-" + std::to_string(i);
+    ids[static_cast<std::size_t>(streams::default_partition(id, 2))].push_back(id);
+  }
+  std::size_t sent = 0;
+  auto send = [&](const std::string& id, const std::string& value) {
+    kafka.produce("shop.shipments", id, value);
+    ++sent;
+  };
+  // Ten deliveries on each partition, two days after creation.
+  for (std::size_t p = 0; p < 2; ++p)
+    for (std::size_t i = 0; i < 10; ++i) {
+      const std::string& id = ids[p][i];
+      const std::int64_t at = t0 + static_cast<std::int64_t>(i) * hour;
+      send(id, created(id, "UPS", at, at + 3 * day));
+      send(id, scan(id, "UPS", "P", at + hour));
+      send(id, scan(id, "UPS", "D", at + 2 * day));
+    }
+  // Each new shipment is picked up, then quiet for three days; a later shipment on each
+  // partition moves event time past that.
+  auto quiet = [&](const std::string& id, const std::string& beat, std::int64_t at) {
+    send(id, created(id, "UPS", at, at + 30 * day));
+    send(id, scan(id, "UPS", "P", at + hour));
+    send(beat, created(beat, "UPS", at + 3 * day + 2 * hour, at + 30 * day));
+  };
+  auto stuck_flags = [&] {
+    std::vector<json> out;
+    for (const auto& r : kafka.read("herald.anomalies")) {
+      const json j = json::parse(r.value);
+      if (j.at("kind") == "shipment_stuck") out.push_back(j);
+    }
+    return out;
+  };
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    quiet(ids[1][10], ids[1][11], t0 + 5 * day);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return processed(app) == sent && stuck_flags().size() == 1; }));
+    app.stop();
+    EXPECT_EQ(kafka.read("herald.lane-stats").size(), 20u) << "one record per delivery";
+  }
+  {
+    actors::app app(kafka.config(dir.str()));
+    ASSERT_EQ(app.start(), "");
+    sent = 0;  // counted per run
+    quiet(ids[0][11], ids[0][12], t0 + 10 * day);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return processed(app) == sent && stuck_flags().size() == 2; }));
+    app.stop();
+  }
+  const auto flags = stuck_flags();
+  ASSERT_EQ(flags.size(), 2u);
+  const std::set<std::string> flagged = {flags[0].at("entity_id"), flags[1].at("entity_id")};
+  EXPECT_EQ(flagged, (std::set<std::string>{ids[1][10], ids[0][11]}));
+  for (const auto& f : flags) {
+    EXPECT_EQ(f.at("evidence").at("lane_samples"), 20) << f.dump();
+    // The lane's p95 in hours: two days and a bucket's width at most.
+    EXPECT_GE(f.at("threshold").get<double>(), 40.0) << f.dump();
+    EXPECT_LT(f.at("threshold").get<double>(), 60.0) << f.dump();
+    EXPECT_GT(f.at("score").get<double>(), f.at("threshold").get<double>()) << f.dump();
+  }
+  EXPECT_TRUE(kafka.read("herald.dlq").empty());
 }
 
 }  // namespace

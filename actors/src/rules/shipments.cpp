@@ -249,6 +249,15 @@ void lane_stats::add(std::int64_t transit_ms, std::uint64_t max_samples) {
   }
 }
 
+void lane_stats::merge(const lane_stats& other) noexcept {
+  for (std::size_t i = 0; i < bucket_count; ++i) {
+    const std::uint64_t n = std::min<std::uint64_t>(std::uint64_t{counts[i]} + other.counts[i],
+                                                    std::numeric_limits<std::uint32_t>::max());
+    samples += n - counts[i];
+    counts[i] = static_cast<std::uint32_t>(n);
+  }
+}
+
 std::int64_t lane_stats::quantile_ms(double q) const noexcept {
   if (samples == 0) return 0;
   if (!(q > 0)) q = 0;  // also NaN
@@ -387,7 +396,8 @@ bool shipment_state::decode(std::string_view in, shipment_state& out) {
 
 // ---- operator -------------------------------------------------------------------------------
 
-shipment_operator::shipment_operator(shipment_config config) : config_(std::move(config)) {}
+shipment_operator::shipment_operator(shipment_config config, const lane_view* shared)
+    : config_(std::move(config)), shared_(shared) {}
 
 void shipment_operator::on_event(const schemas::event& ev, keyed_state<shipment_state>& shipments,
                                  keyed_state<lane_stats>& lanes, timer_service& timers,
@@ -420,16 +430,16 @@ void shipment_operator::on_created(const schemas::event& ev, keyed_state<shipmen
   if (ev.promised_delivery_ms) {
     s.deadline_ms = *ev.promised_delivery_ms;
   } else {
-    const lane_stats* lane = lane_of(s, lanes);
-    const bool learned = lane != nullptr && lane->samples >= config_.min_lane_samples;
-    s.deadline_ms = ev.ts_ms + (learned ? lane->quantile_ms(0.5) : config_.default_transit_ms);
+    const lane_stats lane = lane_at(s, lanes, ev.ts_ms);
+    const bool learned = lane.samples >= config_.min_lane_samples;
+    s.deadline_ms = ev.ts_ms + (learned ? lane.quantile_ms(0.5) : config_.default_transit_ms);
   }
   set_timer(id, hold_timer, s.hold_timer_ms, 0, timers);
   // Scans that overtook the creation, replayed as if they had come after it.
   const std::vector<shipment_state::held_scan> held = std::move(s.held);
   s.held.clear();
-  for (const auto& scan : held) apply_scan(id, s, scan, lanes, effects);
-  arm(id, s, lanes, timers);
+  for (const auto& scan : held) apply_scan(id, s, scan, ev.ts_ms, lanes, effects);
+  arm(id, s, ev.ts_ms, lanes, timers);
   shipments.mark_dirty(id);
 }
 
@@ -458,13 +468,13 @@ void shipment_operator::on_scan(const schemas::event& ev, keyed_state<shipment_s
     }
     return;
   }
-  apply_scan(id, *s, scan, lanes, effects);
-  arm(id, *s, lanes, timers);
+  apply_scan(id, *s, scan, ev.ts_ms, lanes, effects);
+  arm(id, *s, ev.ts_ms, lanes, timers);
   shipments.mark_dirty(id);
 }
 
 void shipment_operator::apply_scan(std::string_view id, shipment_state& s,
-                                   const shipment_state::held_scan& scan,
+                                   const shipment_state::held_scan& scan, std::int64_t now,
                                    keyed_state<lane_stats>& lanes,
                                    shipment_effects& effects) const {
   const shipment_status previous = s.status;
@@ -492,8 +502,10 @@ void shipment_operator::apply_scan(std::string_view id, shipment_state& s,
   s.last_scan_ms = std::max(s.last_scan_ms, scan.ts_ms);
   if (scan.status == shipment_status::delivered && scan.ts_ms >= s.created_ms) {
     const std::string key = lane_key(s.carrier, s.origin, s.destination);
-    lanes.get_or_create(key).add(scan.ts_ms - s.created_ms, config_.lane_max_samples);
+    lane_stats& lane = lanes.get_or_create(key);
+    lane.add(scan.ts_ms - s.created_ms, config_.lane_max_samples);
     lanes.mark_dirty(key);
+    effects.lane_learned(key, lane, std::max(scan.ts_ms, now));
   }
   if (revised || (changed && config_.notify_on.contains(scan.status))) {
     auto msg = message(id, s, scan.ts_ms);
@@ -599,7 +611,7 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
     default:
       return;
   }
-  arm(id, *s, lanes, timers);
+  arm(id, *s, fire_ms, lanes, timers);
   shipments.mark_dirty(id);
 }
 
@@ -638,16 +650,18 @@ schemas::anomaly_flag shipment_flag(std::string_view kind, std::string_view id,
 
 void shipment_operator::stuck(std::string_view id, shipment_state& s, std::int64_t now,
                               keyed_state<lane_stats>& lanes, shipment_effects& effects) const {
-  if (is_final(s.status) || s.stuck_threshold_ms <= 0) return;
-  const lane_stats* lane = lane_of(s, lanes);
+  if (is_final(s.status)) return;
+  // The lane as known now: deliveries learned since the timer was set may have moved its
+  // threshold (arm then sets the timer again).
+  const lane_stats lane = lane_at(s, lanes, now);
+  if (stuck_due(s, lane) > now) return;
   auto flag = shipment_flag("shipment_stuck", id, s.last_scan_ms, now, s);
   // Hours without a scan against the lane's threshold in hours: flagged when it is exceeded.
   flag.score = static_cast<double>(now - s.last_scan_ms) / hour_ms;
   flag.threshold = static_cast<double>(s.stuck_threshold_ms) / hour_ms;
   flag.window_ms = s.stuck_threshold_ms;
   flag.evidence_json += ",\"last_scan_ms\":" + std::to_string(s.last_scan_ms) +
-                        ",\"lane_samples\":" + std::to_string(lane == nullptr ? 0 : lane->samples) +
-                        "}";
+                        ",\"lane_samples\":" + std::to_string(lane.samples) + "}";
   effects.emit(std::move(flag));
   s.flagged_ms = now;
   s.flagged_scan_ms = s.last_scan_ms;
@@ -693,8 +707,8 @@ void shipment_operator::stalled(std::string_view id, shipment_state& s, std::int
   s.stall_flagged = true;
 }
 
-void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
-                            timer_service& timers) const {
+void shipment_operator::arm(std::string_view id, shipment_state& s, std::int64_t now,
+                            keyed_state<lane_stats>& lanes, timer_service& timers) const {
   const bool done = is_final(s.status);
   // Not picked up yet: the shop has not handed the parcel over (merchant-facing, once).
   const bool waiting = s.status == shipment_status::info_received;
@@ -717,12 +731,13 @@ void shipment_operator::arm(std::string_view id, shipment_state& s, keyed_state<
   const bool flagged_spell = s.flagged_ms != 0 && s.flagged_scan_ms == s.last_scan_ms;
   // Before pickup the parcel has not left: fulfilment_stalled, not shipment_stuck.
   if (!done && !flagged_spell && !waiting) {
-    s.stuck_threshold_ms = stuck_threshold_ms(lane_of(s, lanes));
-    stuck_at = s.last_scan_ms + s.stuck_threshold_ms + 1;  // quiet for longer than the threshold
-    // The rate limit defers the flag rather than dropping it, so a shipment that goes quiet
-    // again soon after a flag is still flagged once the interval is over.
-    if (s.flagged_ms != 0)
-      stuck_at = std::max(stuck_at, s.flagged_ms + config_.anomaly_min_interval_ms);
+    const lane_stats lane = lane_at(s, lanes, now);
+    stuck_at = stuck_due(s, lane);
+    // A lane the other partitions are still teaching: looked at again daily, so its learned
+    // threshold applies within a day of being known.
+    if (shared_ != nullptr && lane.samples < config_.min_lane_samples &&
+        config_.lane_recheck_ms > 0)
+      stuck_at = std::min(stuck_at, std::max(now, s.last_scan_ms) + config_.lane_recheck_ms);
   }
   set_timer(id, stuck_timer, s.stuck_timer_ms, stuck_at, timers);
   // Set once, pushed back lazily when it fires; made exact when the shipment reaches its
@@ -740,17 +755,31 @@ std::int64_t shipment_operator::purge_at(const shipment_state& s) const noexcept
   return std::max(s.last_scan_ms, s.deadline_ms) + config_.open_retention_ms;
 }
 
-std::int64_t shipment_operator::stuck_threshold_ms(const lane_stats* lane) const noexcept {
-  if (lane == nullptr || lane->samples < config_.min_lane_samples) return config_.stuck_default_ms;
-  const double learned = config_.stuck_factor * static_cast<double>(lane->quantile_ms(0.95));
+std::int64_t shipment_operator::stuck_due(shipment_state& s,
+                                          const lane_stats& lane) const noexcept {
+  s.stuck_threshold_ms = stuck_threshold_ms(lane);
+  std::int64_t due = s.last_scan_ms + s.stuck_threshold_ms + 1;  // quiet longer than the threshold
+  // The rate limit defers the flag rather than dropping it, so a shipment that goes quiet
+  // again soon after a flag is still flagged once the interval is over.
+  if (s.flagged_ms != 0) due = std::max(due, s.flagged_ms + config_.anomaly_min_interval_ms);
+  return due;
+}
+
+std::int64_t shipment_operator::stuck_threshold_ms(const lane_stats& lane) const noexcept {
+  if (lane.samples < config_.min_lane_samples) return config_.stuck_default_ms;
+  const double learned = config_.stuck_factor * static_cast<double>(lane.quantile_ms(0.95));
   // At least a millisecond: a zero threshold would flag every shipment as it is created.
   if (!(learned >= 1)) return 1;
   return std::llround(std::min(learned, 1e15));  // keeps a huge factor from overflowing
 }
 
-const lane_stats* shipment_operator::lane_of(const shipment_state& s,
-                                             keyed_state<lane_stats>& lanes) const {
-  return lanes.find(lane_key(s.carrier, s.origin, s.destination));
+lane_stats shipment_operator::lane_at(const shipment_state& s, keyed_state<lane_stats>& lanes,
+                                      std::int64_t before_ms) const {
+  const std::string key = lane_key(s.carrier, s.origin, s.destination);
+  lane_stats lane;
+  if (const lane_stats* own = lanes.find(key)) lane = *own;
+  if (shared_ != nullptr) shared_->add_shared(key, before_ms, lane);
+  return lane;
 }
 
 schemas::tracking_notification shipment_operator::message(std::string_view id,

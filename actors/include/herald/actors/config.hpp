@@ -43,6 +43,11 @@ struct topics_config {
   std::string restock_alerts = "herald.restock-alerts";
   /// Default: "shop.shipments".
   std::string shipments = "shop.shipments";
+  /// Internal, compacted, one partition: every shipment partition's transit times per lane
+  /// (the global lane table), read by every instance. Without it the tasks of one instance
+  /// still share lanes, but instances do not, and a restart forgets the others' lanes until
+  /// they deliver again. Default: "herald.lane-stats".
+  std::string lane_stats = "herald.lane-stats";
   /// Default: "herald.tracking-notifications".
   std::string tracking_notifications = "herald.tracking-notifications";
   /// Default: "herald.anomalies".

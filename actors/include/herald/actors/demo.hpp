@@ -9,7 +9,13 @@
 
 #include "herald/schemas/events.hpp"
 
+namespace herald::streams {
+class mock_cluster;
+}
+
 namespace herald::actors {
+
+struct topics_config;
 
 struct demo_options {
   /// Generated records per second. Default: 20 000.
@@ -85,6 +91,9 @@ struct replay_record {
 /// counts what came out. Empty `error` on success.
 [[nodiscard]] replay_summary replay(const std::vector<replay_record>& records, int partitions,
                                     std::string& error);
+
+/// Creates Herald's topics `t` on the mock cluster: `partitions` each, the lane table's one.
+void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions);
 
 /// Runs the demo; returns the process exit code.
 int run_demo(const demo_options& options);

@@ -55,7 +55,9 @@
 
 namespace herald::actors {
 
+class alignment;
 class availability_table;
+class lane_table;
 
 /// What every task shares; owned by the app and outliving all tasks.
 struct task_env {
@@ -65,6 +67,14 @@ struct task_env {
   const app_config* config = nullptr;
   /// Availability per SKU in event time (the global table); everything available when null.
   availability_table* stock = nullptr;
+  /// Every shipment partition's lanes (the global table); each task learns its own only when
+  /// null.
+  lane_table* lanes = nullptr;
+  /// Whether `topics.lane_stats` exists: shipment tasks publish their lanes to it too.
+  bool lane_topic = false;
+  /// Per family: the event-time alignment of its tasks on this instance (null: none). An
+  /// aligned task queues its records and applies none past its cap.
+  std::array<alignment*, 4> align{};
   std::vector<streams::topic_binding> topics;
   /// Returns processed records' in-flight credit to the source, per topic index.
   std::function<void(state::task_id, std::uint16_t, std::int64_t)> release;
@@ -139,8 +149,9 @@ class task {
   /// Where `topic` resumes (nullopt = nothing committed yet).
   [[nodiscard]] std::optional<std::int64_t> resume_offset(const std::string& topic) const;
 
-  /// Re-produces the outbox left by a crash.
-  void start();
+  /// Re-produces the outbox left by a crash. `wake` (callable from any thread) makes the
+  /// task look again (a `tick`) when its alignment cap has moved.
+  void start(std::function<void()> wake = {});
   /// Processes one batch; commits when the commit interval has passed.
   void process(streams::record_batch& batch, std::int64_t wall_ms);
   /// Housekeeping: idle watermark advance, re-produce failed deliveries, due commits.
@@ -240,6 +251,8 @@ class task {
   // Counts `ts_ms` as late (metrics) when it is older than the watermark.
   void note_if_late(std::uint16_t topic, std::int64_t ts_ms);
   void report(std::int64_t polled_at_ns);
+  // Tells the family's alignment where this task stands.
+  void report_position();
   void publish_watermark();
   void fire_timers(std::int64_t up_to_ms);
   void dead_letter(const streams::record& rec, schemas::decode_code code,
@@ -269,6 +282,8 @@ class task {
   std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
   std::vector<std::unique_ptr<schemas::event>> event_pool_;
   std::int64_t waiting_since_ms_ = streams::watermark::none;
+  alignment* align_ = nullptr;
+  std::int64_t stopped_at_ = streams::watermark::none;  // head held by the alignment cap
   static constexpr std::int64_t no_cap = std::numeric_limits<std::int64_t>::max();
   std::int64_t cap_ = no_cap;  // processor_->time_cap, once it gave one
   std::int64_t published_watermark_ = streams::watermark::none;

@@ -8,7 +8,11 @@
 /// deadline passing without delivery gives one `delivery_delayed` per deadline. No scan for
 /// longer than the lane's usual transit (p95, learned from delivered shipments of the same
 /// carrier, origin and destination) gives a `shipment_stuck` anomaly, at most one per
-/// `anomaly_min_interval_ms`. Still undelivered `late_after_ms` past its deadline gives one
+/// `anomaly_min_interval_ms`. A lane is learned from every partition's deliveries: the task's
+/// own (its `lanes` state, exact) and, through a `lane_view`, those the other shipment tasks
+/// published before the time of the decision. The threshold is looked at again when the stuck
+/// timer fires, so deliveries learned meanwhile count; a lane still short of samples is looked
+/// at daily. Still undelivered `late_after_ms` past its deadline gives one
 /// `shipment_late` anomaly per deadline (for the merchant: the customer had delivery_delayed).
 /// Created but not picked up by the carrier `fulfilment_stall_ms` after creation gives one
 /// `fulfilment_stalled` anomaly for the merchant (the parcel has not left: the shop's problem,
@@ -123,6 +127,14 @@ struct shipment_config {
   /// Samples after which a lane halves its counts, so it follows the carrier's recent
   /// performance instead of all history. Default: 10 000.
   std::uint64_t lane_max_samples = 10'000;
+  /// How often the stuck check of a shipment whose lane is short of `min_lane_samples` looks
+  /// again at what the other partitions have taught it. Default: 1 day.
+  std::int64_t lane_recheck_ms = day_ms;
+  /// How far (event time) a shipment task may apply records ahead of the other shipment tasks
+  /// of its instance that still have records to apply: the others' deliveries are learned up
+  /// to this long before a decision however unevenly the partitions' backlogs are read (a task
+  /// that has caught up holds nobody back). 0 = no alignment. Default: 1 day.
+  std::int64_t lane_drift_ms = day_ms;
 };
 
 /// Per-shipment state, persisted with a format version byte.
@@ -179,6 +191,8 @@ struct lane_stats {
   /// Adds one transit time (negative ones clamp to 0); halves every count once `samples`
   /// reaches `max_samples`.
   void add(std::int64_t transit_ms, std::uint64_t max_samples);
+  /// Adds every count of `other` (saturating).
+  void merge(const lane_stats& other) noexcept;
   /// The q-quantile (0..1), interpolated linearly inside its bucket; 0 when empty.
   [[nodiscard]] std::int64_t quantile_ms(double q) const noexcept;
   /// Upper edge of bucket `i` (exclusive).
@@ -194,6 +208,15 @@ struct lane_stats {
 /// Lane key: lower-case carrier|origin|destination (region codes do not contain '|').
 [[nodiscard]] std::string lane_key(std::string_view carrier, std::string_view origin,
                                    std::string_view destination);
+
+/// What the other shipment partitions have learned of a lane (the global lane table).
+class lane_view {
+ public:
+  virtual ~lane_view() = default;
+  /// Adds to `out` the transit times of `lane` that the other partitions published for
+  /// deliveries before `before_ms` (event time).
+  virtual void add_shared(std::string_view lane, std::int64_t before_ms, lane_stats& out) const = 0;
+};
 
 /// Why a scan or an event gave no message. Bounded: a metrics label.
 enum class shipment_suppression : std::uint8_t {
@@ -216,11 +239,16 @@ class shipment_effects {
   virtual void emit(schemas::tracking_notification&& msg) = 0;
   virtual void emit(schemas::anomaly_flag&& msg) = 0;
   virtual void suppressed(shipment_suppression reason) = 0;
+  /// The task's own transit times of `lane` changed with a delivery it learned at `ts_ms`:
+  /// what the other partitions' `lane_view` is fed with.
+  virtual void lane_learned(std::string_view /*lane*/, const lane_stats& /*stats*/,
+                            std::int64_t /*ts_ms*/) {}
 };
 
 class shipment_operator {
  public:
-  explicit shipment_operator(shipment_config config = {});
+  /// `shared`: the other partitions' lanes (outliving the operator); null: own deliveries only.
+  explicit shipment_operator(shipment_config config = {}, const lane_view* shared = nullptr);
 
   /// A shipments event (key = shipment_id): shipment_created / carrier_scan; others ignored.
   void on_event(const schemas::event& ev, keyed_state<shipment_state>& shipments,
@@ -237,8 +265,11 @@ class shipment_operator {
                   keyed_state<lane_stats>& lanes, timer_service& timers, shipment_effects& effects);
   void on_scan(const schemas::event& ev, keyed_state<shipment_state>& shipments,
                keyed_state<lane_stats>& lanes, timer_service& timers, shipment_effects& effects);
+  // `now`: the event time of the record applying it (a held scan's is its shipment's
+  // creation).
   void apply_scan(std::string_view id, shipment_state& s, const shipment_state::held_scan& scan,
-                  keyed_state<lane_stats>& lanes, shipment_effects& effects) const;
+                  std::int64_t now, keyed_state<lane_stats>& lanes,
+                  shipment_effects& effects) const;
   void hold(std::string_view id, shipment_state& s, shipment_state::held_scan&& scan,
             timer_service& timers, shipment_effects& effects) const;
   void expire_held(std::string_view id, shipment_state& s, std::int64_t now,
@@ -252,19 +283,23 @@ class shipment_operator {
                shipment_effects& effects) const;
   void stuck(std::string_view id, shipment_state& s, std::int64_t now,
              keyed_state<lane_stats>& lanes, shipment_effects& effects) const;
-  /// Brings the delay, stuck and purge timers in line with the state.
-  void arm(std::string_view id, shipment_state& s, keyed_state<lane_stats>& lanes,
+  /// Brings the delay, stuck and purge timers in line with the state at event time `now`.
+  void arm(std::string_view id, shipment_state& s, std::int64_t now, keyed_state<lane_stats>& lanes,
            timer_service& timers) const;
+  /// When the current quiet spell is stuck by `lane` (the threshold is kept in the state).
+  [[nodiscard]] std::int64_t stuck_due(shipment_state& s, const lane_stats& lane) const noexcept;
   /// When the state of `s` may go: retention after its last scan once delivered or returned;
   /// before that, open_retention_ms after its last scan or its delivery date.
   [[nodiscard]] std::int64_t purge_at(const shipment_state& s) const noexcept;
-  [[nodiscard]] std::int64_t stuck_threshold_ms(const lane_stats* lane) const noexcept;
-  [[nodiscard]] const lane_stats* lane_of(const shipment_state& s,
-                                          keyed_state<lane_stats>& lanes) const;
+  [[nodiscard]] std::int64_t stuck_threshold_ms(const lane_stats& lane) const noexcept;
+  /// The shipment's lane as known before `before_ms`: own deliveries and the shared ones.
+  [[nodiscard]] lane_stats lane_at(const shipment_state& s, keyed_state<lane_stats>& lanes,
+                                   std::int64_t before_ms) const;
   [[nodiscard]] schemas::tracking_notification message(std::string_view id, const shipment_state& s,
                                                        std::int64_t ts_ms) const;
 
   shipment_config config_;
+  const lane_view* shared_;
 };
 
 }  // namespace herald::rules
