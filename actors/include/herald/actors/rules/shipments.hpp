@@ -132,8 +132,10 @@ struct shipment_config {
   std::int64_t lane_recheck_ms = day_ms;
   /// How far (event time) a shipment task may apply records ahead of the other shipment tasks
   /// of its instance that still have records to apply: the others' deliveries are learned up
-  /// to this long before a decision however unevenly the partitions' backlogs are read (a task
-  /// that has caught up holds nobody back). 0 = no alignment. Default: 1 day.
+  /// to this long before a decision however unevenly the partitions' backlogs are read. A task
+  /// that has caught up holds nobody back, so live traffic is held only while another
+  /// partition of the instance works through a backlog more than this far behind it.
+  /// 0 = no alignment. Default: 1 day.
   std::int64_t lane_drift_ms = day_ms;
 };
 
