@@ -18,6 +18,7 @@
 #include "herald/actors/lane_table.hpp"
 #include "herald/actors/task.hpp"
 #include "herald/state/db.hpp"
+#include "herald/streams/admin.hpp"
 #include "herald/streams/sink.hpp"
 #include "herald/streams/source.hpp"
 #include "herald/streams/topic_follower.hpp"
@@ -32,6 +33,7 @@ namespace {
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 using wake_atom = caf::atom_constant<caf::atom("wake")>;
+using drain_atom = caf::atom_constant<caf::atom("drain")>;
 
 // A poll loop that has not come round for this long is wedged: /healthz fails, the pod restarts.
 constexpr std::int64_t poll_stall_s = 120;
@@ -44,8 +46,13 @@ std::int64_t wall_ms() {
 
 struct task_actor_state {
   std::shared_ptr<actors::task> task;
+  std::shared_ptr<std::promise<void>> stopped;  // set once revoked: batches and ticks ignored
   static inline const char* name = "herald.task";
 };
+
+// While a revoked task waits for the broker's acknowledgements, it looks every this often
+// (a message to itself: its worker thread is never blocked).
+constexpr auto shutdown_poll = std::chrono::milliseconds(10);
 
 /// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke.
 caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
@@ -58,22 +65,104 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
       [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
   restoring->fetch_sub(1);
   self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
+  auto finish = [self] {
+    self->state.task.reset();
+    self->state.stopped->set_value();
+    self->quit();
+  };
   return {
-      [=](streams::record_batch& batch) { self->state.task->process(batch, wall_ms()); },
+      // A batch after the final commit is not applied: its offsets stay uncommitted, and the
+      // partition's next owner reads it again.
+      [=](streams::record_batch& batch) {
+        if (!self->state.stopped) self->state.task->process(batch, wall_ms());
+      },
       [=](wake_atom) {
-        if (self->state.task) self->state.task->tick(wall_ms());
+        if (!self->state.stopped) self->state.task->tick(wall_ms());
       },
       [=](tick_atom) {
+        if (self->state.stopped) return;
         self->state.task->tick(wall_ms());
         self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
       },
       [=](stop_atom, std::shared_ptr<std::promise<void>>& done) {
-        self->state.task->shutdown(wall_ms());
-        self->state.task.reset();
-        done->set_value();
-        self->quit();
+        self->state.stopped = done;
+        if (self->state.task->shutdown_begin(wall_ms()))
+          finish();
+        else
+          self->delayed_send(self, shutdown_poll, drain_atom::value);
+      },
+      [=](drain_atom) {
+        if (self->state.task->shutdown_step())
+          finish();
+        else
+          self->delayed_send(self, shutdown_poll, drain_atom::value);
       },
   };
+}
+
+// What Herald depends on the broker's topic configuration for, checked at start-up: a dead
+// letter the DLQ topic refuses would be lost (refused: error), an output larger than its
+// topic's limit is dropped (warned), the lane table needs compaction, and input retention
+// bounds how long Herald may be down without losing records. Brokers that do not answer
+// DescribeConfigs (the mock cluster) are not checked.
+std::string check_broker_limits(const app_config& c, std::size_t producer_max) {
+  const auto& t = c.topics;
+  const std::vector<std::string> inputs = {t.clickstream, t.carts, t.inventory, t.shipments};
+  const std::vector<std::string> outputs = {t.cart_reminders, t.restock_alerts,
+                                            t.tracking_notifications, t.anomalies, t.sku_signals};
+  std::vector<std::string> all = inputs;
+  all.insert(all.end(), outputs.begin(), outputs.end());
+  all.push_back(t.dlq);
+  all.push_back(t.lane_stats);
+  std::map<std::string, std::map<std::string, std::string>> configs;
+  std::string error;
+  if (!streams::describe_topics(c.kafka.properties, all, configs, error, 5000)) {
+    spdlog::debug("topic configurations not checked: {}", error);
+    return {};
+  }
+  auto value = [&](const std::string& topic, const char* key) -> std::optional<std::int64_t> {
+    auto it = configs.find(topic);
+    if (it == configs.end()) return std::nullopt;
+    auto v = it->second.find(key);
+    if (v == it->second.end()) return std::nullopt;
+    try {
+      return std::stoll(v->second);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  // A record batch carries about 100 bytes beyond its record's key, value and headers.
+  const auto dlq_max = value(t.dlq, "max.message.bytes");
+  const std::size_t dlq_needed = c.task.dlq_max_bytes + 1024 + 100;
+  if (dlq_max && *dlq_max < static_cast<std::int64_t>(dlq_needed))
+    return fmt::format(
+        "topic '{}' takes records of at most {} bytes (max.message.bytes), but a dead letter may "
+        "take {} (task.dlq_max_bytes {} plus headers): raise the topic's max.message.bytes or "
+        "lower task.dlq_max_bytes",
+        t.dlq, *dlq_max, dlq_needed, c.task.dlq_max_bytes);
+  for (const auto& o : outputs)
+    if (auto m = value(o, "max.message.bytes"); m && *m < static_cast<std::int64_t>(producer_max))
+      spdlog::warn(
+          "topic '{}' takes records of at most {} bytes (max.message.bytes), less than the "
+          "producer's message.max.bytes ({}): a larger output would be refused, dropped and "
+          "counted in herald_outputs_dropped_total",
+          o, *m, producer_max);
+  if (auto it = configs.find(t.lane_stats); it != configs.end()) {
+    auto policy = it->second.find("cleanup.policy");
+    if (policy != it->second.end() && policy->second.find("compact") == std::string::npos)
+      spdlog::warn(
+          "topic '{}' has cleanup.policy={}: shipment lanes older than its retention are lost "
+          "to a restarted instance; make it compact",
+          t.lane_stats, policy->second);
+  }
+  constexpr std::int64_t day_ms = 24 * 3'600'000LL;
+  for (const auto& in : inputs)
+    if (auto r = value(in, "retention.ms"); r && *r >= 0 && *r < day_ms)
+      spdlog::warn(
+          "topic '{}' keeps records for {} ms (retention.ms): a Herald down or behind for longer "
+          "loses what it had not read (counted in herald_input_lost_records_total)",
+          in, *r);
+  return {};
 }
 
 }  // namespace
@@ -105,6 +194,9 @@ struct app::impl final : streams::source_listener {
   std::atomic<bool> running{false};  // between a successful start and stop
   std::atomic<int> restoring{0};     // tasks assigned and not yet started
   std::atomic<bool> input_ended{false};
+  mutable std::mutex fatal_mutex;
+  std::string fatal;  // the first fatal Kafka error, guarded by fatal_mutex
+  int fatal_handler = -1;
 
   explicit impl(app_config c) : config(std::move(c)) {}
 
@@ -162,6 +254,11 @@ struct app::impl final : streams::source_listener {
 
   /// /healthz: the process answers and, once started, its poll loop comes round.
   http_response health() const {
+    {
+      std::lock_guard<std::mutex> lock(fatal_mutex);
+      if (!fatal.empty())
+        return {503, "text/plain", "fatal Kafka error (restart): " + fatal + "\n"};
+    }
     if (!running || !source) return {200, "text/plain", "starting\n"};
     const auto age_s = (streams::steady_now_ns() - source->last_poll_ns()) / 1'000'000'000;
     if (source->last_poll_ns() != 0 && age_s > poll_stall_s)
@@ -206,8 +303,20 @@ app::~app() {
   stop();
 }
 
-std::string app::start() {
+std::string app::start(std::function<void()> on_fatal) {
   auto& s = *impl_;
+  s.fatal_handler = streams::add_fatal_handler([&s, on_fatal](const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(s.fatal_mutex);
+      if (!s.fatal.empty()) return;
+      s.fatal = reason;
+    }
+    spdlog::critical(
+        "stopping: a fatal Kafka error ({}) leaves Herald unable to guarantee its outputs; it "
+        "restarts from its committed state",
+        reason);
+    if (on_fatal) on_fatal();
+  });
   try {
     validate(s.config);
   } catch (const config_error& e) {
@@ -250,6 +359,7 @@ std::string app::start() {
 
   streams::sink_config sink_cfg;
   sink_cfg.properties = s.config.kafka.properties;
+  sink_cfg.queue_full_wait_ms = 0;  // a task never waits on an actor thread: it pauses
   s.sink = streams::sink::create(sink_cfg, error);
   if (!s.sink) return error;
   // A dead letter the producer refuses would stay in the outbox for ever.
@@ -272,6 +382,9 @@ std::string app::start() {
           "tasks and must have the same partition count",
           it->second.first, it->second.second, t.name, n, state::to_string(t.fam));
   }
+
+  if (auto err = check_broker_limits(s.config, s.sink->max_message_bytes()); !err.empty())
+    return err;
 
   // Customer tasks publish their watermarks to every partition of the repartition topic; a
   // SKU task's watermark waits for every customer task it has heard from.
@@ -377,6 +490,8 @@ void app::finish_input() {
 
 void app::stop() {
   auto& s = *impl_;
+  if (s.fatal_handler >= 0) streams::remove_fatal_handler(s.fatal_handler);
+  s.fatal_handler = -1;
   if (!s.started) return;
   s.started = false;
   s.running = false;  // not ready from here on
@@ -398,6 +513,11 @@ void app::stop() {
   s.database.reset();
   s.http.reset();
   spdlog::info("herald stopped");
+}
+
+std::string app::fatal_error() const {
+  std::lock_guard<std::mutex> lock(impl_->fatal_mutex);
+  return impl_->fatal;
 }
 
 metrics& app::probe() {

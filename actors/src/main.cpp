@@ -1,3 +1,6 @@
+#include <signal.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -55,14 +58,20 @@ int run(const std::string& config_path) {
   for (const auto& [name, value] : herald::actors::redacted_properties(cfg))
     spdlog::info("kafka property {} = {}", name, value);
   herald::actors::app app(cfg);
-  if (auto err = app.start(); !err.empty()) {
+  // A fatal Kafka error ends the wait as a signal would; the exit code says it was one.
+  if (auto err = app.start([] { kill(getpid(), SIGTERM); }); !err.empty()) {
     fmt::print(stderr, "herald: {}\n", err);
     return 1;
   }
   int sig = 0;
   sigwait(&set, &sig);
-  spdlog::info("signal {}: stopping", sig);
+  const std::string fatal = app.fatal_error();
+  if (fatal.empty()) spdlog::info("signal {}: stopping", sig);
   app.stop();
+  if (!fatal.empty()) {
+    spdlog::critical("stopped after a fatal Kafka error: {}", fatal);
+    return 3;
+  }
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -335,6 +336,12 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
 void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;  // the interval starts now
   wall_ms_ = wall_ms;
+  // Outputs wait for the producer: new records wait too (their credit is not returned, so
+  // the source pauses these partitions) and are applied once the outputs are out.
+  if (backlogged() || !held_batches_.empty()) {
+    held_batches_.push_back(std::move(batch));
+    return;
+  }
   update_cap(wall_ms);
   std::string reason;
   for (streams::record& rec : batch.records) {
@@ -634,6 +641,11 @@ void task::tick(std::int64_t wall_ms) {
     report(0);
   }
   drain_acks();
+  while (!held_batches_.empty() && !backlogged()) {
+    streams::record_batch held = std::move(held_batches_.front());
+    held_batches_.pop_front();
+    process(held, wall_ms);
+  }
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
       (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
@@ -751,6 +763,34 @@ void task::publish_watermark() {
 }
 
 void task::produce(state::outbox_record&& rec) {
+  if (backlogged() || !hand(rec)) {
+    const std::uint64_t seq = rec.seq;
+    waiting_outputs_.emplace(seq, std::move(rec));
+  }
+}
+
+void task::send_waiting() {
+  if (resend_wait_) {
+    if (!unacked_.empty()) return;  // every record with the producer has its fate first
+    resend_wait_ = false;
+  }
+  while (!waiting_outputs_.empty()) {
+    auto it = waiting_outputs_.begin();
+    if (!hand(it->second)) break;
+    waiting_outputs_.erase(it);
+  }
+  if (waiting_outputs_.empty()) {
+    logged_backlog_ = false;
+  } else if (!logged_backlog_) {
+    logged_backlog_ = true;
+    spdlog::warn(
+        "task {}/{}: the producer's queue is full ({} outputs waiting): the task takes no new "
+        "records until they are handed over",
+        state::to_string(id_.fam), id_.partition, waiting_outputs_.size());
+  }
+}
+
+bool task::hand(state::outbox_record& rec) {
   const std::uint64_t seq = rec.seq;
   std::weak_ptr<acks> weak = acks_;
   metrics* probe = env_.probe;
@@ -767,12 +807,14 @@ void task::produce(state::outbox_record&& rec) {
                                a->failed.emplace_back(seq, r);
                            }
                          });
+  if (queued.full) return false;
   if (!queued) {
     probe->add_produced(false);
     std::lock_guard<std::mutex> lock(acks_->mutex);
     acks_->failed.emplace_back(seq, queued.failure);
   }
   unacked_.emplace(seq, std::move(rec));
+  return true;
 }
 
 void task::drain_acks() {
@@ -787,9 +829,11 @@ void task::drain_acks() {
     for (auto seq : ok) unacked_.erase(seq);
     state_.ack_outputs(ok);
   }
-  // Kafka gave up on these (after librdkafka's own retries): try again; they are still in the
-  // outbox, so a crash meanwhile loses nothing either. One rejected for good (too large,
-  // invalid) would fail forever: it is dropped, counted and logged.
+  // Kafka gave up on these (after librdkafka's own retries): they go again, in sequence order
+  // once every other record with the producer has its fate, before anything newer (so a key's
+  // records keep their order); they are still in the outbox, so a crash meanwhile loses
+  // nothing either. One rejected for good (too large, invalid) would fail forever: it is
+  // dropped, counted and logged.
   std::vector<std::uint64_t> dropped;
   for (const auto& [seq, why] : failed) {
     auto it = unacked_.find(seq);
@@ -797,7 +841,8 @@ void task::drain_acks() {
     state::outbox_record rec = std::move(it->second);
     unacked_.erase(it);
     if (!why.permanent) {
-      produce(std::move(rec));
+      resend_wait_ = true;
+      waiting_outputs_.emplace(seq, std::move(rec));
       continue;
     }
     spdlog::error(
@@ -809,20 +854,37 @@ void task::drain_acks() {
     dropped.push_back(seq);
   }
   if (!dropped.empty()) state_.ack_outputs(dropped);
+  send_waiting();
 }
 
 void task::shutdown(std::int64_t wall_ms) {
+  if (shutdown_begin(wall_ms)) return;
+  while (!shutdown_step()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+bool task::shutdown_begin(std::int64_t wall_ms) {
   commit(wall_ms);
   // Wait for the broker to acknowledge what this task emitted, so a clean stop leaves an
   // empty outbox and a restart re-sends nothing.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!unacked_.empty() && std::chrono::steady_clock::now() < deadline) {
-    env_.sink->flush(100);
-    drain_acks();
-  }
-  if (!unacked_.empty())
+  shutdown_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  return shutdown_step();
+}
+
+bool task::shutdown_step() {
+  drain_acks();
+  // A producer that failed fatally acknowledges nothing more: the restart re-sends it all.
+  if ((!unacked_.empty() || !waiting_outputs_.empty()) &&
+      std::chrono::steady_clock::now() < shutdown_deadline_ && !env_.sink->fatal())
+    return false;
+  shutdown_end();
+  return true;
+}
+
+void task::shutdown_end() {
+  if (!unacked_.empty() || !waiting_outputs_.empty())
     spdlog::warn("task {}/{}: {} outputs unacknowledged at shutdown; re-sent on restart",
-                 state::to_string(id_.fam), id_.partition, unacked_.size());
+                 state::to_string(id_.fam), id_.partition,
+                 unacked_.size() + waiting_outputs_.size());
   std::vector<state::outbox_record> none;
   if (auto st = state_.commit(none); !st.ok())
     spdlog::error("task {}/{}: final commit failed: {}", state::to_string(id_.fam), id_.partition,

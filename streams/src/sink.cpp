@@ -22,6 +22,7 @@ std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error
   if (conf == nullptr) return nullptr;
   std::unique_ptr<sink> out(new sink());
   out->flush_timeout_ms_ = config.flush_timeout_ms;
+  out->queue_full_wait_ms_ = config.queue_full_wait_ms;
   try {
     out->max_message_bytes_ = std::stoul(props.at("message.max.bytes"));
   } catch (const std::exception&) {
@@ -109,7 +110,8 @@ produce_result sink::produce_to(std::string_view topic, std::int32_t partition,
   }
   auto* opaque = on_delivered ? new delivery_fn(std::move(on_delivered)) : nullptr;
   const std::string topic_name(topic);
-  // A full local queue is transient (the poller drains it): wait, up to a bound.
+  // A full local queue is transient (the poller drains it): wait, up to a bound, if told to.
+  const int attempts = queue_full_wait_ms_ / 5;
   for (int attempt = 0;; ++attempt) {
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
@@ -117,15 +119,16 @@ produce_result sink::produce_to(std::string_view topic, std::int32_t partition,
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
         RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {true, {}};  // headers owned by librdkafka
-    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < 6000) {
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {true, false, {}};  // headers: librdkafka's
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && attempt < attempts) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       continue;
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);
     delete opaque;
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return {false, true, report_of(err)};
     failed_.fetch_add(1, std::memory_order_relaxed);
-    return {false, report_of(err)};
+    return {false, false, report_of(err)};
   }
 }
 
@@ -136,6 +139,10 @@ bool sink::flush(int timeout_ms) {
 
 std::int64_t sink::outstanding() const {
   return rd_kafka_outq_len(rk_);
+}
+
+bool sink::fatal() const {
+  return rd_kafka_fatal_error(rk_, nullptr, 0) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 }  // namespace herald::streams

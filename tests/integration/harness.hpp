@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <random>
@@ -19,6 +21,7 @@
 
 #include "herald/actors/app.hpp"
 #include "herald/actors/demo.hpp"
+#include "herald/streams/admin.hpp"
 #include "herald/streams/mock_cluster.hpp"
 #include "herald/streams/sink.hpp"
 #include "herald/streams/topic_reader.hpp"
@@ -40,30 +43,77 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
-/// A mock cluster with Herald's default topics and a producer into it.
+/// The real broker the integration tests run on, when HERALD_TEST_KAFKA names the directory
+/// of a cluster `scripts/kafka start` runs (ctest's second fixture); empty: each test starts
+/// its own mock cluster.
+inline const std::string& real_kafka() {
+  static const std::string bootstrap = [] {
+    const char* dir = std::getenv("HERALD_TEST_KAFKA");
+    if (dir == nullptr || *dir == 0) return std::string();
+    std::ifstream in(std::filesystem::path(dir) / "bootstrap");
+    std::string line;
+    std::getline(in, line);
+    if (line.empty())
+      throw std::runtime_error(std::string("HERALD_TEST_KAFKA=") + dir +
+                               ": no bootstrap file (is `scripts/kafka start` running there?)");
+    return line;
+  }();
+  return bootstrap;
+}
+
+/// Herald's default topics with a producer into them: on a fresh mock cluster, or, with
+/// `real_kafka()`, re-created on the real broker (deleted first: the tests there run one at a
+/// time) with a consumer group of the fixture's own.
 class kafka_fixture {
  public:
   explicit kafka_fixture(int partitions = 3) {
     std::string error;
-    cluster_ = streams::mock_cluster::start(1, error);
-    if (!cluster_) throw std::runtime_error(error);
-    actors::create_topics(*cluster_, actors::topics_config{}, partitions);
+    static int fixtures = 0;
+    group_ = "herald-it-" + std::to_string(::getpid()) + "-" + std::to_string(++fixtures);
+    if (real()) {
+      bootstrap_ = real_kafka();
+      const actors::topics_config t;
+      std::vector<streams::topic_spec> specs;
+      std::vector<std::string> names;
+      for (const auto* name :
+           {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
+            &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
+        specs.push_back({*name, partitions, -1, {}});
+      specs.push_back({t.lane_stats, 1, -1, {{"cleanup.policy", "compact"}}});
+      for (const auto& s : specs) names.push_back(s.name);
+      const streams::kafka_properties props{{"bootstrap.servers", bootstrap_}};
+      if (!streams::delete_topics(props, names, error) ||
+          !streams::create_topics(props, specs, false, error))
+        throw std::runtime_error("real Kafka at " + bootstrap_ + ": " + error);
+    } else {
+      cluster_ = streams::mock_cluster::start(1, error);
+      if (!cluster_) throw std::runtime_error(error);
+      actors::create_topics(*cluster_, actors::topics_config{}, partitions);
+      bootstrap_ = cluster_->bootstrap_servers();
+    }
     streams::sink_config sc;
-    sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    sc.properties["bootstrap.servers"] = bootstrap_;
     // A shop's producer may send records larger than Herald's own limits (oversized input).
     sc.properties["message.max.bytes"] = "8000000";
     producer_ = streams::sink::create(sc, error);
     if (!producer_) throw std::runtime_error(error);
   }
 
+  /// The mock cluster (fault injection), or null on the real broker.
+  [[nodiscard]] streams::mock_cluster* mock() const { return cluster_.get(); }
+  /// Whether the fixture is on the real broker.
+  [[nodiscard]] static bool real() { return !real_kafka().empty(); }
+  [[nodiscard]] const std::string& bootstrap_servers() const { return bootstrap_; }
+
   [[nodiscard]] actors::app_config config(const std::string& state_dir) const {
     actors::app_config c;
-    c.kafka.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+    c.kafka.properties["bootstrap.servers"] = bootstrap_;
     // The mock broker answers an empty fetch only after fetch.wait.max.ms (a real one as soon
     // as data arrives): keep produce-and-wait rounds short.
     c.kafka.properties["fetch.wait.max.ms"] = "5";
-    c.kafka.session_timeout_ms = 4000;
-    c.kafka.group_id = "herald-it";
+    // A real broker refuses sessions below its group.min.session.timeout.ms (6 s by default).
+    c.kafka.session_timeout_ms = real() ? 6000 : 4000;
+    c.kafka.group_id = group_;
     c.state.dir = state_dir;
     c.metrics.listen = "127.0.0.1:0";
     c.task.commit_interval_ms = 50;
@@ -108,13 +158,14 @@ class kafka_fixture {
   [[nodiscard]] std::vector<streams::consumed_record> read(const std::string& topic) const {
     std::vector<streams::consumed_record> out;
     std::string error;
-    EXPECT_TRUE(streams::read_topic({{"bootstrap.servers", cluster_->bootstrap_servers()}}, topic,
-                                    out, error))
+    EXPECT_TRUE(streams::read_topic({{"bootstrap.servers", bootstrap_}}, topic, out, error))
         << error;
     return out;
   }
 
  private:
+  std::string bootstrap_;
+  std::string group_;
   std::unique_ptr<streams::mock_cluster> cluster_;
   std::unique_ptr<streams::sink> producer_;
 };

@@ -10,6 +10,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
 #include "harness.hpp"
 #include "herald/streams/dlq.hpp"
 #include "scenario.hpp"
@@ -311,6 +314,41 @@ namespace {
 
 // A record without a key, a tombstone (no value) and one with neither reach the DLQ as they
 // were: null stays null, empty stays empty.
+// The idempotent producer's fatal error (the broker saw a gap in its sequence: ordering can no
+// longer be guaranteed) stops Herald cleanly instead of leaving it half alive; the restart
+// re-sends from the outbox what Kafka never acknowledged.
+TEST(PipelineTest, AFatalProducerErrorStopsHeraldAndTheRestartSendsWhatWasLeft) {
+  kafka_fixture kafka(1);
+  if (kafka.mock() == nullptr) GTEST_SKIP() << "injects broker errors into the mock cluster";
+  temp_dir dir;
+  kafka.produce("shop.carts", "ann", "not json");
+  kafka.flush();
+  std::atomic<bool> fatal{false};
+  {
+    actors::app app(kafka.config(dir.str()));
+    // Every Produce request (API key 0) from here on is answered out of sequence.
+    rd_kafka_mock_push_request_errors(kafka.mock()->handle(), 0, 50,
+                                      RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER);
+    ASSERT_EQ(app.start([&] { fatal = true; }), "");
+    ASSERT_TRUE(wait_for([&] { return fatal.load(); }));
+    EXPECT_NE(app.fatal_error().find("OUT_OF_ORDER_SEQUENCE"), std::string::npos)
+        << app.fatal_error();
+    EXPECT_NE(http_get(app.metrics_port(), "/healthz").find("fatal Kafka error"),
+              std::string::npos);
+    app.stop();
+  }
+  // The broker answers normally again: the dead letter committed before the error goes out.
+  rd_kafka_mock_clear_request_errors(kafka.mock()->handle(), 0);
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  ASSERT_TRUE(wait_for([&] { return kafka.read("herald.dlq").size() >= 1; }));
+  app.stop();
+  const auto dlq = kafka.read("herald.dlq");
+  ASSERT_GE(dlq.size(), 1u);
+  EXPECT_EQ(dlq.front().value, "not json");
+  EXPECT_TRUE(app.fatal_error().empty());
+}
+
 TEST(PipelineTest, NullKeysAndValuesStayNullInTheDeadLetterTopic) {
   kafka_fixture kafka(1);
   temp_dir dir;
@@ -451,11 +489,17 @@ TEST(PipelineTest, RecordsDeletedByRetentionBeforeTheyWereReadAreCountedLost) {
     ASSERT_TRUE(wait_for([&] { return read_inputs(app) == 3; }));
     app.stop();
   }
-  // While it is down, the partition outgrows its retention (the mock cluster keeps about
-  // 5 MiB a partition): its oldest records go.
-  constexpr int more = 4000;
+  // While it is down, its oldest records go: the mock cluster keeps about 5 MiB a partition;
+  // a real broker is told to delete them (what time or size retention does).
+  const int more = kafka_fixture::real() ? 100 : 4000;
   for (int i = 3; i < 3 + more; ++i) checkout(i);
   kafka.flush();
+  if (kafka_fixture::real()) {
+    std::string error;
+    ASSERT_TRUE(streams::delete_records({{"bootstrap.servers", kafka.bootstrap_servers()}},
+                                        "shop.carts", 0, 50, error))
+        << error;
+  }
   const auto log = kafka.read("shop.carts");
   ASSERT_FALSE(log.empty());
   const std::int64_t start = log.front().offset;

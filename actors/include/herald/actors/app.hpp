@@ -8,6 +8,7 @@
 /// keeps CAF, librdkafka and RocksDB out of its includers.
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -23,8 +24,13 @@ class app {
   app(const app&) = delete;
   app& operator=(const app&) = delete;
 
-  /// Starts everything; empty on success, else a message naming what failed.
-  [[nodiscard]] std::string start();
+  /// Starts everything; empty on success, else a message naming what failed. `on_fatal`
+  /// (optional; called once, from a Kafka client's thread) says a Kafka client hit a fatal
+  /// error: the embedder should `stop` the app (which commits what is consistent) and exit
+  /// non-zero, so it restarts from its committed state. /healthz fails from then on.
+  [[nodiscard]] std::string start(std::function<void()> on_fatal = {});
+  /// The fatal Kafka error the app hit, or empty.
+  [[nodiscard]] std::string fatal_error() const;
   /// Stops cleanly; idempotent. Called by the destructor too.
   void stop();
   /// The input is complete: the caller produced its last record and the app has read it (a

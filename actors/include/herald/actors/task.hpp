@@ -32,6 +32,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -159,7 +160,13 @@ class task {
   /// Commits now (state, timers, offsets, outbox) and produces the committed outputs.
   void commit(std::int64_t wall_ms);
   /// Final commit, waits for every output's acknowledgement, deletes the acknowledged outbox.
+  /// Blocks; tests use it. The task actor uses the two steps below instead.
   void shutdown(std::int64_t wall_ms);
+  /// The final commit; true when nothing is left to wait for (the shutdown is done).
+  bool shutdown_begin(std::int64_t wall_ms);
+  /// Takes the acknowledgements in; true once every output is acknowledged, the producer
+  /// failed fatally or 30 s passed (the rest is re-sent on restart): the shutdown is done.
+  bool shutdown_step();
 
   /// The task's event time: the watermark over its inputs, capped by its processor's
   /// `time_cap`. Timers fire and waiting records are applied up to it.
@@ -257,7 +264,17 @@ class task {
   void fire_timers(std::int64_t up_to_ms);
   void dead_letter(const streams::record& rec, schemas::decode_code code,
                    const std::string& reason);
+  // Hands an outbox record to the producer, in sequence order behind any still waiting.
   void produce(state::outbox_record&& rec);
+  // Hands `rec` to the producer; false (rec untouched) when its local queue is full.
+  bool hand(state::outbox_record& rec);
+  // Hands the waiting records over, oldest first, while the producer takes them.
+  void send_waiting();
+  // Outputs wait for the producer (its queue full, or a failed delivery being re-sent):
+  // the task takes no new records meanwhile, so its partitions pause.
+  [[nodiscard]] bool backlogged() const noexcept {
+    return resend_wait_ || !waiting_outputs_.empty();
+  }
   void drain_acks();
 
   task_env env_;
@@ -295,7 +312,18 @@ class task {
   std::uint64_t markers_received_ = 0;
   std::unique_ptr<task_processor> processor_;
   std::shared_ptr<acks> acks_ = std::make_shared<acks>();
-  std::map<std::uint64_t, state::outbox_record> unacked_;
+  std::map<std::uint64_t, state::outbox_record> unacked_;  // with the producer, by seq
+  // Not handed to the producer yet (its queue was full, or a delivery failed and waits to be
+  // re-sent), by seq: handed over in that order, before anything newer.
+  std::map<std::uint64_t, state::outbox_record> waiting_outputs_;
+  // A delivery failed: nothing is handed over until every record with the producer has its
+  // fate, then the failed ones go again in sequence order (per-key order is kept).
+  bool resend_wait_ = false;
+  std::deque<streams::record_batch> held_batches_;  // received while backlogged
+  bool logged_backlog_ = false;
+  std::chrono::steady_clock::time_point shutdown_deadline_{};
+  // Ends the shutdown: what is still unacknowledged stays in the outbox.
+  void shutdown_end();
   struct transient_record {
     const std::string* topic;
     std::string key;

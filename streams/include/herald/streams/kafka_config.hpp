@@ -1,6 +1,7 @@
 #pragma once
 /// librdkafka configuration helpers shared by source, sink and the mock cluster.
 
+#include <functional>
 #include <map>
 #include <string>
 
@@ -12,7 +13,18 @@ namespace herald::streams {
 using kafka_properties = std::map<std::string, std::string>;
 
 /// Builds an rd_kafka_conf_t from `props`; on the first bad property returns nullptr and sets
-/// `error` to a message naming the property and librdkafka's reason.
+/// `error` to a message naming the property and librdkafka's reason. Every client built from
+/// it logs through the process's logger and reports its errors: transient ones (a broker
+/// unreachable) as warnings, at most one a minute per client and kind; a fatal one (e.g. the
+/// idempotent producer lost its guarantee) to the fatal handler.
 [[nodiscard]] rd_kafka_conf_t* make_conf(const kafka_properties& props, std::string& error);
+
+/// Called (on a librdkafka thread) when a client of the process hits a fatal error: that
+/// client can do nothing more, and the process should stop cleanly and restart from its
+/// committed state.
+using fatal_handler = std::function<void(const std::string& reason)>;
+/// Registers a handler (every one is called); returns its id for `remove_fatal_handler`.
+int add_fatal_handler(fatal_handler handler);
+void remove_fatal_handler(int id);
 
 }  // namespace herald::streams

@@ -29,6 +29,10 @@ struct sink_config {
   kafka_properties properties;
   /// How long `flush` waits for outstanding deliveries. Default: 30 s.
   int flush_timeout_ms = 30'000;
+  /// How long `produce` waits for room when librdkafka's local queue is full (0: it returns
+  /// at once, `produce_result::full`). Tools and tests wait; the app's tasks never do (they
+  /// keep the record and pause their intake). Default: 30 s.
+  int queue_full_wait_ms = 30'000;
 };
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -50,6 +54,7 @@ using delivery_fn = std::function<void(const delivery_report&)>;
 /// true when queued.
 struct produce_result {
   bool queued = false;
+  bool full = false;        ///< not queued because the local queue is full: try again later
   delivery_report failure;  ///< when not queued
   explicit operator bool() const noexcept { return queued; }
 };
@@ -64,8 +69,8 @@ class sink {
 
   /// Queues one record; `on_delivered` (optional) reports its fate. A `key` or `value` whose
   /// data() is null (a default-constructed view) is produced as null, not as empty. Returns false
-  /// (and calls nothing) only when the local queue is full after retrying for a while or the topic
-  /// is unknown locally; delivery failures are reported through the callback.
+  /// (and calls nothing) only when the local queue is full (after `queue_full_wait_ms`) or the
+  /// topic is unknown locally; delivery failures are reported through the callback.
   produce_result produce(std::string_view topic, std::string_view key, std::string_view value,
                          const header_list& headers = {}, delivery_fn on_delivered = {});
 
@@ -83,6 +88,8 @@ class sink {
   [[nodiscard]] std::uint64_t delivered() const noexcept { return delivered_.load(); }
   [[nodiscard]] std::uint64_t failed() const noexcept { return failed_.load(); }
   [[nodiscard]] std::int64_t outstanding() const;
+  /// Whether the producer hit a fatal error: it delivers nothing more.
+  [[nodiscard]] bool fatal() const;
 
  private:
   sink() = default;
@@ -91,6 +98,7 @@ class sink {
 
   rd_kafka_t* rk_ = nullptr;
   int flush_timeout_ms_ = 30'000;
+  int queue_full_wait_ms_ = 30'000;
   std::size_t max_message_bytes_ = 1'048'576;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};
