@@ -128,15 +128,20 @@ bool create_topics(const kafka_properties& props, const std::vector<topic_spec>&
   }
   rd_kafka_event_destroy(ev);
   if (!ok) return false;
-  // Created is not yet served: wait until every partition has a leader.
+  // Created is not yet served: wait until every partition has a leader, in the answers of
+  // several metadata requests in a row (each goes to any broker, and brokers learn of new
+  // topics one after another).
   std::string md_error;
+  int in_a_row = 0;
   if (!poll_until(timeout_ms, [&] {
         const auto led = led_partitions(c, md_error);
+        bool all = true;
         for (const auto& t : topics) {
           auto it = led.find(t.name);
-          if (it == led.end() || it->second <= 0) return false;
+          if (it == led.end() || it->second <= 0) all = false;
         }
-        return true;
+        in_a_row = all ? in_a_row + 1 : 0;
+        return in_a_row >= 10;
       })) {
     error = "topics created but without leaders after " + std::to_string(timeout_ms) + " ms";
     return false;

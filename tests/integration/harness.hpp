@@ -85,6 +85,15 @@ class kafka_fixture {
       if (!streams::delete_topics(props, names, error) ||
           !streams::create_topics(props, specs, false, error))
         throw std::runtime_error("real Kafka at " + bootstrap_ + ": " + error);
+      // Every broker of a cluster learns of a new topic on its own time; the app asks any.
+      int in_a_row = 0;
+      for (int round = 0; round < 200 && in_a_row < 3; ++round) {
+        bool all = true;
+        for (const auto& spec : specs)
+          all = all && streams::partition_count(props, spec.name, error) == spec.partitions;
+        in_a_row = all ? in_a_row + 1 : 0;
+        if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     } else {
       cluster_ = streams::mock_cluster::start(1, error);
       if (!cluster_) throw std::runtime_error(error);

@@ -166,7 +166,10 @@ TEST(InventoryPipelineTest, CartReminderLeavesOutOutOfStockLinesAndIsSuppressedW
   EXPECT_EQ(metric_value(text, "herald_suppressions_total",
                          R"(reason="out_of_stock",rule="abandoned_cart")"),
             1);
-  EXPECT_EQ(metric_value(text, "herald_availability_skus"), 2);
+  // A gauge refreshed about once a second.
+  EXPECT_TRUE(wait_for([&] {
+    return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_availability_skus") == 2;
+  }));
   app.stop();
   const auto reminders = kafka.read("herald.cart-reminders");
   ASSERT_EQ(reminders.size(), 1u);
