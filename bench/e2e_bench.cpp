@@ -9,7 +9,11 @@
 // Both phases share two cores with the mock broker and the feeding producer, so single runs
 // vary; the phases alternate for `--rounds` rounds and the medians are reported.
 //
-// Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R]
+// With `--bootstrap ADDR` it runs on that cluster instead (e.g. a real broker from
+// `scripts/kafka start`; its topics are re-created for the run, and retention no longer
+// limits the window).
+//
+// Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R] [--bootstrap ADDR]
 
 #include <algorithm>
 #include <atomic>
@@ -28,6 +32,7 @@
 
 #include "herald/actors/app.hpp"
 #include "herald/actors/traffic.hpp"
+#include "herald/streams/admin.hpp"
 #include "herald/streams/mock_cluster.hpp"
 #include "herald/streams/sink.hpp"
 
@@ -41,12 +46,17 @@ struct options {
   int partitions = 4;
   std::int64_t window = 40'000;
   int rounds = 3;
+  std::string bootstrap;  // empty: an embedded mock cluster
 };
 
 options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--bootstrap") {
+      o.bootstrap = argv[i + 1];
+      continue;
+    }
     const long long v = std::atoll(argv[i + 1]);
     if (k == "--events")
       o.events = static_cast<std::size_t>(v);
@@ -201,17 +211,37 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   const options o = parse(argc, argv);
   std::string error;
-  auto mc = herald::streams::mock_cluster::start(1, error);
-  if (!mc) {
-    fmt::print(stderr, "bench: {}\n", error);
-    return 1;
-  }
-  for (const char* t : {"pt.out", "herald.cart-reminders", "herald.restock-alerts", "herald.dlq"})
-    mc->create_topic(t, o.partitions);
+  std::vector<std::string> topics = {
+      "pt.out",           "herald.cart-reminders",         "herald.restock-alerts", "herald.dlq",
+      "herald.anomalies", "herald.tracking-notifications", "shop.shipments"};
   for (int r = 0; r < o.rounds; ++r)
     for (const char* t : {"pt.clickstream", "pt.carts", "pt.inventory", "shop.clickstream",
                           "shop.carts", "shop.inventory", "herald.sku-signals"})
-      mc->create_topic(fmt::format("{}.{}", t, r), o.partitions);
+      topics.push_back(fmt::format("{}.{}", t, r));
+  std::unique_ptr<herald::streams::mock_cluster> mc;
+  std::string bootstrap = o.bootstrap;
+  if (bootstrap.empty()) {
+    mc = herald::streams::mock_cluster::start(1, error);
+    if (!mc) {
+      fmt::print(stderr, "bench: {}\n", error);
+      return 1;
+    }
+    for (const auto& t : topics) mc->create_topic(t, o.partitions);
+    mc->create_topic("herald.lane-stats", 1);
+    bootstrap = mc->bootstrap_servers();
+  } else {
+    std::vector<herald::streams::topic_spec> specs;
+    for (const auto& t : topics) specs.push_back({t, o.partitions, -1, {}});
+    specs.push_back({"herald.lane-stats", 1, -1, {{"cleanup.policy", "compact"}}});
+    std::vector<std::string> names;
+    for (const auto& s : specs) names.push_back(s.name);
+    const herald::streams::kafka_properties props{{"bootstrap.servers", bootstrap}};
+    if (!herald::streams::delete_topics(props, names, error) ||
+        !herald::streams::create_topics(props, specs, false, error)) {
+      fmt::print(stderr, "bench: {}: {}\n", bootstrap, error);
+      return 1;
+    }
+  }
 
   // Same input for both phases: generated shop traffic, 1 simulated hour per wall second.
   herald::actors::traffic_config tc;
@@ -225,16 +255,17 @@ int main(int argc, char** argv) {
   for (const auto& r : input) bytes += r.value.size();
 
   herald::streams::sink_config sc;
-  sc.properties["bootstrap.servers"] = mc->bootstrap_servers();
+  sc.properties["bootstrap.servers"] = bootstrap;
   auto feeder = herald::streams::sink::create(sc, error);
 
-  fmt::print("bench_e2e: {} events ({:.0f} B avg), {} partitions, window {}\n", o.events,
-             static_cast<double>(bytes) / static_cast<double>(o.events), o.partitions, o.window);
+  fmt::print("bench_e2e: {} events ({:.0f} B avg), {} partitions, window {}, {}\n", o.events,
+             static_cast<double>(bytes) / static_cast<double>(o.events), o.partitions, o.window,
+             mc ? "embedded mock cluster" : "Kafka at " + bootstrap);
   std::vector<double> pts, hrs;
   for (int round = 0; round < o.rounds; ++round) {
     // Each round and phase has topics of its own, so no phase reads another's records.
-    pts.push_back(passthrough(mc->bootstrap_servers(), input, o, *feeder, round));
-    hrs.push_back(herald_rate(mc->bootstrap_servers(), input, o, *feeder, round));
+    pts.push_back(passthrough(bootstrap, input, o, *feeder, round));
+    hrs.push_back(herald_rate(bootstrap, input, o, *feeder, round));
     fmt::print("round {}: pass-through {:>9.0f} events/s, herald {:>9.0f} events/s, ratio {:.2f}\n",
                round + 1, pts.back(), hrs.back(), hrs.back() / pts.back());
   }

@@ -306,5 +306,24 @@ TEST(StartupTest, AnUnreachableClusterIsNotReportedAsAMissingTopic) {
   EXPECT_EQ(err.find("create it first"), std::string::npos) << err;
 }
 
+// A dead letter the DLQ topic would refuse could only be dropped: a broker-side limit below
+// task.dlq_max_bytes stops the start with a message naming the topic and both settings.
+TEST(StartupTest, ADeadLetterTopicThatCannotTakeADeadLetterIsRefusedAtStart) {
+  kafka_fixture kafka(1);
+  if (!kafka_fixture::real()) GTEST_SKIP() << "the mock cluster has no topic configurations";
+  const streams::kafka_properties props{{"bootstrap.servers", kafka.bootstrap_servers()}};
+  std::string error;
+  ASSERT_TRUE(streams::delete_topics(props, {"herald.dlq"}, error)) << error;
+  ASSERT_TRUE(streams::create_topics(
+      props, {{"herald.dlq", 1, -1, {{"max.message.bytes", "100000"}}}}, false, error))
+      << error;
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  const std::string err = app.start();
+  EXPECT_NE(err.find("topic 'herald.dlq' takes records of at most 100000 bytes"), std::string::npos)
+      << err;
+  EXPECT_NE(err.find("task.dlq_max_bytes"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace herald::testing
