@@ -76,6 +76,21 @@ std::map<std::string, int> led_partitions(client& c, std::string& error) {
   return out;
 }
 
+// False (and `error`) for the first of `n` topic results failing with an error other than
+// `allowed`; `verb` says what was asked ("create").
+bool results_ok(const rd_kafka_topic_result_t** res, size_t n, rd_kafka_resp_err_t allowed,
+                const char* verb, std::string& error) {
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == allowed) continue;
+    const char* why = rd_kafka_topic_result_error_string(res[i]);
+    error = std::string("cannot ") + verb + " topic '" + rd_kafka_topic_result_name(res[i]) +
+            "': " + (why != nullptr ? why : rd_kafka_err2str(e));
+    return false;
+  }
+  return true;
+}
+
 template <class Done>
 bool poll_until(int timeout_ms, Done&& done) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
@@ -115,17 +130,9 @@ bool create_topics(const kafka_properties& props, const std::vector<topic_spec>&
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-  bool ok = true;
-  for (size_t i = 0; i < n && ok; ++i) {
-    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR ||
-        (exist_ok && e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS))
-      continue;
-    const char* why = rd_kafka_topic_result_error_string(res[i]);
-    error = std::string("cannot create topic '") + rd_kafka_topic_result_name(res[i]) +
-            "': " + (why != nullptr ? why : rd_kafka_err2str(e));
-    ok = false;
-  }
+  const bool ok = results_ok(
+      res, n, exist_ok ? RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS : RD_KAFKA_RESP_ERR_NO_ERROR,
+      "create", error);
   rd_kafka_event_destroy(ev);
   if (!ok) return false;
   // Created is not yet served: wait until every partition has a leader, in the answers of
@@ -168,14 +175,7 @@ bool delete_topics(const kafka_properties& props, const std::vector<std::string>
   size_t n = 0;
   const rd_kafka_topic_result_t** res =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-  bool ok = true;
-  for (size_t i = 0; i < n && ok; ++i) {
-    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(res[i]);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR || e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) continue;
-    error = std::string("cannot delete topic '") + rd_kafka_topic_result_name(res[i]) +
-            "': " + rd_kafka_err2str(e);
-    ok = false;
-  }
+  const bool ok = results_ok(res, n, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, "delete", error);
   rd_kafka_event_destroy(ev);
   if (!ok) return false;
   const std::set<std::string> gone(topics.begin(), topics.end());
