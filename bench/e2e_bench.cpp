@@ -13,7 +13,10 @@
 // `scripts/kafka start`; its topics are re-created for the run, and retention no longer
 // limits the window).
 //
+// `--property K=V` (repeatable) passes a librdkafka property to Herald's clients.
+//
 // Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R] [--bootstrap ADDR]
+//                  [--property K=V]...
 
 #include <algorithm>
 #include <atomic>
@@ -47,6 +50,7 @@ struct options {
   std::int64_t window = 40'000;
   int rounds = 3;
   std::string bootstrap;  // empty: an embedded mock cluster
+  herald::streams::kafka_properties herald_properties;
 };
 
 options parse(int argc, char** argv) {
@@ -55,6 +59,12 @@ options parse(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--bootstrap") {
       o.bootstrap = argv[i + 1];
+      continue;
+    }
+    if (k == "--property") {
+      const std::string kv = argv[i + 1];
+      const auto eq = kv.find('=');
+      if (eq != std::string::npos) o.herald_properties[kv.substr(0, eq)] = kv.substr(eq + 1);
       continue;
     }
     const long long v = std::atoll(argv[i + 1]);
@@ -164,6 +174,7 @@ double passthrough(const std::string& bootstrap, const std::vector<traffic_recor
 double herald_rate(const std::string& bootstrap, const std::vector<traffic_record>& input,
                    const options& o, herald::streams::sink& feeder, int round) {
   herald::actors::app_config cfg;
+  cfg.kafka.properties = o.herald_properties;
   cfg.kafka.properties["bootstrap.servers"] = bootstrap;
   cfg.kafka.session_timeout_ms = 6000;
   cfg.kafka.group_id = fmt::format("bench-herald-{}", round);
