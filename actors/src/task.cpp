@@ -337,11 +337,15 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;  // the interval starts now
   wall_ms_ = wall_ms;
   // Outputs wait for the producer: new records wait too (their credit is not returned, so
-  // the source pauses these partitions) and are applied once the outputs are out.
+  // the source pauses these partitions) and are applied, in order, once the outputs are out.
   if (backlogged() || !held_batches_.empty()) {
     held_batches_.push_back(std::move(batch));
     return;
   }
+  apply_batch(batch, wall_ms);
+}
+
+void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   update_cap(wall_ms);
   std::string reason;
   for (streams::record& rec : batch.records) {
@@ -644,7 +648,7 @@ void task::tick(std::int64_t wall_ms) {
   while (!held_batches_.empty() && !backlogged()) {
     streams::record_batch held = std::move(held_batches_.front());
     held_batches_.pop_front();
-    process(held, wall_ms);
+    apply_batch(held, wall_ms);
   }
   if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
       (dirty_ || state_.pending_ops() > 0))
@@ -876,11 +880,7 @@ bool task::shutdown_step() {
   if ((!unacked_.empty() || !waiting_outputs_.empty()) &&
       std::chrono::steady_clock::now() < shutdown_deadline_ && !env_.sink->fatal())
     return false;
-  shutdown_end();
-  return true;
-}
-
-void task::shutdown_end() {
+  // What is still unacknowledged stays in the outbox.
   if (!unacked_.empty() || !waiting_outputs_.empty())
     spdlog::warn("task {}/{}: {} outputs unacknowledged at shutdown; re-sent on restart",
                  state::to_string(id_.fam), id_.partition,
@@ -889,6 +889,7 @@ void task::shutdown_end() {
   if (auto st = state_.commit(none); !st.ok())
     spdlog::error("task {}/{}: final commit failed: {}", state::to_string(id_.fam), id_.partition,
                   st.message);
+  return true;
 }
 
 }  // namespace herald::actors

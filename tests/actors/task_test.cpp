@@ -10,9 +10,12 @@
 #include <filesystem>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <nlohmann/json.hpp>
 
 #include "herald/state/bytes.hpp"
@@ -315,6 +318,45 @@ TEST_F(CustomerTaskTest, CrashAfterCommitBeforeAcknowledgementResendsTheSameId) 
   open_db();
   { make_task()->shutdown(0); }
   EXPECT_EQ(read("herald.cart-reminders").size(), 2u) << "acknowledged: not sent a third time";
+}
+
+// A producer queue that is full holds the task's outputs in sequence order and every batch
+// that comes meanwhile (the task applies none of them), until the producer takes them again;
+// then all go, in order, and nothing blocks the caller.
+TEST_F(CustomerTaskTest, AFullProducerQueueHoldsOutputsAndBatchesInOrderUntilItDrains) {
+  std::string error;
+  streams::sink_config sc;
+  sc.properties["bootstrap.servers"] = cluster_->bootstrap_servers();
+  sc.properties["queue.buffering.max.messages"] = "1";
+  sc.queue_full_wait_ms = 0;  // as the app's
+  auto tiny = streams::sink::create(sc, error);
+  ASSERT_TRUE(tiny) << error;
+  env_.sink = tiny.get();
+  rd_kafka_mock_broker_set_down(cluster_->handle(), 1);  // nothing leaves the queue
+  auto task = make_task();
+  auto bad = [](int i) { return fmt::format("not json {}", i); };
+  feed(*task, 0, {{"ann", bad(0)}});
+  task->commit(wall_ms());  // dead letter 0 fills the queue
+  feed(*task, 1, {{"ann", bad(1)}});
+  task->commit(wall_ms());  // dead letter 1 waits
+  for (int i = 2; i < 5; ++i) feed(*task, i, {{"ann", bad(i)}});
+  EXPECT_EQ(probe_->events_total(event_result::dlq), 2u) << "held batches are not applied";
+  rd_kafka_mock_broker_set_up(cluster_->handle(), 1);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (probe_->events_total(event_result::dlq) < 5 &&
+         std::chrono::steady_clock::now() < deadline) {
+    task->tick(wall_ms());
+    task->commit(wall_ms());
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(probe_->events_total(event_result::dlq), 5u);
+  task->shutdown(wall_ms());
+  env_.sink = sink_.get();
+  std::vector<std::string> values;
+  for (const auto& r : read("herald.dlq")) values.push_back(r.value);
+  EXPECT_EQ(values, (std::vector<std::string>{bad(0), bad(1), bad(2), bad(3), bad(4)}));
+  EXPECT_EQ(task->resume_offset("shop.carts"), 5);
+  tiny->flush(10'000);
 }
 
 TEST_F(CustomerTaskTest, AnOutputKafkaRejectsForGoodIsDroppedCountedAndLeavesTheOutbox) {

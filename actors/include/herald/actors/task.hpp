@@ -257,6 +257,8 @@ class task {
   [[nodiscard]] bool may_have_more(std::uint16_t t) const;
   // Counts `ts_ms` as late (metrics) when it is older than the watermark.
   void note_if_late(std::uint16_t topic, std::int64_t ts_ms);
+  // Applies a batch's records (`process`, once nothing holds it back).
+  void apply_batch(streams::record_batch& batch, std::int64_t wall_ms);
   void report(std::int64_t polled_at_ns);
   // Tells the family's alignment where this task stands.
   void report_position();
@@ -322,8 +324,6 @@ class task {
   std::deque<streams::record_batch> held_batches_;  // received while backlogged
   bool logged_backlog_ = false;
   std::chrono::steady_clock::time_point shutdown_deadline_{};
-  // Ends the shutdown: what is still unacknowledged stays in the outbox.
-  void shutdown_end();
   struct transient_record {
     const std::string* topic;
     std::string key;
