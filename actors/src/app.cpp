@@ -406,8 +406,9 @@ std::string app::start(std::function<void()> on_fatal) {
   s.env.stock = &s.availability;
   s.env.input_ended = &s.input_ended;
 
-  // The global availability table reads all of shop.inventory before tasks start, so a
-  // restarted instance never reminds of sold-out items from a stale (empty) table.
+  // The global tables are read to their end (both at once) before the tasks start. The
+  // availability table reads all of shop.inventory, so a restarted instance never reminds of
+  // sold-out items from a stale (empty) table.
   s.availability.reset(s.config.task.watermark, family_partitions[state::family::sku].second,
                        s.config.availability_history_ms);
   s.availability_feed = streams::topic_follower::start(
@@ -417,13 +418,9 @@ std::string app::start(std::function<void()> on_fatal) {
       },
       error);
   if (!s.availability_feed) return error;
-  if (!s.availability_feed->wait_caught_up(
-          static_cast<int>(s.config.availability_bootstrap_timeout_ms)))
-    spdlog::warn("availability table not caught up after {} ms; starting anyway",
-                 s.config.availability_bootstrap_timeout_ms);
 
-  // The global lane table: the lanes every shipment partition learned, read back before the
-  // tasks start. Without its topic the local tasks still share lanes.
+  // The lane table: the lanes every shipment partition learned. Without its topic the local
+  // tasks still share lanes.
   s.env.lanes = &s.lanes;
   // Shipment tasks read ahead of each other by at most lane_drift_ms, so each learns the
   // others' deliveries up to that long before its decisions.
@@ -450,10 +447,12 @@ std::string app::start(std::function<void()> on_fatal) {
         error);
     if (!s.lanes_feed) return error;
     s.env.lane_topic = true;
-    if (!s.lanes_feed->wait_caught_up(static_cast<int>(s.config.availability_bootstrap_timeout_ms)))
-      spdlog::warn("lane table not caught up after {} ms; starting anyway",
-                   s.config.availability_bootstrap_timeout_ms);
   }
+  const auto timeout = static_cast<int>(s.config.availability_bootstrap_timeout_ms);
+  for (auto [feed, table] : {std::pair{s.availability_feed.get(), "availability"},
+                             std::pair{s.lanes_feed.get(), "lane"}})
+    if (feed != nullptr && !feed->wait_caught_up(timeout))
+      spdlog::warn("{} table not caught up after {} ms; starting anyway", table, timeout);
 
   streams::source_config src_cfg;
   src_cfg.properties = s.config.kafka.properties;

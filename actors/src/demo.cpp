@@ -36,12 +36,19 @@ double seconds_since(clock::time_point t) {
 
 }  // namespace
 
-void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
+std::vector<streams::topic_spec> herald_topics(const topics_config& t, int partitions) {
+  std::vector<streams::topic_spec> out;
   for (const auto* name :
        {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
         &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
-    mc.create_topic(*name, partitions);
-  mc.create_topic(t.lane_stats, 1);  // read whole by every instance
+    out.push_back({*name, partitions, -1, {}});
+  // Read whole by every instance; its latest record per key is what a restart reads back.
+  out.push_back({t.lane_stats, 1, -1, {{"cleanup.policy", "compact"}}});
+  return out;
+}
+
+void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
+  for (const auto& spec : herald_topics(t, partitions)) mc.create_topic(spec.name, spec.partitions);
 }
 
 int run_demo(const demo_options& o) {

@@ -63,9 +63,12 @@ void lane_table::insert(std::int32_t partition, std::string_view lane, std::int6
     p = std::prev(it->second.end());
   }
   auto& v = p->versions;
+  auto after = [&] {
+    return std::upper_bound(v.begin(), v.end(), ts_ms,
+                            [](std::int64_t ts, const version& x) { return ts < x.ts_ms; });
+  };
+  auto at = after();
   // Several deliveries of one instant: the last published holds them all.
-  auto at = std::upper_bound(v.begin(), v.end(), ts_ms,
-                             [](std::int64_t ts, const version& x) { return ts < x.ts_ms; });
   if (at != v.begin() && std::prev(at)->ts_ms == ts_ms) {
     std::prev(at)->stats = std::move(stats);
     return;
@@ -73,18 +76,14 @@ void lane_table::insert(std::int32_t partition, std::string_view lane, std::int6
   if (v.size() == versions_kept) {
     // Every other one of the older half goes: recent versions stay dense, older ones sparser,
     // so the kept history reaches twice as far back each time it fills.
-    const auto offset = at - v.begin();
-    std::size_t kept = 0, removed_before = 0;
+    std::size_t kept = 0;
     for (std::size_t i = 0; i < v.size(); ++i) {
-      if (i < versions_kept / 2 && i % 2 == 1) {
-        if (static_cast<std::ptrdiff_t>(i) < offset) ++removed_before;
-        continue;
-      }
+      if (i < versions_kept / 2 && i % 2 == 1) continue;
       if (kept != i) v[kept] = std::move(v[i]);
       ++kept;
     }
     v.resize(kept);
-    at = v.begin() + (offset - static_cast<std::ptrdiff_t>(removed_before));
+    at = after();
   }
   v.insert(at, {ts_ms, std::move(stats)});
 }

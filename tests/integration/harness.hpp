@@ -72,14 +72,8 @@ class kafka_fixture {
     group_ = "herald-it-" + std::to_string(::getpid()) + "-" + std::to_string(++fixtures);
     if (real()) {
       bootstrap_ = real_kafka();
-      const actors::topics_config t;
-      std::vector<streams::topic_spec> specs;
+      const auto specs = actors::herald_topics(actors::topics_config{}, partitions);
       std::vector<std::string> names;
-      for (const auto* name :
-           {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
-            &t.tracking_notifications, &t.anomalies, &t.cart_reminders, &t.restock_alerts, &t.dlq})
-        specs.push_back({*name, partitions, -1, {}});
-      specs.push_back({t.lane_stats, 1, -1, {{"cleanup.policy", "compact"}}});
       for (const auto& s : specs) names.push_back(s.name);
       const streams::kafka_properties props{{"bootstrap.servers", bootstrap_}};
       if (!streams::delete_topics(props, names, error) ||

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "herald/schemas/events.hpp"
+#include "herald/streams/admin.hpp"
 
 namespace herald::streams {
 class mock_cluster;
@@ -92,7 +93,10 @@ struct replay_record {
 [[nodiscard]] replay_summary replay(const std::vector<replay_record>& records, int partitions,
                                     std::string& error);
 
-/// Creates Herald's topics `t` on the mock cluster: `partitions` each, the lane table's one.
+/// Herald's topics `t`: `partitions` each, the lane table's one (compacted).
+[[nodiscard]] std::vector<streams::topic_spec> herald_topics(const topics_config& t,
+                                                             int partitions);
+/// Creates `herald_topics` on the mock cluster (which ignores topic configurations).
 void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions);
 
 /// Runs the demo; returns the process exit code.
