@@ -34,6 +34,7 @@
 #include <spdlog/spdlog.h>
 
 #include "herald/actors/app.hpp"
+#include "herald/actors/changelog.hpp"
 #include "herald/actors/traffic.hpp"
 #include "herald/streams/admin.hpp"
 #include "herald/streams/mock_cluster.hpp"
@@ -239,11 +240,19 @@ int main(int argc, char** argv) {
     }
     for (const auto& t : topics) mc->create_topic(t, o.partitions);
     mc->create_topic("herald.lane-stats", 1);
+    for (int r = 0; r < o.rounds; ++r)
+      for (const auto& spec : herald::actors::changelog_topics(
+               fmt::format("bench-herald-{}", r), {0, o.partitions, o.partitions, o.partitions}))
+        mc->create_topic(spec.name, spec.partitions);
     bootstrap = mc->bootstrap_servers();
   } else {
     std::vector<herald::streams::topic_spec> specs;
     for (const auto& t : topics) specs.push_back({t, o.partitions, -1, {}});
     specs.push_back({"herald.lane-stats", 1, -1, {{"cleanup.policy", "compact"}}});
+    for (int r = 0; r < o.rounds; ++r)
+      for (auto& spec : herald::actors::changelog_topics(
+               fmt::format("bench-herald-{}", r), {0, o.partitions, o.partitions, o.partitions}))
+        specs.push_back(std::move(spec));
     std::vector<std::string> names;
     for (const auto& s : specs) names.push_back(s.name);
     const herald::streams::kafka_properties props{{"bootstrap.servers", bootstrap}};

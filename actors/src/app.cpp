@@ -1,8 +1,11 @@
 #include "herald/actors/app.hpp"
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -14,10 +17,12 @@
 
 #include "herald/actors/alignment.hpp"
 #include "herald/actors/availability.hpp"
+#include "herald/actors/changelog.hpp"
 #include "herald/actors/http_server.hpp"
 #include "herald/actors/lane_table.hpp"
 #include "herald/actors/task.hpp"
 #include "herald/state/db.hpp"
+#include "herald/state/task_state.hpp"
 #include "herald/streams/admin.hpp"
 #include "herald/streams/sink.hpp"
 #include "herald/streams/source.hpp"
@@ -38,33 +43,51 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 // A poll loop that has not come round for this long is wedged: /healthz fails, the pod restarts.
 constexpr std::int64_t poll_stall_s = 120;
 
+// CPU time of the calling thread (its own work, not the broker's or other threads').
+double thread_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
 std::int64_t wall_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
+using restored_atom = caf::atom_constant<caf::atom("restored")>;
+
 struct task_actor_state {
   std::shared_ptr<actors::task> task;
   std::shared_ptr<std::promise<void>> stopped;  // set once revoked: batches and ticks ignored
+  std::vector<streams::record_batch> stash;     // received while the state is restored
   static inline const char* name = "herald.task";
 };
+
+// Builds a task once its state is ready (at once, or when its restore is done).
+using task_factory = std::function<std::shared_ptr<actors::task>()>;
 
 // While a revoked task waits for the broker's acknowledgements, it looks every this often
 // (a message to itself: its worker thread is never blocked).
 constexpr auto shutdown_poll = std::chrono::milliseconds(10);
 
-/// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke.
-caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
-                         std::shared_ptr<actors::task> task, std::int64_t tick_ms,
-                         std::atomic<int>* restoring) {
-  self->state.task = std::move(task);
-  // State loaded at construction; re-produces a crash's outbox. Woken (out of its tick
-  // rhythm) when the task's alignment cap moves.
-  self->state.task->start(
-      [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
-  restoring->fetch_sub(1);
-  self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
+/// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke. A task whose
+/// state is being restored exists only once `restored` arrives; batches wait until then.
+caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self, task_factory make,
+                         bool restore, std::int64_t tick_ms, std::atomic<int>* restoring) {
+  auto begin = [self, make, tick_ms, restoring] {
+    self->state.task = make();
+    // State loaded at construction; re-produces a crash's outbox. Woken (out of its tick
+    // rhythm) when the task's alignment cap moves or its changelog records are back.
+    self->state.task->start(
+        [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
+    restoring->fetch_sub(1);
+    self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
+    for (auto& batch : self->state.stash) self->state.task->process(batch, wall_ms());
+    self->state.stash.clear();
+  };
+  if (!restore) begin();
   auto finish = [self] {
     self->state.task.reset();
     self->state.stopped->set_value();
@@ -74,18 +97,33 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
       // A batch after the final commit is not applied: its offsets stay uncommitted, and the
       // partition's next owner reads it again.
       [=](streams::record_batch& batch) {
-        if (!self->state.stopped) self->state.task->process(batch, wall_ms());
+        if (self->state.stopped) return;
+        if (self->state.task)
+          self->state.task->process(batch, wall_ms());
+        else
+          self->state.stash.push_back(std::move(batch));
+      },
+      [=](restored_atom) {
+        if (!self->state.stopped && !self->state.task) begin();
       },
       [=](wake_atom) {
-        if (!self->state.stopped) self->state.task->tick(wall_ms());
+        if (!self->state.stopped && self->state.task) self->state.task->tick(wall_ms());
       },
       [=](tick_atom) {
-        if (self->state.stopped) return;
+        if (self->state.stopped || !self->state.task) return;
         self->state.task->tick(wall_ms());
         self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
       },
       [=](stop_atom, std::shared_ptr<std::promise<void>>& done) {
         self->state.stopped = done;
+        // Revoked before its restore was done: nothing was processed, nothing to commit.
+        if (!self->state.task) {
+          restoring->fetch_sub(1);
+          self->state.stash.clear();
+          self->state.stopped->set_value();
+          self->quit();
+          return;
+        }
         if (self->state.task->shutdown_begin(wall_ms()))
           finish();
         else
@@ -105,7 +143,8 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self,
 // topic's limit is dropped (warned), the lane table needs compaction, and input retention
 // bounds how long Herald may be down without losing records. Brokers that do not answer
 // DescribeConfigs (the mock cluster) are not checked.
-std::string check_broker_limits(const app_config& c, std::size_t producer_max) {
+std::string check_broker_limits(const app_config& c, std::size_t producer_max,
+                                const std::vector<std::string>& changelogs) {
   const auto& t = c.topics;
   const std::vector<std::string> inputs = {t.clickstream, t.carts, t.inventory, t.shipments};
   const std::vector<std::string> outputs = {t.cart_reminders, t.restock_alerts,
@@ -114,6 +153,7 @@ std::string check_broker_limits(const app_config& c, std::size_t producer_max) {
   all.insert(all.end(), outputs.begin(), outputs.end());
   all.push_back(t.dlq);
   all.push_back(t.lane_stats);
+  all.insert(all.end(), changelogs.begin(), changelogs.end());
   std::map<std::string, std::map<std::string, std::string>> configs;
   std::string error;
   if (!streams::describe_topics(c.kafka.properties, all, configs, error, 5000)) {
@@ -147,6 +187,16 @@ std::string check_broker_limits(const app_config& c, std::size_t producer_max) {
           "producer's message.max.bytes ({}): a larger output would be refused, dropped and "
           "counted in herald_outputs_dropped_total",
           o, *m, producer_max);
+  // Compaction is what keeps a changelog the size of the state; deletion by time would lose
+  // the state its old records hold.
+  for (const auto& name : changelogs)
+    if (auto it = configs.find(name); it != configs.end())
+      if (auto policy = it->second.find("cleanup.policy");
+          policy != it->second.end() && policy->second != "compact")
+        return fmt::format(
+            "changelog topic '{}' has cleanup.policy={}: it must be compact (deleting old "
+            "records would lose the state they hold)",
+            name, policy->second);
   if (auto it = configs.find(t.lane_stats); it != configs.end()) {
     auto policy = it->second.find("cleanup.policy");
     if (policy != it->second.end() && policy->second.find("compact") == std::string::npos)
@@ -166,6 +216,15 @@ std::string check_broker_limits(const app_config& c, std::size_t producer_max) {
 }
 
 }  // namespace
+
+/// A task's restore, run by the app's restorer thread.
+struct restore_job {
+  restore_plan plan;
+  caf::actor actor;
+  std::atomic<bool> cancel{false};
+  std::promise<void> done;
+  std::shared_future<void> finished = done.get_future().share();
+};
 
 struct app::impl final : streams::source_listener {
   app_config config;
@@ -197,8 +256,82 @@ struct app::impl final : streams::source_listener {
   mutable std::mutex fatal_mutex;
   std::string fatal;  // the first fatal Kafka error, guarded by fatal_mutex
   int fatal_handler = -1;
+  // Changelogs: one consumer asks for topic ends (source thread), one restores (restorer).
+  std::unique_ptr<streams::log_reader> planner;
+  std::unique_ptr<streams::log_reader> restore_reader;
+  std::thread restorer;
+  std::mutex restore_mutex;
+  std::condition_variable restore_cv;
+  std::deque<std::shared_ptr<restore_job>> restore_queue;           // restore_mutex
+  std::map<state::task_id, std::shared_ptr<restore_job>> restores;  // tasks_mutex
+  std::atomic<std::int64_t> restore_remaining{0};
+  bool restore_stop = false;  // restore_mutex
 
   explicit impl(app_config c) : config(std::move(c)) {}
+
+  // The restorer thread: one task at a time, so a restore never takes a worker thread from
+  // the tasks already running; a restore that fails (the broker down) is tried again.
+  void run_restorer() {
+    for (;;) {
+      std::shared_ptr<restore_job> job;
+      {
+        std::unique_lock<std::mutex> lock(restore_mutex);
+        restore_cv.wait(lock, [&] { return restore_stop || !restore_queue.empty(); });
+        if (restore_stop && restore_queue.empty()) return;
+        job = restore_queue.front();
+        restore_queue.pop_front();
+      }
+      const auto& plan = job->plan;
+      const std::string name =
+          fmt::format("{}/{}", state::to_string(plan.task.fam), plan.task.partition);
+      const bool full = plan.what == restore_plan::kind::full;
+      const auto t0 = std::chrono::steady_clock::now();
+      const double cpu0 = thread_cpu_seconds();
+      std::uint64_t applied = 0, reported = 0;
+      const std::int64_t total = plan.records();
+      spdlog::info("task {}: restoring {} ({}): up to {} changelog records", name,
+                   full ? "from the beginning" : "from its checkpoint", plan.why, total);
+      bool ok = false;
+      for (int attempt = 0; !ok && !job->cancel.load(); ++attempt) {
+        std::string error;
+        ok = run_restore(
+            *database, *restore_reader, plan, &job->cancel,
+            [&](std::uint64_t n) {
+              probe->add_restored_records(n - reported);
+              restore_remaining.fetch_sub(static_cast<std::int64_t>(n - reported));
+              reported = n;
+            },
+            applied, error);
+        if (!ok && !job->cancel.load()) {
+          spdlog::error("task {}: restore failed ({}); trying again in 1 s", name, error);
+          std::unique_lock<std::mutex> lock(restore_mutex);
+          restore_cv.wait_for(lock, std::chrono::seconds(1), [&] { return restore_stop; });
+          if (restore_stop) break;
+          // A full restore starts over; a catch-up may go on where it stopped.
+          probe->add_restored_records(0);
+        }
+      }
+      restore_remaining.fetch_sub(total - static_cast<std::int64_t>(reported));
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (ok) {
+        const double cpu = thread_cpu_seconds() - cpu0;
+        probe->add_restore(full, seconds, cpu);
+        spdlog::info(
+            "task {}: restored {} records in {:.2f} s ({:.0f} records/s, {:.2f} µs of the restore "
+            "thread's CPU each)",
+            name, applied, seconds, seconds > 0 ? static_cast<double>(applied) / seconds : 0.0,
+            applied > 0 ? cpu * 1e6 / static_cast<double>(applied) : 0.0);
+        caf::anon_send(job->actor, restored_atom::value);
+      }
+      {
+        std::lock_guard<std::mutex> lock(tasks_mutex);
+        if (auto it = restores.find(plan.task); it != restores.end() && it->second == job)
+          restores.erase(it);
+      }
+      job->done.set_value();
+    }
+  }
 
   // ---- source_listener (called on the source thread) ---------------------------------
 
@@ -206,11 +339,60 @@ struct app::impl final : streams::source_listener {
     std::lock_guard<std::mutex> lock(tasks_mutex);
     for (const auto& id : assigned) {
       restoring.fetch_add(1);
-      auto task = std::make_shared<actors::task>(env, id);
+      restore_plan plan;
+      if (env.changelog) {
+        std::string error;
+        if (!plan_restore(*database, *planner, config.kafka.group_id, id, plan, error)) {
+          // The broker does not answer: nothing local can be proven current.
+          spdlog::warn("task {}/{}: changelog ends unknown ({}); restoring from the beginning",
+                       state::to_string(id.fam), id.partition, error);
+          plan = {};
+          plan.task = id;
+          plan.what = restore_plan::kind::full;
+          plan.why = "changelog ends unknown";
+          for (auto st : family_stores(id.fam))
+            plan.stores.push_back(st),
+                plan.ranges.push_back(
+                    {changelog_topic(config.kafka.group_id, id.fam, st), id.partition, 0, 0});
+        }
+      }
       auto& offsets = resume[id];
+      const task_env* e = &env;
+      if (plan.what == restore_plan::kind::none) {
+        if (env.changelog) {
+          // Current: the checkpoints are the ends (a store this task never wrote included,
+          // so that another owner's first records of it are caught up, not restored whole).
+          std::map<state::store, std::int64_t> ends;
+          for (std::size_t i = 0; i < plan.stores.size(); ++i)
+            ends[plan.stores[i]] = plan.ranges[i].to;
+          auto batch = database->batch();
+          state::task_state::set_checkpoints(batch, id, ends);
+          if (auto st = database->write(batch); !st.ok())
+            spdlog::warn("task {}/{}: checkpoints not written: {}", state::to_string(id.fam),
+                         id.partition, st.message);
+        }
+        auto task = std::make_shared<actors::task>(env, id);
+        for (const auto& t : env.topics)
+          if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
+        tasks[id] = system->spawn(task_actor, task_factory([task] { return task; }), false,
+                                  config.task.tick_interval_ms, &restoring);
+        continue;
+      }
+      // Restored: it resumes from the group's committed offsets (nullopt), which never pass
+      // what its changelog holds.
       for (const auto& t : env.topics)
-        if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
-      tasks[id] = system->spawn(task_actor, task, config.task.tick_interval_ms, &restoring);
+        if (t.fam == id.fam) offsets[t.name] = std::nullopt;
+      auto job = std::make_shared<restore_job>();
+      job->plan = std::move(plan);
+      job->actor = system->spawn(
+          task_actor, task_factory([e, id] { return std::make_shared<actors::task>(*e, id); }),
+          true, config.task.tick_interval_ms, &restoring);
+      tasks[id] = job->actor;
+      restores[id] = job;
+      restore_remaining.fetch_add(job->plan.records());
+      std::lock_guard<std::mutex> rlock(restore_mutex);
+      restore_queue.push_back(job);
+      restore_cv.notify_all();
     }
   }
 
@@ -224,10 +406,17 @@ struct app::impl final : streams::source_listener {
 
   void on_revoked(const std::vector<state::task_id>& revoked) override {
     std::vector<std::future<void>> done;
+    std::vector<std::shared_ptr<restore_job>> cancelled;
     {
       std::lock_guard<std::mutex> lock(tasks_mutex);
       for (const auto& id : revoked) {
         resume.erase(id);
+        if (auto r = restores.find(id); r != restores.end()) {
+          // A restore under way stops; its partial state has no checkpoint past what it had.
+          r->second->cancel = true;
+          cancelled.push_back(r->second);
+          restores.erase(r);
+        }
         auto it = tasks.find(id);
         if (it == tasks.end()) continue;
         auto promise = std::make_shared<std::promise<void>>();
@@ -236,6 +425,18 @@ struct app::impl final : streams::source_listener {
         tasks.erase(it);
       }
     }
+    {
+      // Queued ones never start.
+      std::lock_guard<std::mutex> rlock(restore_mutex);
+      for (const auto& job : cancelled) {
+        auto q = std::find(restore_queue.begin(), restore_queue.end(), job);
+        if (q == restore_queue.end()) continue;
+        restore_queue.erase(q);
+        restore_remaining.fetch_sub(job->plan.records());
+        job->done.set_value();
+      }
+    }
+    for (const auto& job : cancelled) job->finished.wait();
     for (auto& f : done) f.wait();
   }
 
@@ -289,6 +490,7 @@ struct app::impl final : streams::source_listener {
       probe->set_availability_skus(static_cast<std::int64_t>(availability.size()));
       const auto r = source->rebalances();
       probe->add_rebalances(r - last_rebalances);
+      probe->set_restoring(restoring.load(), std::max<std::int64_t>(restore_remaining.load(), 0));
       last_rebalances = r;
       for (std::size_t s = 0; s < state::store_count; ++s)
         probe->set_state_bytes(
@@ -372,8 +574,13 @@ std::string app::start(std::function<void()> on_fatal) {
   // Tasks join a family's topics by partition number: they must have equal partition counts
   // (a repartition topic with fewer partitions would silently split keys between tasks).
   std::map<state::family, std::pair<std::string, int>> family_partitions;
+  std::map<std::string, int> counts;  // one metadata request for all of them
+  if (!streams::partition_counts(s.config.kafka.properties, counts, error)) return error;
   for (const auto& t : topics) {
-    const int n = streams::partition_count(s.config.kafka.properties, t.name, error);
+    auto known = counts.find(t.name);
+    const int n = known != counts.end()
+                      ? known->second
+                      : streams::partition_count(s.config.kafka.properties, t.name, error);
     if (n < 0) return error;
     auto [it, first] = family_partitions.try_emplace(t.fam, t.name, n);
     if (!first && it->second.second != n)
@@ -383,8 +590,31 @@ std::string app::start(std::function<void()> on_fatal) {
           it->second.first, it->second.second, t.name, n, state::to_string(t.fam));
   }
 
-  if (auto err = check_broker_limits(s.config, s.sink->max_message_bytes()); !err.empty())
+  std::array<std::int32_t, 4> partitions{};
+  for (const auto& [fam, named] : family_partitions)
+    partitions[static_cast<std::size_t>(fam)] = named.second;
+  std::vector<std::string> changelogs;
+  if (s.config.state.changelog) {
+    if (auto err =
+            ensure_changelogs(s.config.kafka.properties, s.config.kafka.group_id, partitions);
+        !err.empty())
+      return err;
+    for (const auto& spec : changelog_topics(s.config.kafka.group_id, partitions))
+      changelogs.push_back(spec.name);
+  }
+
+  if (auto err = check_broker_limits(s.config, s.sink->max_message_bytes(), changelogs);
+      !err.empty())
     return err;
+
+  if (s.config.state.changelog) {
+    s.planner = streams::log_reader::create(s.config.kafka.properties, error);
+    if (!s.planner) return error;
+    s.restore_reader = streams::log_reader::create(s.config.kafka.properties, error);
+    if (!s.restore_reader) return error;
+    s.env.changelog = true;
+    s.restorer = std::thread([&s] { s.run_restorer(); });
+  }
 
   // Customer tasks publish their watermarks to every partition of the repartition topic; a
   // SKU task's watermark waits for every customer task it has heard from.
@@ -501,10 +731,20 @@ void app::stop() {
   }
   s.gauges_cv.notify_all();
   if (s.gauges.joinable()) s.gauges.join();
+  if (s.restorer.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(s.restore_mutex);
+      s.restore_stop = true;
+    }
+    s.restore_cv.notify_all();
+    s.restorer.join();
+  }
   s.system->await_all_actors_done();
   s.sink->flush();
   if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
   s.source.reset();
+  s.planner.reset();
+  s.restore_reader.reset();
   s.availability_feed.reset();
   s.lanes_feed.reset();
   s.system.reset();
@@ -528,6 +768,9 @@ int app::metrics_port() const {
 std::size_t app::assigned_tasks() const {
   std::lock_guard<std::mutex> lock(impl_->tasks_mutex);
   return impl_->tasks.size();
+}
+int app::restoring_tasks() const {
+  return impl_->restoring.load();
 }
 std::int64_t app::consumer_lag() const {
   return impl_->source ? impl_->source->lag() : 0;

@@ -225,11 +225,12 @@ void parse(const YAML::Node& root, app_config& c) {
     read(topics, "dlq", "topics.", c.topics.dlq);
   }
   const auto st = root["state"];
-  check_keys(st, "state", {"dir", "sync", "cache_entries"});
+  check_keys(st, "state", {"dir", "sync", "cache_entries", "changelog"});
   if (st) {
     read(st, "dir", "state.", c.state.dir);
     read(st, "sync", "state.", c.state.sync);
     read(st, "cache_entries", "state.", c.state.cache_entries);
+    read(st, "changelog", "state.", c.state.changelog);
   }
   const auto task = root["task"];
   check_keys(task, "task",

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "herald/actors/app.hpp"
+#include "herald/actors/changelog.hpp"
 #include "herald/actors/traffic.hpp"
 #include "herald/streams/dlq.hpp"
 #include "herald/streams/mock_cluster.hpp"
@@ -36,7 +37,8 @@ double seconds_since(clock::time_point t) {
 
 }  // namespace
 
-std::vector<streams::topic_spec> herald_topics(const topics_config& t, int partitions) {
+std::vector<streams::topic_spec> herald_topics(const topics_config& t, int partitions,
+                                               const std::string& app_id) {
   std::vector<streams::topic_spec> out;
   for (const auto* name :
        {&t.clickstream, &t.carts, &t.inventory, &t.sku_signals, &t.shipments,
@@ -44,11 +46,16 @@ std::vector<streams::topic_spec> herald_topics(const topics_config& t, int parti
     out.push_back({*name, partitions, -1, {}});
   // Read whole by every instance; its latest record per key is what a restart reads back.
   out.push_back({t.lane_stats, 1, -1, {{"cleanup.policy", "compact"}}});
+  if (!app_id.empty())
+    for (auto& spec : changelog_topics(app_id, {0, partitions, partitions, partitions}))
+      out.push_back(std::move(spec));
   return out;
 }
 
-void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions) {
-  for (const auto& spec : herald_topics(t, partitions)) mc.create_topic(spec.name, spec.partitions);
+void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions,
+                   const std::string& app_id) {
+  for (const auto& spec : herald_topics(t, partitions, app_id))
+    mc.create_topic(spec.name, spec.partitions);
 }
 
 int run_demo(const demo_options& o) {
@@ -59,7 +66,7 @@ int run_demo(const demo_options& o) {
     return 1;
   }
   app_config cfg;
-  create_topics(*mc, cfg.topics, o.partitions);
+  create_topics(*mc, cfg.topics, o.partitions, "herald-demo");
   cfg.kafka.properties["bootstrap.servers"] = mc->bootstrap_servers();
   cfg.kafka.session_timeout_ms = 6000;
   cfg.kafka.group_id = "herald-demo";
@@ -398,7 +405,7 @@ replay_summary replay(const std::vector<replay_record>& records, int partitions,
   auto mc = streams::mock_cluster::start(1, error);
   if (!mc) return sum;
   app_config cfg;
-  create_topics(*mc, cfg.topics, partitions);
+  create_topics(*mc, cfg.topics, partitions, "herald-replay");
   cfg.kafka.properties["bootstrap.servers"] = mc->bootstrap_servers();
   cfg.kafka.session_timeout_ms = 6000;
   cfg.kafka.group_id = "herald-replay";

@@ -184,6 +184,51 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
                          .Help("Duration of a task's state commit (one RocksDB WriteBatch)")
                          .Register(*registry_)
                          .Add({}, Histogram::BucketBoundaries(latency_bounds_));
+  auto& restores = BuildCounter()
+                       .Name("herald_restores_total")
+                       .Help(
+                           "Tasks restored from their changelog topics before processing: "
+                           "from the beginning (full) or from the local checkpoint (catch_up)")
+                       .Register(*registry_);
+  restores_ = {&restores.Add({{"kind", "catch_up"}}), &restores.Add({{"kind", "full"}})};
+  restore_seconds_ =
+      &BuildHistogram()
+           .Name("herald_restore_seconds")
+           .Help("Duration of a task's restore from its changelog topics")
+           .Register(*registry_)
+           .Add({}, Histogram::BucketBoundaries({0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}));
+  restored_records_ = &BuildCounter()
+                           .Name("herald_restored_records_total")
+                           .Help("Changelog records applied to local state by restores")
+                           .Register(*registry_)
+                           .Add({});
+  restoring_tasks_ = &BuildGauge()
+                          .Name("herald_restoring_tasks")
+                          .Help("Tasks assigned to this instance and restoring their state")
+                          .Register(*registry_)
+                          .Add({});
+  restore_remaining_ = &BuildGauge()
+                            .Name("herald_restore_remaining_records")
+                            .Help(
+                                "Changelog records the restoring tasks have still to read "
+                                "(an upper bound: compaction removes some)")
+                            .Register(*registry_)
+                            .Add({});
+  auto& changelog = BuildCounter()
+                        .Name("herald_changelog_records_total")
+                        .Help(
+                            "State changes produced to the changelog topics, acknowledged "
+                            "(ok) or failed (sent again)")
+                        .Register(*registry_);
+  changelog_ = {&changelog.Add({{"result", "failed"}}), &changelog.Add({{"result", "ok"}})};
+  auto& state_errors = BuildCounter()
+                           .Name("herald_state_errors_total")
+                           .Help(
+                               "Failed state operations: commit (a RocksDB write; the task "
+                               "pauses and retries), read, decode")
+                           .Register(*registry_);
+  state_errors_ = {&state_errors.Add({{"kind", "commit"}}), &state_errors.Add({{"kind", "read"}}),
+                   &state_errors.Add({{"kind", "decode"}})};
   auto& produced = BuildCounter()
                        .Name("herald_produced_records_total")
                        .Help("Output records acknowledged (ok) or failed (retried) by Kafka")
@@ -366,6 +411,34 @@ void metrics::set_paused_tasks(std::int64_t n) {
 void metrics::set_consumer_lag(std::int64_t n) {
   lag_->Set(static_cast<double>(n));
 }
+void metrics::add_restore(bool full, double seconds, double cpu_seconds) {
+  restore_cpu_us_.fetch_add(static_cast<std::uint64_t>(cpu_seconds * 1e6));
+  restores_[full ? 1 : 0]->Increment();
+  restore_seconds_->Observe(seconds);
+  restore_us_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6));
+}
+
+void metrics::add_restored_records(std::uint64_t n) {
+  if (n != 0) restored_records_->Increment(static_cast<double>(n));
+}
+
+void metrics::set_restoring(std::int64_t tasks, std::int64_t records) {
+  restoring_tasks_->Set(static_cast<double>(tasks));
+  restore_remaining_->Set(static_cast<double>(records));
+}
+
+void metrics::add_state_error(std::string_view kind) {
+  state_errors_[kind == "commit" ? 0 : kind == "read" ? 1 : 2]->Increment();
+}
+
+void metrics::add_changelog(bool ok) {
+  changelog_[ok ? 1 : 0]->Increment();
+}
+
+std::uint64_t metrics::restored_records_total() const {
+  return static_cast<std::uint64_t>(restored_records_->Value());
+}
+
 void metrics::add_rebalances(std::uint64_t n) {
   if (n != 0) rebalances_->Increment(static_cast<double>(n));
 }

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "herald/actors/alignment.hpp"
+#include "herald/actors/changelog.hpp"
 #include "herald/actors/rules/inventory.hpp"
 #include "herald/state/bytes.hpp"
 #include "herald/streams/dlq.hpp"
@@ -94,7 +95,7 @@ class task::tagged_timers final : public rules::timer_service {
 task::task(const task_env& env, state::task_id id)
     : env_(env),
       id_(id),
-      state_(*env.db, id),
+      state_(*env.db, id, env.changelog),
       seen_(state_, {env.config->task.dedup_window_ms, env.config->task.dedup_max_ids}),
       decoder_(env.config->task.max_record_bytes),
       input_of_(env.topics.size(), -1),
@@ -103,7 +104,8 @@ task::task(const task_env& env, state::task_id id)
       counts_(env.topics.size(), std::array<std::uint64_t, 5>{}),
       released_(env.topics.size(), 0),
       reported_waiting_(env.topics.size(), 0),
-      next_offsets_(env.topics.size(), -1) {
+      next_offsets_(env.topics.size(), -1),
+      applied_below_(env.topics.size(), 0) {
   // Watermark inputs: one per contract topic of the family, then (for a family fed by a
   // repartition topic) one per upstream task.
   std::size_t contract = 0;
@@ -118,9 +120,13 @@ task::task(const task_env& env, state::task_id id)
       input_of_[t] = static_cast<int>(contract++);
       contract_topic_[static_cast<std::size_t>(b.kind) & 3] = static_cast<int>(t);
     }
-    if (auto off = state_.offset(b.name)) queued_next_[t] = *off;
+    if (auto off = state_.offset(b.name)) queued_next_[t] = applied_below_[t] = *off;
   }
   upstream_base_ = contract;
+  if (env_.changelog)
+    for (auto st : family_stores(id.fam))
+      log_topics_[static_cast<std::size_t>(st)] =
+          changelog_topic(env_.config->kafka.group_id, id.fam, st);
   align_ = env.align[static_cast<std::size_t>(id.fam) & 3];
   // Several contract topics need the head-timestamp choice; an aligned task queues its one
   // topic's records the same way, to hold those past its cap.
@@ -186,6 +192,10 @@ std::size_t task::queued() const noexcept {
 }
 
 void task::start(std::function<void()> wake) {
+  {
+    std::lock_guard<std::mutex> lock(log_acks_->mutex);
+    log_acks_->wake = wake;
+  }
   if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
@@ -350,6 +360,12 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   std::string reason;
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
+    if (rec.offset < applied_below_[t]) {
+      // Applied already by the partition's previous owner: its restored state says so (the
+      // group's offsets, from which the source resumed, may lag behind what the changelog has).
+      ++released_[t];
+      continue;
+    }
     queued_next_[t] = rec.offset + 1;
     check_route(rec);
     if (env_.topics[t].internal) {
@@ -650,7 +666,7 @@ void task::tick(std::int64_t wall_ms) {
     held_batches_.pop_front();
     apply_batch(held, wall_ms);
   }
-  if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms &&
+  if ((commit_failed_ || wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) &&
       (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
 }
@@ -701,10 +717,20 @@ void task::commit(std::int64_t wall_ms) {
   drain_acks();
   std::vector<state::outbox_record> committed;
   if (auto st = state_.commit(committed); !st.ok()) {
-    // Pending state is kept: the next commit retries. Offsets did not move, so nothing is lost.
-    spdlog::error("task {}/{}: commit failed: {}", state::to_string(id_.fam), id_.partition,
-                  st.message);
+    // Pending state is kept and the next tick retries; meanwhile no new record is taken (their
+    // credit is not returned, so the source pauses the partitions). Offsets did not move, so
+    // nothing is lost.
+    if (!commit_failed_)
+      spdlog::error("task {}/{}: commit failed ({}); intake paused, retrying every tick",
+                    state::to_string(id_.fam), id_.partition, st.message);
+    commit_failed_ = true;
+    env_.probe->add_state_error("commit");
     return;
+  }
+  if (commit_failed_) {
+    commit_failed_ = false;
+    spdlog::info("task {}/{}: commit succeeded again; intake resumed", state::to_string(id_.fam),
+                 id_.partition);
   }
   dirty_ = false;
   if (wm != streams::watermark::none) {
@@ -717,6 +743,8 @@ void task::commit(std::int64_t wall_ms) {
   reported_seen_ = seen_.size();
   reported_evicted_ = seen_.evicted();
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
+  std::uint64_t last_seq = 0;
+  for (const auto& rec : committed) last_seq = std::max(last_seq, rec.seq);
   for (auto& rec : committed) produce(std::move(rec));
   metrics* probe = env_.probe;
   for (const auto& rec : transient_) {
@@ -732,11 +760,24 @@ void task::commit(std::int64_t wall_ms) {
   }
   transient_.clear();
   publish_watermark();
+  std::vector<std::pair<std::uint16_t, std::int64_t>> offsets;
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
     if (next_offsets_[t] < 0) continue;
-    if (env_.committed) env_.committed(id_, static_cast<std::uint16_t>(t), next_offsets_[t]);
+    offsets.emplace_back(static_cast<std::uint16_t>(t), next_offsets_[t]);
     next_offsets_[t] = -1;
   }
+  if (env_.changelog) {
+    // The offsets reach the group only once the changelog holds everything up to them, so a
+    // task restored elsewhere resumes where its restored state ends, never past it.
+    std::vector<state::log_record> records;
+    const std::uint64_t number = state_.take_log(records);
+    if (number != 0 || !log_queue_.empty())
+      log_commit(std::move(records), number, last_seq, std::move(offsets));
+    offsets.clear();
+    advance_log();
+  }
+  for (const auto& [t, next] : offsets)
+    if (env_.committed) env_.committed(id_, t, next);
   const std::int64_t timers = state_.timer_count();
   env_.probe->add_timers(timers - reported_timers_);
   reported_timers_ = timers;
@@ -859,6 +900,139 @@ void task::drain_acks() {
   }
   if (!dropped.empty()) state_.ack_outputs(dropped);
   send_waiting();
+  if (env_.changelog) advance_log();
+}
+
+void task::log_commit(std::vector<state::log_record>&& records, std::uint64_t number,
+                      std::uint64_t after_seq,
+                      std::vector<std::pair<std::uint16_t, std::int64_t>>&& offsets) {
+  // While the oldest entry is under way, later commits gather in one entry behind it: the
+  // queue stays two entries long however slow the broker. The oldest never takes more in, so
+  // it starts once its own outputs are acknowledged even while outputs keep coming.
+  if (log_queue_.size() < 2 || log_queue_.back().stage >= 0) log_queue_.emplace_back();
+  log_entry& e = log_queue_.back();
+  if (number != 0) e.numbers.push_back(number);
+  e.after_seq = std::max(e.after_seq, after_seq);
+  for (auto& r : records) {
+    const int stage = state::log_stage(r.s);
+    if (stage < 0) continue;
+    if (log_topics_[static_cast<std::size_t>(r.s)].empty()) {
+      // A store this family does not log (family_stores is out of date): a restore would
+      // miss it. Loud, because it is a defect.
+      spdlog::error("task {}/{}: store {} has no changelog topic; its changes are not logged",
+                    state::to_string(id_.fam), id_.partition, state::to_string(r.s));
+      continue;
+    }
+    e.stages[static_cast<std::size_t>(stage)].push_back(std::move(r));
+  }
+  for (auto& o : offsets) {
+    auto it = std::find_if(e.offsets.begin(), e.offsets.end(),
+                           [&](const auto& x) { return x.first == o.first; });
+    if (it == e.offsets.end())
+      e.offsets.push_back(o);
+    else
+      it->second = o.second;
+  }
+}
+
+bool task::produce_stage(log_entry& e) {
+  auto& records = e.stages[static_cast<std::size_t>(e.stage)];
+  std::weak_ptr<log_acks> weak = log_acks_;
+  metrics* probe = env_.probe;
+  while (e.produced < records.size()) {
+    const state::log_record& r = records[e.produced];
+    const std::size_t s = static_cast<std::size_t>(r.s);
+    const auto queued =
+        env_.sink->produce_to(log_topics_[s], id_.partition, r.key,
+                              r.del ? std::string_view{} : std::string_view(r.value), {},
+                              [weak, s, probe](const streams::delivery_report& d) {
+                                probe->add_changelog(d.ok);
+                                std::function<void()> wake;
+                                if (auto a = weak.lock()) {
+                                  std::lock_guard<std::mutex> lock(a->mutex);
+                                  ++a->done;
+                                  if (!d.ok)
+                                    a->failed = true;
+                                  else
+                                    a->next[s] = std::max(a->next[s], d.offset + 1);
+                                  if (a->done == a->expected) wake = a->wake;
+                                }
+                                if (wake) wake();
+                              });
+    if (queued.full) return false;
+    ++log_in_flight_;
+    {
+      std::lock_guard<std::mutex> lock(log_acks_->mutex);
+      log_acks_->expected = log_in_flight_;
+    }
+    if (!queued) {
+      probe->add_changelog(false);
+      std::lock_guard<std::mutex> lock(log_acks_->mutex);
+      ++log_acks_->done;
+      log_acks_->failed = true;
+    }
+    ++e.produced;
+  }
+  return true;
+}
+
+void task::advance_log() {
+  bool failed = false;
+  {
+    std::lock_guard<std::mutex> lock(log_acks_->mutex);
+    log_in_flight_ -= std::min(log_in_flight_, log_acks_->done);
+    log_acks_->done = 0;
+    log_acks_->expected = log_in_flight_;
+    failed = log_acks_->failed;
+    log_acks_->failed = false;
+    for (std::size_t s = 0; s < state::store_count; ++s)
+      log_next_[s] = std::max(log_next_[s], log_acks_->next[s]);
+  }
+  while (!log_queue_.empty()) {
+    log_entry& e = log_queue_.front();
+    if (failed) {
+      // Not taken after librdkafka's own retries (the broker down for message.timeout.ms):
+      // the whole stage goes again once the rest of it has its fate. Later commits wait, so
+      // every key's records still reach the topic oldest first.
+      e.produced = 0;
+      failed = false;
+      if (!logged_log_failure_) {
+        logged_log_failure_ = true;
+        spdlog::warn("task {}/{}: changelog records not delivered; sending them again",
+                     state::to_string(id_.fam), id_.partition);
+      }
+    }
+    if (log_in_flight_ > 0) return;
+    if (e.stage >= 0 && e.produced < e.stages[static_cast<std::size_t>(e.stage)].size()) {
+      if (!produce_stage(e) || log_in_flight_ > 0) return;
+      continue;
+    }
+    if (e.stage < 0) {
+      // The commit's outputs first: state that says a message went out is only ever restored
+      // with that message delivered.
+      if (!unacked_.empty() && unacked_.begin()->first <= e.after_seq) return;
+      if (!waiting_outputs_.empty() && waiting_outputs_.begin()->first <= e.after_seq) return;
+    }
+    int next = e.stage + 1;
+    while (next < state::log_stages && e.stages[static_cast<std::size_t>(next)].empty()) ++next;
+    if (next < state::log_stages) {
+      e.stage = next;
+      e.produced = 0;
+      if (!produce_stage(e) || log_in_flight_ > 0) return;
+      continue;
+    }
+    // Everything of the entry is in Kafka: its checkpoint (with the next commit) and offsets.
+    logged_log_failure_ = false;
+    std::map<state::store, std::int64_t> checkpoints;
+    for (std::size_t s = 0; s < state::store_count; ++s)
+      if (!log_topics_[s].empty() && log_next_[s] > 0)
+        checkpoints[static_cast<state::store>(s)] = log_next_[s];
+    for (std::uint64_t n : e.numbers) state_.complete_log(n, checkpoints);
+    if (e.numbers.empty() && !checkpoints.empty()) state_.complete_log(0, checkpoints);
+    for (const auto& [t, next_offset] : e.offsets)
+      if (env_.committed) env_.committed(id_, t, next_offset);
+    log_queue_.pop_front();
+  }
 }
 
 void task::shutdown(std::int64_t wall_ms) {
@@ -877,9 +1051,14 @@ bool task::shutdown_begin(std::int64_t wall_ms) {
 bool task::shutdown_step() {
   drain_acks();
   // A producer that failed fatally acknowledges nothing more: the restart re-sends it all.
-  if ((!unacked_.empty() || !waiting_outputs_.empty()) &&
+  if ((!unacked_.empty() || !waiting_outputs_.empty() || !log_idle()) &&
       std::chrono::steady_clock::now() < shutdown_deadline_ && !env_.sink->fatal())
     return false;
+  if (!log_idle())
+    spdlog::warn(
+        "task {}/{}: changelog records unacknowledged at shutdown; the next owner restores "
+        "the task from scratch",
+        state::to_string(id_.fam), id_.partition);
   // What is still unacknowledged stays in the outbox.
   if (!unacked_.empty() || !waiting_outputs_.empty())
     spdlog::warn("task {}/{}: {} outputs unacknowledged at shutdown; re-sent on restart",

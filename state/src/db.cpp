@@ -172,6 +172,39 @@ void write_batch::rollback_to_save_point() {
   (void)impl_->batch.RollbackToSavePoint();
 }
 
+void write_batch::for_each(const op_fn& fn) const {
+  struct visitor final : rocksdb::WriteBatch::Handler {
+    const cf_handles* cfs = nullptr;
+    const op_fn* fn = nullptr;
+    bool of(std::uint32_t id, store& s) const {
+      for (std::size_t i = 0; i < store_count; ++i)
+        if ((*cfs)[i] != nullptr && (*cfs)[i]->GetID() == id) {
+          s = static_cast<store>(i);
+          return true;
+        }
+      return false;
+    }
+    rocksdb::Status PutCF(std::uint32_t id, const rocksdb::Slice& key,
+                          const rocksdb::Slice& value) override {
+      store s{};
+      if (of(id, s)) {
+        const std::string_view v(value.data(), value.size());
+        (*fn)(s, std::string_view(key.data(), key.size()), &v);
+      }
+      return rocksdb::Status::OK();
+    }
+    rocksdb::Status DeleteCF(std::uint32_t id, const rocksdb::Slice& key) override {
+      store s{};
+      if (of(id, s)) (*fn)(s, std::string_view(key.data(), key.size()), nullptr);
+      return rocksdb::Status::OK();
+    }
+  };
+  visitor v;
+  v.cfs = impl_->cfs;
+  v.fn = &fn;
+  (void)impl_->batch.Iterate(&v);
+}
+
 // ---- db -------------------------------------------------------------------------------
 
 struct db::impl {
@@ -262,6 +295,16 @@ status db::write(write_batch& batch) {
   if (batch.empty()) return {};
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
+  rocksdb::Status st = impl_->rdb->Write(wo, &batch.impl_->batch);
+  if (!st.ok()) return translate(st);
+  batch.clear();
+  return {};
+}
+
+status db::write_unlogged(write_batch& batch) {
+  if (batch.empty()) return {};
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
   rocksdb::Status st = impl_->rdb->Write(wo, &batch.impl_->batch);
   if (!st.ok()) return translate(st);
   batch.clear();

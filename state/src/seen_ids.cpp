@@ -24,8 +24,7 @@ seen_ids::seen_ids(task_state& state, seen_ids_config config)
     : state_(state),
       config_(config),
       width_ms_(std::max<std::int64_t>(config.window_ms / 4, 1)),
-      floor_(lowest),
-      deleted_below_(lowest) {
+      floor_(lowest) {
   if (config_.window_ms <= 0) return;
   const std::string prefix = task_prefix(state_.id());
   const auto st = state_.database().scan(
@@ -33,8 +32,10 @@ seen_ids::seen_ids(task_state& state, seen_ids_config config)
       [&](std::string_view k, std::string_view v) {
         if (k.size() != prefix.size() + 16 || v.empty() || v[0] != format_v1) return true;
         const std::int64_t g = from_order_preserving(read_be64(k.substr(prefix.size())));
-        next_seq_ = std::max(next_seq_, read_be64(k.substr(prefix.size() + 8)) + 1);
+        const std::uint64_t seq = read_be64(k.substr(prefix.size() + 8));
+        next_seq_ = std::max(next_seq_, seq + 1);
         generation& gen = generations_[g];
+        gen.stored.push_back(seq);
         for (std::size_t i = 1; i + 8 <= v.size(); i += 8) {
           std::uint64_t fp = 0;
           std::memcpy(&fp, v.data() + i, 8);
@@ -104,6 +105,7 @@ bool seen_ids::repeat(char kind, std::string_view entity, std::string_view id, s
 
 void seen_ids::drop_oldest(bool early) {
   auto it = generations_.begin();
+  for (const std::uint64_t seq : it->second.stored) garbage_.push_back(key(it->first, seq));
   size_ -= it->second.n;
   if (early) evicted_ += it->second.n;
   floor_ = std::max(floor_, it->first + 1);
@@ -123,9 +125,12 @@ void seen_ids::flush() {
     std::string v(1, format_v1);
     v.resize(1 + 8 * gen.pending.size());
     std::memcpy(v.data() + 1, gen.pending.data(), 8 * gen.pending.size());
+    gen.stored.push_back(next_seq_);
     state_.put(store::seen, key(n, next_seq_++), v);
     gen.pending.clear();
   }
+  for (const auto& k : garbage_) state_.del(store::seen, k);
+  garbage_.clear();
 }
 
 void seen_ids::expire(std::int64_t watermark_ms) {
@@ -133,12 +138,6 @@ void seen_ids::expire(std::int64_t watermark_ms) {
   if (watermark_ms > lowest + config_.window_ms)
     floor_ = std::max(floor_, generation_of(watermark_ms - config_.window_ms));
   while (!generations_.empty() && generations_.begin()->first < floor_) drop_oldest(false);
-  // Everything below the floor (expired, or dropped early) goes from the database too.
-  if (floor_ <= deleted_below_) return;
-  const std::string begin = task_prefix(state_.id());
-  std::string end = begin;
-  append_be64(end, order_preserving(floor_));
-  if (state_.database().delete_range(store::seen, begin, end).ok()) deleted_below_ = floor_;
 }
 
 }  // namespace herald::state

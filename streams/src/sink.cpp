@@ -85,7 +85,8 @@ delivery_report report_of(rd_kafka_resp_err_t err) {
 void sink::on_delivery(rd_kafka_t*, const void* m, void* opaque) {
   const auto* msg = static_cast<const rd_kafka_message_t*>(m);
   auto* self = static_cast<sink*>(opaque);
-  const delivery_report r = report_of(msg->err);
+  delivery_report r = report_of(msg->err);
+  r.offset = msg->offset;
   (r.ok ? self->delivered_ : self->failed_).fetch_add(1, std::memory_order_relaxed);
   if (msg->_private != nullptr) {
     std::unique_ptr<delivery_fn> fn(static_cast<delivery_fn*>(msg->_private));

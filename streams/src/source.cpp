@@ -98,7 +98,7 @@ void source::stop() {
     std::lock_guard<std::mutex> lock(flows_mutex_);
     flows_.clear();
   }
-  commit_to_kafka();
+  commit_to_kafka(/*sync=*/true);
   rd_kafka_consumer_close(rk_);
 }
 
@@ -214,7 +214,7 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
       flows_.erase(it);
     }
   }
-  commit_to_kafka();
+  commit_to_kafka(/*sync=*/true);
   if (cooperative) {
     if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk_, parts)) rd_kafka_error_destroy(e);
     assigned_ = true;  // what was not revoked is still held
@@ -353,7 +353,7 @@ void source::committed(state::task_id task, std::uint16_t topic, std::int64_t ne
   to_commit_[{topic, task.partition}] = next_offset;
 }
 
-void source::commit_to_kafka() {
+void source::commit_to_kafka(bool sync) {
   std::map<std::pair<std::uint16_t, std::int32_t>, std::int64_t> pending;
   {
     std::lock_guard<std::mutex> lock(commit_mutex_);
@@ -364,7 +364,14 @@ void source::commit_to_kafka() {
     for (const auto& [tp, off] : pending)
       rd_kafka_topic_partition_list_add(list, topics_[tp.first].name.c_str(), tp.second)->offset =
           off;
-    rd_kafka_commit(rk_, list, 1);
+    // On revoke and close the commit must land before the partition's next owner reads the
+    // group's offsets: it waits then.
+    if (const auto err = rd_kafka_commit(rk_, list, sync ? 0 : 1);
+        sync && err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      spdlog::warn(
+          "committing offsets to the group failed ({}): the next owner re-reads from the "
+          "previous commit",
+          rd_kafka_err2str(err));
     rd_kafka_topic_partition_list_destroy(list);
   }
   // Lag from locally cached high watermarks: no broker round trip.

@@ -13,26 +13,38 @@ std::string consumed_record::header(const std::string& name) const {
   return {};
 }
 
-int partition_count(const kafka_properties& props, const std::string& topic, std::string& error,
-                    int timeout_ms) {
+namespace {
+
+// No broker answered: a wrong address or a cluster that is down, not a missing topic.
+std::string unreachable(const kafka_properties& props, rd_kafka_resp_err_t rc) {
+  const auto servers = props.find("bootstrap.servers");
+  return "cannot reach the Kafka cluster at '" +
+         (servers == props.end() ? std::string("?") : servers->second) +
+         "': " + rd_kafka_err2str(rc);
+}
+
+// A producer handle for metadata requests; null with `error` on a bad property.
+rd_kafka_t* metadata_client(const kafka_properties& props, std::string& error) {
   rd_kafka_conf_t* conf = make_conf(props, error);
-  if (conf == nullptr) return -1;
+  if (conf == nullptr) return nullptr;
   char err[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-  if (rk == nullptr) {
-    error = err;
-    return -1;
-  }
+  if (rk == nullptr) error = err;
+  return rk;
+}
+
+}  // namespace
+
+int partition_count(const kafka_properties& props, const std::string& topic, std::string& error,
+                    int timeout_ms) {
+  rd_kafka_t* rk = metadata_client(props, error);
+  if (rk == nullptr) return -1;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;
   int count = -1;
   const rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
   if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    // No broker answered: a wrong address or a cluster that is down, not a missing topic.
-    const auto servers = props.find("bootstrap.servers");
-    error = "cannot reach the Kafka cluster at '" +
-            (servers == props.end() ? std::string("?") : servers->second) +
-            "': " + rd_kafka_err2str(rc);
+    error = unreachable(props, rc);
   } else if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     error = "no topic '" + topic + "' on the cluster" +
             (md->topic_cnt == 1 ? std::string(" (") + rd_kafka_err2str(md->topics[0].err) + ")"
@@ -45,6 +57,25 @@ int partition_count(const kafka_properties& props, const std::string& topic, std
   rd_kafka_topic_destroy(rkt);
   rd_kafka_destroy(rk);
   return count;
+}
+
+bool partition_counts(const kafka_properties& props, std::map<std::string, int>& out,
+                      std::string& error, int timeout_ms) {
+  rd_kafka_t* rk = metadata_client(props, error);
+  if (rk == nullptr) return false;
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t rc = rd_kafka_metadata(rk, 1, nullptr, &md, timeout_ms);
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    error = unreachable(props, rc);
+  } else {
+    out.clear();
+    for (int i = 0; i < md->topic_cnt; ++i)
+      if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        out[md->topics[i].topic] = md->topics[i].partition_cnt;
+  }
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  rd_kafka_destroy(rk);
+  return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 bool read_topic(const kafka_properties& props, const std::string& topic,

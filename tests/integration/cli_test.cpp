@@ -8,6 +8,9 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <set>
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -119,7 +122,8 @@ TEST(CliTest, CheckConfigNamesEveryBadKeyAndNeverPrintsSecrets) {
 
 // `herald run` on the cluster at `bootstrap` (Herald's topics with 2 partitions): kcat feeds
 // it, it is live and ready, applies and dead-letters, logs JSON, and SIGTERM stops it cleanly.
-void herald_run_stops_cleanly_on_sigterm(const std::string& bootstrap) {
+// `group`: Herald's consumer group and application id (its changelog topics are named by it).
+void herald_run_stops_cleanly_on_sigterm(const std::string& bootstrap, const std::string& group) {
   temp_dir dir;
   const int port = 20000 + static_cast<int>(::getpid() % 20000);
   const std::string cfg = dir.str() + "/herald.yaml";
@@ -138,7 +142,7 @@ void herald_run_stops_cleanly_on_sigterm(const std::string& bootstrap) {
   ASSERT_EQ(pcode, 0) << pout;
 
   child herald({HERALD_BIN, "run", "--config", cfg},
-               {{"HERALD_LOG__FORMAT", "json"}, {"HERALD_KAFKA__GROUP_ID", "herald-cli"}}, true);
+               {{"HERALD_LOG__FORMAT", "json"}, {"HERALD_KAFKA__GROUP_ID", group}}, true);
   // Live at once; ready once the group assigned the tasks and they restored their state.
   EXPECT_TRUE(
       wait_for([&] { return http_get(port, "/healthz") == "ok\n"; }, std::chrono::seconds(30)));
@@ -173,7 +177,7 @@ void herald_run_stops_cleanly_on_sigterm(const std::string& bootstrap) {
     ASSERT_FALSE(j.is_discarded()) << "not JSON: " << line;
     EXPECT_TRUE(j.contains("ts") && j.contains("level") && j.contains("msg")) << line;
     stopped = stopped || j.value("msg", "") == "herald stopped";
-    grouped = grouped || j.value("msg", "").find("group 'herald-cli'") != std::string::npos;
+    grouped = grouped || j.value("msg", "").find("group '" + group + "'") != std::string::npos;
   }
   EXPECT_GT(lines, 3);
   EXPECT_TRUE(stopped);
@@ -194,14 +198,152 @@ TEST(CliTest, DevKafkaServesKcatAndHeraldRunStopsCleanlyOnSigterm) {
   ASSERT_EQ(code, 0) << meta;
   EXPECT_NE(meta.find("shop.carts"), std::string::npos) << meta;
   EXPECT_NE(meta.find("herald.dlq"), std::string::npos) << meta;
-  herald_run_stops_cleanly_on_sigterm(bootstrap);
+  // dev-kafka creates the changelog topics of the default application id, "herald".
+  herald_run_stops_cleanly_on_sigterm(bootstrap, "herald");
   EXPECT_EQ(kafka.stop(SIGTERM), 0);
 }
 
 TEST(CliTest, HeraldRunOnARealBrokerStopsCleanlyOnSigterm) {
   if (!kafka_fixture::real()) GTEST_SKIP() << "dev-kafka's mock is the test above";
   kafka_fixture kafka(2);
-  herald_run_stops_cleanly_on_sigterm(kafka.bootstrap_servers());
+  herald_run_stops_cleanly_on_sigterm(kafka.bootstrap_servers(), kafka.group());
+}
+
+}  // namespace
+}  // namespace herald::testing
+
+namespace herald::testing {
+namespace {
+
+// Cart reminders on the cluster at `bootstrap`: (customer, number) -> the ids it came with.
+std::map<std::pair<std::string, int>, std::set<std::string>> reminder_ids(
+    const std::string& bootstrap) {
+  std::vector<streams::consumed_record> out;
+  std::string error;
+  EXPECT_TRUE(
+      streams::read_topic({{"bootstrap.servers", bootstrap}}, "herald.cart-reminders", out, error))
+      << error;
+  std::map<std::pair<std::string, int>, std::set<std::string>> ids;
+  for (const auto& r : out) {
+    const auto j = nlohmann::json::parse(r.value);
+    ids[{j.at("customer_id").get<std::string>(), j.at("reminder_number").get<int>()}].insert(
+        j.at("notification_id").get<std::string>());
+  }
+  return ids;
+}
+
+// `herald run` killed with SIGKILL while it sends reminders, twice: restarted on its disk (a
+// pod restarted), then on an empty one (a pod lost with its volume). Every cart gets both of
+// its reminders; one sent again after a kill carries the same id.
+void killed_herald_loses_no_reminder(const std::string& bootstrap, const std::string& group,
+                                     int partitions) {
+  constexpr int carts = 300;
+  constexpr std::int64_t t0 = 1'700'000'000'000, hour = 3'600'000;
+  temp_dir dir;
+  const int port = 20000 + static_cast<int>((::getpid() + 7) % 20000);
+  auto write_config = [&](const std::string& state) {
+    const std::string cfg = dir.str() + "/herald-" + state + ".yaml";
+    std::ofstream(cfg) << fmt::format(
+        "kafka:\n  session_timeout_ms: 6000\n  group_id: '{}'\n"
+        "  properties: {{bootstrap.servers: '{}'}}\n"
+        "task: {{idle_timeout_ms: 0}}\n"
+        "state: {{dir: '{}/{}'}}\nmetrics: {{listen: '127.0.0.1:{}'}}\n",
+        group, bootstrap, dir.str(), state, port);
+    return cfg;
+  };
+  const std::string on_disk = write_config("a"), fresh = write_config("b");
+  std::string error;
+  streams::sink_config sc;
+  sc.properties["bootstrap.servers"] = bootstrap;
+  sc.properties["partitioner"] = "murmur2_random";
+  auto producer = streams::sink::create(sc, error);
+  ASSERT_TRUE(producer) << error;
+  auto heartbeat = [&](std::int64_t ts) {
+    for (int p = 0; p < partitions; ++p)
+      ASSERT_TRUE(producer->produce_to(
+          "shop.carts", p, "hb",
+          fmt::format(
+              R"({{"type":"checkout_started","event_id":"hb-{}-{}","ts":{},"customer_id":"hb","cart_id":"none"}})",
+              p, ts, ts)));
+    ASSERT_TRUE(producer->flush(10'000));
+  };
+  auto metric = [&](const char* name, const char* labels) {
+    return metric_value(http_get(port, "/metrics"), name, labels);
+  };
+  auto sent = [&](int number) {
+    return metric("herald_cart_reminders_total",
+                  number == 1 ? R"(reminder_number="1")" : R"(reminder_number="2")");
+  };
+  auto delivered = [&](int number) {
+    int n = 0;
+    for (const auto& [key, ids] : reminder_ids(bootstrap)) n += key.second == number ? 1 : 0;
+    return n;
+  };
+  for (int i = 0; i < carts; ++i)
+    ASSERT_TRUE(producer->produce(
+        "shop.carts", fmt::format("c{}", i),
+        fmt::format(
+            R"({{"type":"cart_item_added","event_id":"add-{}","ts":{},"customer_id":"c{}","cart_id":"k{}","sku":"s","quantity":1,"unit_price":5,"currency":"EUR"}})",
+            i, t0 + i, i, i)));
+  heartbeat(t0 + 10 * 60'000);
+
+  auto run = [&](const std::string& cfg) {
+    return std::make_unique<child>(std::vector<std::string>{HERALD_BIN, "run", "--config", cfg});
+  };
+  auto herald = run(on_disk);
+  ASSERT_TRUE(wait_for(
+      [&] { return metric("herald_events_total", R"(result="ok",topic="shop.carts")") >= carts; },
+      std::chrono::seconds(60)));
+  heartbeat(t0 + 2 * hour);
+  ASSERT_TRUE(wait_for([&] { return sent(1) >= 1; }, std::chrono::seconds(60)));
+  herald->stop(SIGKILL);  // the pod dies mid-burst; its volume stays
+  herald = run(on_disk);
+  EXPECT_TRUE(wait_for([&] { return delivered(1) == carts; }, std::chrono::seconds(90)))
+      << delivered(1) << " of " << carts << " first reminders";
+
+  // Its carts reach their changelog...
+  ASSERT_TRUE(wait_for(
+      [&] {
+        std::vector<streams::consumed_record> log;
+        std::string e;
+        return streams::read_topic({{"bootstrap.servers", bootstrap}}, group + "-carts-changelog",
+                                   log, e) &&
+               log.size() >= static_cast<std::size_t>(carts);
+      },
+      std::chrono::seconds(60)));
+  heartbeat(t0 + 26 * hour);
+  ASSERT_TRUE(wait_for([&] { return sent(2) >= 1; }, std::chrono::seconds(60)));
+  herald->stop(SIGKILL);  // dies again, and this time its volume is gone
+  herald = run(fresh);
+  EXPECT_TRUE(wait_for([&] { return delivered(2) == carts; }, std::chrono::seconds(90)))
+      << delivered(2) << " of " << carts << " second reminders";
+  EXPECT_TRUE(wait_for([&] { return http_get(port, "/readyz").starts_with("ready: "); },
+                       std::chrono::seconds(60)));
+  EXPECT_GE(metric("herald_restores_total", R"(kind="full")"), 1)
+      << "the empty disk is restored from the changelogs";
+  EXPECT_GE(metric("herald_restored_records_total", ""), carts)
+      << "the carts came from the changelog, not from reading the input again";
+  EXPECT_EQ(herald->stop(SIGTERM), 0);
+
+  const auto ids = reminder_ids(bootstrap);
+  EXPECT_EQ(ids.size(), 2u * carts) << "each cart's two reminders, and nothing else";
+  for (const auto& [key, set] : ids)
+    EXPECT_EQ(set.size(), 1u) << key.first << " #" << key.second << ": sent again with a new id";
+}
+
+TEST(CliTest, HeraldKilledWithSigkillTwiceLosesNoReminder) {
+  child kafka({HERALD_BIN, "dev-kafka", "--partitions", "2"});
+  std::string bootstrap = kafka.line();
+  ASSERT_FALSE(bootstrap.empty());
+  bootstrap.pop_back();
+  killed_herald_loses_no_reminder(bootstrap, "herald", 2);
+  EXPECT_EQ(kafka.stop(SIGTERM), 0);
+}
+
+TEST(CliTest, HeraldKilledWithSigkillTwiceLosesNoReminderOnARealBroker) {
+  if (!kafka_fixture::real()) GTEST_SKIP() << "dev-kafka's mock is the test above";
+  kafka_fixture kafka(2);
+  killed_herald_loses_no_reminder(kafka.bootstrap_servers(), kafka.group(), 2);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "herald/actors/app.hpp"
+#include "herald/actors/changelog.hpp"
 #include "herald/actors/demo.hpp"
 #include "herald/streams/admin.hpp"
 #include "herald/streams/mock_cluster.hpp"
@@ -66,7 +67,7 @@ inline const std::string& real_kafka() {
 /// time) with a consumer group of the fixture's own.
 class kafka_fixture {
  public:
-  explicit kafka_fixture(int partitions = 3) {
+  explicit kafka_fixture(int partitions = 3) : partitions_(partitions) {
     std::string error;
     static int fixtures = 0;
     group_ = "herald-it-" + std::to_string(::getpid()) + "-" + std::to_string(++fixtures);
@@ -91,7 +92,8 @@ class kafka_fixture {
     } else {
       cluster_ = streams::mock_cluster::start(1, error);
       if (!cluster_) throw std::runtime_error(error);
-      actors::create_topics(*cluster_, actors::topics_config{}, partitions);
+      // The mock cluster cannot create topics through the Admin API: the changelogs too.
+      actors::create_topics(*cluster_, actors::topics_config{}, partitions, group_);
       bootstrap_ = cluster_->bootstrap_servers();
     }
     streams::sink_config sc;
@@ -102,6 +104,21 @@ class kafka_fixture {
     if (!producer_) throw std::runtime_error(error);
   }
 
+  kafka_fixture(const kafka_fixture&) = delete;
+  kafka_fixture& operator=(const kafka_fixture&) = delete;
+  /// On the real broker, deletes the changelog topics Herald created for the fixture's group.
+  ~kafka_fixture() {
+    if (!real()) return;
+    std::vector<std::string> names;
+    for (const auto& s :
+         actors::changelog_topics(group_, {0, partitions_, partitions_, partitions_}))
+      names.push_back(s.name);
+    std::string error;
+    (void)streams::delete_topics({{"bootstrap.servers", bootstrap_}}, names, error);
+  }
+
+  /// The consumer group (and application id) of the fixture's apps.
+  [[nodiscard]] const std::string& group() const { return group_; }
   /// The mock cluster (fault injection), or null on the real broker.
   [[nodiscard]] streams::mock_cluster* mock() const { return cluster_.get(); }
   /// Whether the fixture is on the real broker.
@@ -167,6 +184,7 @@ class kafka_fixture {
   }
 
  private:
+  int partitions_ = 3;
   std::string bootstrap_;
   std::string group_;
   std::unique_ptr<streams::mock_cluster> cluster_;

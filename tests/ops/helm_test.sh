@@ -190,7 +190,11 @@ known = {"herald_events_total", "herald_late_events_total", "herald_dlq_records_
          "herald_waiting_records", "herald_watermark_seconds",
          "herald_duplicate_events_total", "herald_dedup_ids", "herald_dedup_evicted_ids_total",
          "herald_misrouted_records_total", "herald_dlq_truncated_total",
-         "herald_outputs_dropped_total", "herald_input_lost_records_total"}
+         "herald_outputs_dropped_total", "herald_input_lost_records_total",
+         "herald_restoring_tasks", "herald_restore_remaining_records",
+         "herald_restored_records_total", "herald_restores_total",
+         "herald_restore_seconds_bucket", "herald_changelog_records_total",
+         "herald_state_errors_total"}
 used = {m for e in exprs for m in re.findall(r"\bherald_[a-z_]+", e)}
 check("dashboard: only existing metrics", used <= known, str(sorted(used - known)))
 check("dashboard: every metric has a panel", known <= used, str(sorted(known - used)))

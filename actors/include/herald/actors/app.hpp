@@ -43,6 +43,8 @@ class app {
   [[nodiscard]] int metrics_port() const;
   /// Tasks currently assigned to this instance.
   [[nodiscard]] std::size_t assigned_tasks() const;
+  /// Tasks assigned and not started yet (restoring their state).
+  [[nodiscard]] int restoring_tasks() const;
   /// Consumer lag over assigned partitions (refreshed about once a second); -1 until known.
   [[nodiscard]] std::int64_t consumer_lag() const;
   [[nodiscard]] const app_config& config() const;

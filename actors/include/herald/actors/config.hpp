@@ -78,6 +78,12 @@ struct state_config {
   bool sync = false;
   /// Per-task cache capacity in entries. Default: 100 000.
   std::size_t cache_entries = 100'000;
+  /// Back every store of every task with a compacted changelog topic,
+  /// `<kafka.group_id>-<store>-changelog` (one partition per task partition; created at
+  /// start-up when missing): local state is then a cache of Kafka, restored before a task
+  /// processes wherever its partition moves. Off: state lives on the local disk only, and a
+  /// partition that moves starts empty on its new owner. Default: true.
+  bool changelog = true;
 };
 
 struct task_config {

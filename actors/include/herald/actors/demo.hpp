@@ -93,11 +93,15 @@ struct replay_record {
 [[nodiscard]] replay_summary replay(const std::vector<replay_record>& records, int partitions,
                                     std::string& error);
 
-/// Herald's topics `t`: `partitions` each, the lane table's one (compacted).
-[[nodiscard]] std::vector<streams::topic_spec> herald_topics(const topics_config& t,
-                                                             int partitions);
-/// Creates `herald_topics` on the mock cluster (which ignores topic configurations).
-void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions);
+/// Herald's topics `t`: `partitions` each, the lane table's one (compacted), and, with an
+/// `app_id` (kafka.group_id), the changelog topics of its stores (compacted).
+[[nodiscard]] std::vector<streams::topic_spec> herald_topics(const topics_config& t, int partitions,
+                                                             const std::string& app_id = {});
+/// Creates `herald_topics` on the mock cluster (which ignores topic configurations), the
+/// changelogs of application `app_id` included (the mock cannot create topics through the
+/// Admin API, so Herald cannot create them there itself).
+void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions,
+                   const std::string& app_id = "herald");
 
 /// Runs the demo; returns the process exit code.
 int run_demo(const demo_options& options);

@@ -109,6 +109,25 @@ class metrics {
   void set_consumer_lag(std::int64_t n);
   void add_rebalances(std::uint64_t n);
   void set_state_bytes(std::size_t store, double bytes);
+  /// A task restored from its changelogs: `full` (from the beginning) or a catch-up.
+  void add_restore(bool full, double seconds, double cpu_seconds = 0);
+  /// Changelog records applied by restores.
+  void add_restored_records(std::uint64_t n);
+  /// Tasks restoring, and the changelog records they still have to read (an upper bound).
+  void set_restoring(std::int64_t tasks, std::int64_t records);
+  /// A state operation failed: `kind` is "commit" (a write), "read" or "decode".
+  void add_state_error(std::string_view kind);
+  /// Changelog records produced: acknowledged (ok) or failed (sent again).
+  void add_changelog(bool ok);
+  /// Restored records applied, and the seconds restores took, for tests and benchmarks.
+  [[nodiscard]] std::uint64_t restored_records_total() const;
+  [[nodiscard]] double restore_seconds_total() const {
+    return static_cast<double>(restore_us_.load()) / 1e6;
+  }
+  /// CPU seconds of the restore thread over those restores.
+  [[nodiscard]] double restore_cpu_seconds_total() const {
+    return static_cast<double>(restore_cpu_us_.load()) / 1e6;
+  }
 
   // Totals, for the demo's progress lines and tests.
   /// Records of every consumed topic, internal ones included.
@@ -169,6 +188,15 @@ class metrics {
   prometheus::Gauge* lag_ = nullptr;
   prometheus::Counter* rebalances_ = nullptr;
   std::vector<prometheus::Gauge*> state_bytes_;
+  std::array<prometheus::Counter*, 2> restores_{};  // catch_up, full
+  prometheus::Histogram* restore_seconds_ = nullptr;
+  std::atomic<std::uint64_t> restore_us_{0};
+  std::atomic<std::uint64_t> restore_cpu_us_{0};
+  prometheus::Counter* restored_records_ = nullptr;
+  prometheus::Gauge* restoring_tasks_ = nullptr;
+  prometheus::Gauge* restore_remaining_ = nullptr;
+  std::array<prometheus::Counter*, 2> changelog_{};     // failed, ok
+  std::array<prometheus::Counter*, 3> state_errors_{};  // commit, read, decode
   std::vector<double> latency_bounds_;
 };
 

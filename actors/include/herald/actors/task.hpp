@@ -95,8 +95,13 @@ struct task_env {
   /// Set once the input is complete (a bounded replay read to its end): each task's contract
   /// inputs end, so nothing waits for them any more. Null: never.
   const std::atomic<bool>* input_ended = nullptr;
-  /// Reports a committed next offset per topic index (for Kafka lag).
+  /// Reports a committed next offset per topic index (committed to the consumer group: for
+  /// lag, and where a restored task resumes).
   std::function<void(state::task_id, std::uint16_t, std::int64_t)> committed;
+  /// Every store is backed by its changelog topic (actors/changelog.hpp): each commit's
+  /// changes are produced to it, stage by stage once the commit's outputs are acknowledged,
+  /// and the commit's offsets are reported to `committed` only once all of it is.
+  bool changelog = false;
 };
 
 class task;
@@ -275,9 +280,37 @@ class task {
   // Outputs wait for the producer (its queue full, or a failed delivery being re-sent):
   // the task takes no new records meanwhile, so its partitions pause.
   [[nodiscard]] bool backlogged() const noexcept {
-    return resend_wait_ || !waiting_outputs_.empty();
+    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_;
   }
   void drain_acks();
+  // Changelog: the commits whose records are not all acknowledged yet, oldest first. A
+  // commit's records go stage by stage (state::log_stage), each once the one before is
+  // acknowledged, and the first once the commit's outputs are; then its offsets are reported.
+  struct log_entry {
+    std::vector<std::uint64_t> numbers;  // task_state log numbers (several once merged)
+    std::uint64_t after_seq = 0;         // outputs up to this sequence go first
+    std::array<std::vector<state::log_record>, state::log_stages> stages;
+    std::vector<std::pair<std::uint16_t, std::int64_t>> offsets;  // (topic index, next offset)
+    int stage = -1;            // the stage being produced; -1 = none yet
+    std::size_t produced = 0;  // records of that stage handed to the producer
+  };
+  struct log_acks {
+    std::mutex mutex;
+    std::size_t done = 0;  // records with their fate
+    bool failed = false;   // one of them failed: the stage goes again
+    std::array<std::int64_t, state::store_count> next{};  // per store: after the newest acked
+    std::size_t expected = 0;                             // records of the stage in flight
+    std::function<void()> wake;                           // the stage is all back: look again
+  };
+  // Queues a commit's changelog records (merged into the last entry while it has not started).
+  void log_commit(std::vector<state::log_record>&& records, std::uint64_t number,
+                  std::uint64_t after_seq,
+                  std::vector<std::pair<std::uint16_t, std::int64_t>>&& offsets);
+  // Produces what may go, takes acknowledgements in, completes entries.
+  void advance_log();
+  // Hands the current stage's records from `e.produced` on; false when the queue was full.
+  bool produce_stage(log_entry& e);
+  [[nodiscard]] bool log_idle() const noexcept { return log_queue_.empty(); }
 
   task_env env_;
   state::task_id id_;
@@ -323,6 +356,9 @@ class task {
   bool resend_wait_ = false;
   std::deque<streams::record_batch> held_batches_;  // received while backlogged
   bool logged_backlog_ = false;
+  // The last commit failed (a full disk, an I/O error): the task takes no new records until a
+  // retry (every tick) succeeds, so its pending batch stops growing and its partitions pause.
+  bool commit_failed_ = false;
   std::chrono::steady_clock::time_point shutdown_deadline_{};
   struct transient_record {
     const std::string* topic;
@@ -331,7 +367,14 @@ class task {
   };
   std::vector<transient_record> transient_;  // emitted since the last commit
   std::vector<state::timer> due_;
-  std::vector<std::int64_t> next_offsets_;  // per topic index, -1 = untouched since commit
+  std::vector<std::int64_t> next_offsets_;   // per topic index, -1 = untouched since commit
+  std::vector<std::int64_t> applied_below_;  // per topic index: the stored offset at creation
+  std::array<std::string, state::store_count> log_topics_;  // per store: its changelog topic
+  std::deque<log_entry> log_queue_;
+  std::shared_ptr<log_acks> log_acks_ = std::make_shared<log_acks>();
+  std::size_t log_in_flight_ = 0;  // records of the current stage with the producer
+  std::array<std::int64_t, state::store_count> log_next_{};  // per store: next offset acked
+  bool logged_log_failure_ = false;
   std::int64_t last_commit_wall_ms_ = 0;
   std::int64_t wall_ms_ = 0;
   std::int64_t stream_time_ = streams::watermark::none;

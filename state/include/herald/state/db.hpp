@@ -75,6 +75,10 @@ class write_batch {
   /// Drops every operation added since the latest `set_save_point` and forgets that point.
   /// No-op without a save point.
   void rollback_to_save_point();
+  /// Called per operation by `for_each`: `value` is null for a delete.
+  using op_fn = std::function<void(store s, std::string_view key, const std::string_view* value)>;
+  /// Visits the batch's puts and deletes in the order they were added.
+  void for_each(const op_fn& fn) const;
 
  private:
   friend class db;
@@ -101,6 +105,10 @@ class db {
   /// Applies `batch` atomically (all or nothing) and clears it on success; on failure the
   /// batch is left as it was so that the caller may retry.
   [[nodiscard]] status write(write_batch& batch);
+  /// Like `write`, but not through the write-ahead log: a crash loses it unless `flush` ran
+  /// after it. For restores, whose source is Kafka and whose checkpoint is written after the
+  /// flush.
+  [[nodiscard]] status write_unlogged(write_batch& batch);
   /// Visits keys in [begin, end) in key order. An empty `end` means no upper bound.
   [[nodiscard]] status scan(store s, std::string_view begin, std::string_view end,
                             const scan_fn& fn) const;

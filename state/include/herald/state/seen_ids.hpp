@@ -50,7 +50,7 @@ class seen_ids {
   /// Writes the ids remembered since the last flush into the task's pending batch.
   void flush();
   /// Forgets the generations that ended a window before `watermark_ms`, the task's committed
-  /// watermark, and deletes them from the database (call after the commit that wrote it).
+  /// watermark (call after the commit that wrote it); the next flush deletes them.
   void expire(std::int64_t watermark_ms);
 
   /// Ids remembered now.
@@ -63,6 +63,7 @@ class seen_ids {
     std::vector<std::uint64_t> slots;  // open addressing, 0 = empty; size a power of two
     std::size_t n = 0;
     std::vector<std::uint64_t> pending;  // added since the last flush
+    std::vector<std::uint64_t> stored;   // sequence numbers of its stored values
   };
   [[nodiscard]] std::int64_t generation_of(std::int64_t ts_ms) const noexcept;
   // Inserts `fp`; false when it was there already.
@@ -78,8 +79,9 @@ class seen_ids {
   std::map<std::int64_t, generation> generations_;  // by generation number
   // Generations below this are gone: not checked, not remembered.
   std::int64_t floor_;
-  // Generations below this are deleted from the database.
-  std::int64_t deleted_below_;
+  // Keys of forgotten generations, deleted with the next flush (one delete per stored value,
+  // so the deletes reach the changelog too).
+  std::vector<std::string> garbage_;
   std::size_t size_ = 0;
   std::uint64_t evicted_ = 0;
   std::uint64_t next_seq_ = 0;

@@ -44,12 +44,41 @@ struct outbox_record {
   bool value_null = false;  ///< produced without a value (a dead-lettered tombstone)
 };
 
+/// One change to a store as its changelog topic carries it: the key without the task prefix,
+/// a delete as a tombstone.
+struct log_record {
+  store s = store::meta;
+  std::string key;
+  std::string value;
+  bool del = false;
+};
+
+/// The order in which a commit's changelog records reach Kafka, each stage only once the one
+/// before it is acknowledged: a restore that sees a stage of a commit sees every stage
+/// before it. Effects come before what marks their cause as done: entity state (0), then
+/// timers (1), then the ids of applied events and the offsets (2). -1: not logged (the
+/// outbox, and the local bookkeeping of the changelog itself).
+[[nodiscard]] int log_stage(store s) noexcept;
+inline constexpr int log_stages = 3;
+
+/// Where a task's local state stands against its changelog topics, read before the task is
+/// created to decide whether it must be restored.
+struct log_position {
+  /// Per store: the changelog offset up to which the local state is known to match the topic
+  /// (the next offset after the last record it includes). Absent: never checkpointed.
+  std::map<store, std::int64_t> checkpoints;
+  /// Some local commit's changelog records were not all acknowledged: the local state may
+  /// hold changes the changelog lacks, so it cannot be compared with it.
+  bool unclean = false;
+};
+
 class task_state {
  public:
   /// Loads the task's offsets, watermark, outbox sequence and earliest timer from `db`.
   /// Counts the task's committed timers with one scan of its range (startup cost only).
-  /// A read failure is reported by `read_error`.
-  task_state(db& database, task_id task);
+  /// A read failure is reported by `read_error`. With `changelog`, each commit also yields
+  /// its changes as `log_record`s (`take_log`) and marks itself pending until `complete_log`.
+  task_state(db& database, task_id task, bool changelog = false);
   task_state(const task_state&) = delete;
   task_state& operator=(const task_state&) = delete;
 
@@ -114,6 +143,26 @@ class task_state {
   [[nodiscard]] static status ack_outbox(db& database, task_id task,
                                          const std::vector<std::uint64_t>& seqs);
 
+  // ---- changelog ------------------------------------------------------------------------
+
+  /// The changes of the latest successful commit, for its changelog topics (moved out), and
+  /// that commit's log number; 0 when it changed nothing logged.
+  std::uint64_t take_log(std::vector<log_record>& out);
+  /// Every record of log number `n` is acknowledged by Kafka, and `next_offsets` (per store,
+  /// the offset after the last of them) are now the checkpoints: written with the next commit.
+  void complete_log(std::uint64_t n, const std::map<store, std::int64_t>& next_offsets);
+  /// Local changelog bookkeeping of `task` (see log_position).
+  [[nodiscard]] static status read_log_position(const db& database, task_id task,
+                                                log_position& out);
+  /// Deletes everything `task` has stored, in every store (before a restore from scratch).
+  [[nodiscard]] static status wipe(db& database, task_id task);
+  /// Adds the checkpoints of `task` to `batch` (after a restore, or when found current).
+  static void set_checkpoints(write_batch& batch, task_id task,
+                              const std::map<store, std::int64_t>& next_offsets);
+  /// Adds the local copy of a changelog record of `task` to `batch`.
+  static void apply_log(write_batch& batch, task_id task, store s, std::string_view key,
+                        const std::string_view* value);
+
   // ---- commit ---------------------------------------------------------------------------
 
   /// Writes every pending put/delete, timer change, offset, the watermark and the outbox
@@ -148,6 +197,10 @@ class task_state {
   std::uint64_t next_seq_ = 1;
   std::vector<outbox_record> pending_outputs_;
   std::uint64_t commits_ = 0;
+  bool changelog_ = false;
+  std::uint64_t next_log_ = 1;  // log number of the next commit that changes logged state
+  std::uint64_t last_log_ = 0;  // of the latest commit (0: it logged nothing)
+  std::vector<log_record> log_;
   // No committed timer outside timer_dels_ fires before this: seeks start here, skipping the
   // tombstones that earlier pops left at the front of the time-ordered range.
   mutable std::int64_t committed_floor_ = 0;

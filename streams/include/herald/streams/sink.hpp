@@ -42,7 +42,8 @@ using header_list = std::vector<std::pair<std::string, std::string>>;
 struct delivery_report {
   bool ok = false;
   bool permanent = false;
-  const char* reason = "";  ///< librdkafka's error text (static storage)
+  const char* reason = "";   ///< librdkafka's error text (static storage)
+  std::int64_t offset = -1;  ///< where the record landed, when delivered
 };
 /// Whether a record that failed with librdkafka error `err` can never succeed as it is.
 [[nodiscard]] bool is_permanent_error(int err) noexcept;

@@ -127,7 +127,7 @@ class source {
   void handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts);
   void run();
   void apply_backpressure();
-  void commit_to_kafka();
+  void commit_to_kafka(bool sync = false);
   [[nodiscard]] std::vector<state::task_id> tasks_of(
       const rd_kafka_topic_partition_list_t* parts) const;
   [[nodiscard]] rd_kafka_topic_partition_list_t* partitions_of(state::task_id task) const;

@@ -4,6 +4,7 @@
 /// pipeline.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct consumed_record {
 /// cluster has no such topic.
 [[nodiscard]] int partition_count(const kafka_properties& props, const std::string& topic,
                                   std::string& error, int timeout_ms = 10'000);
+
+/// The partition count of every topic of the cluster (one metadata request for all, and no
+/// topic created by asking, as the mock cluster does for a topic named in a request). False
+/// with `error` when no broker answered.
+[[nodiscard]] bool partition_counts(const kafka_properties& props, std::map<std::string, int>& out,
+                                    std::string& error, int timeout_ms = 10'000);
 
 /// Every record of `topic` at the time of the call, ordered by (partition, offset). `props`
 /// needs bootstrap.servers. Returns false and sets `error` on failure or timeout.

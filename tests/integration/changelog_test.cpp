@@ -1,0 +1,162 @@
+// State that follows its partition (actors/changelog.hpp), through Kafka: a partition that
+// moves to another instance brings its carts and timers along from the changelog topics, and
+// one that comes back to its first owner catches up from the checkpoint instead of replaying
+// the other owner's input from a stale offset.
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "harness.hpp"
+#include "scenario.hpp"
+
+namespace herald::testing {
+namespace {
+
+constexpr std::int64_t t0 = 1'700'000'000'000;
+
+std::string cart_add(const std::string& customer, std::int64_t ts) {
+  return fmt::format(
+      R"({{"type":"cart_item_added","event_id":"add-{}","ts":{},"customer_id":"{}","cart_id":"cart-{}","sku":"sku-a","quantity":1,"unit_price":10,"currency":"EUR"}})",
+      customer, ts, customer, customer);
+}
+
+double restores(actors::app& app, const char* kind) {
+  return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_restores_total",
+                      fmt::format(R"(kind="{}")", kind));
+}
+
+bool ready(actors::app& app) {
+  return http_get(app.metrics_port(), "/readyz").starts_with("ready: ");
+}
+
+// (customer, reminder number) -> how often it was sent, and every id seen.
+std::map<std::pair<std::string, int>, int> reminders(kafka_fixture& kafka,
+                                                     std::set<std::string>* ids = nullptr) {
+  std::map<std::pair<std::string, int>, int> out;
+  for (const auto& r : kafka.read("herald.cart-reminders")) {
+    const auto j = nlohmann::json::parse(r.value);
+    ++out[{j.at("customer_id").get<std::string>(), j.at("reminder_number").get<int>()}];
+    if (ids != nullptr) ids->insert(j.at("notification_id").get<std::string>());
+  }
+  return out;
+}
+
+// A cart opened on instance A, whose partition then moves to instance B (a fresh disk: a pod
+// replaced with its volume), is reminded by B after an hour; when the partition comes back to
+// A, A catches up from its checkpoint and sends the second reminder, and nothing twice.
+TEST(ChangelogTest, ACartFollowsItsPartitionToAnotherInstanceAndBack) {
+  kafka_fixture kafka(1);
+  temp_dir a_dir, b_dir;
+  {
+    actors::app a(kafka.config(a_dir.str()));
+    ASSERT_EQ(a.start(), "");
+    kafka.produce("shop.carts", "ann", cart_add("ann", t0));
+    kafka.heartbeat(t0 + 10 * min_ms, 1);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return processed(a) == 3; }));
+    a.stop();
+    EXPECT_EQ(a.probe().reminders_total(), 0u);
+  }
+  {
+    actors::app b(kafka.config(b_dir.str()));
+    ASSERT_EQ(b.start(), "");
+    ASSERT_TRUE(wait_for([&] { return ready(b); }));
+    EXPECT_GE(restores(b, "full"), 1) << "B has no local state: restored from the beginning";
+    EXPECT_GT(b.probe().restored_records_total(), 0u);
+    kafka.heartbeat(t0 + 2 * hour_ms, 1);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return b.probe().reminders_total() == 1; }))
+        << "the cart and its timer came along";
+    b.stop();
+  }
+  actors::app a(kafka.config(a_dir.str()));
+  ASSERT_EQ(a.start(), "");
+  ASSERT_TRUE(wait_for([&] { return ready(a); }));
+  EXPECT_GE(restores(a, "catch_up"), 1) << "A's checkpoint is behind what B wrote";
+  EXPECT_EQ(restores(a, "full"), 0) << "A stopped cleanly: its checkpoint is exact";
+  kafka.heartbeat(t0 + 26 * hour_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return a.probe().reminders_total() == 1; }));
+  a.stop();
+  EXPECT_EQ(a.probe().reminders_total(), 1u) << "A did not replay B's range from its old offset";
+  std::set<std::string> ids;
+  const auto got = reminders(kafka, &ids);
+  const std::map<std::pair<std::string, int>, int> want = {{{"ann", 1}, 1}, {{"ann", 2}, 1}};
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ids.size(), 2u);
+}
+
+// Two instances share four partitions; one leaves while carts wait for their reminders. Its
+// partitions move to the other, which restores them while it keeps running its own: every
+// cart gets its reminder exactly once.
+TEST(ChangelogTest, WhenAnInstanceLeavesItsPartitionsAreRestoredByTheOtherAndNothingIsLost) {
+  constexpr int partitions = 4;
+  constexpr int customers = 40;
+  kafka_fixture kafka(partitions);
+  temp_dir a_dir, b_dir;
+  actors::app a(kafka.config(a_dir.str()));
+  ASSERT_EQ(a.start(), "");
+  auto b = std::make_unique<actors::app>(kafka.config(b_dir.str()));
+  ASSERT_EQ(b->start(), "");
+  ASSERT_TRUE(wait_for([&] {
+    return a.assigned_tasks() + b->assigned_tasks() == 3 * partitions && a.assigned_tasks() > 0 &&
+           b->assigned_tasks() > 0 && ready(a) && ready(*b);
+  })) << "A "
+      << a.assigned_tasks() << " tasks, B " << b->assigned_tasks();
+  for (int i = 0; i < customers; ++i) {
+    const std::string who = fmt::format("c{}", i);
+    kafka.produce("shop.carts", who, cart_add(who, t0 + i));
+  }
+  kafka.heartbeat(t0 + 10 * min_ms, partitions);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(a) + processed(*b) == customers + 2 * partitions; }));
+  b->stop();
+  b.reset();
+  ASSERT_TRUE(wait_for([&] { return a.assigned_tasks() == 3 * partitions && ready(a); }));
+  // A held every task until B joined: it catches up from the checkpoints of then.
+  EXPECT_GE(restores(a, "full") + restores(a, "catch_up"), 1);
+  kafka.heartbeat(t0 + 2 * hour_ms, partitions);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return a.probe().reminders_total() == customers; }))
+      << a.probe().reminders_total() << " reminders";
+  a.stop();
+  const auto got = reminders(kafka);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(customers));
+  for (const auto& [key, n] : got) EXPECT_EQ(n, 1) << key.first << " #" << key.second;
+}
+
+// A changelog topic whose partition count is not its tasks' cannot hold their state: Herald
+// refuses to start and names the topic.
+TEST(ChangelogTest, AChangelogTopicWithTheWrongPartitionCountIsRefusedAtStart) {
+  kafka_fixture kafka(2);
+  temp_dir dir;
+  auto c = kafka.config(dir.str());
+  c.kafka.group_id = fmt::format("mismatch-{}", ::getpid());
+  const std::string wrong = c.kafka.group_id + "-carts-changelog";
+  if (auto* mock = kafka.mock()) {
+    for (const auto& spec : actors::changelog_topics(c.kafka.group_id, {0, 2, 2, 2}))
+      mock->create_topic(spec.name, spec.name == wrong ? 3 : spec.partitions);
+  } else {
+    const streams::kafka_properties props{{"bootstrap.servers", kafka.bootstrap_servers()}};
+    std::string error;
+    ASSERT_TRUE(streams::delete_topics(props, {wrong}, error)) << error;
+    ASSERT_TRUE(streams::create_topics(props, {{wrong, 3, -1, {{"cleanup.policy", "compact"}}}},
+                                       false, error))
+        << error;
+  }
+  actors::app app(c);
+  const std::string err = app.start();
+  EXPECT_NE(err.find("changelog topic '" + wrong + "' has 3 partitions"), std::string::npos) << err;
+  if (!kafka.mock()) {
+    std::string error;
+    (void)streams::delete_topics({{"bootstrap.servers", kafka.bootstrap_servers()}}, {wrong},
+                                 error);
+  }
+}
+
+}  // namespace
+}  // namespace herald::testing
