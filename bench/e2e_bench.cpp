@@ -13,10 +13,11 @@
 // `scripts/kafka start`; its topics are re-created for the run, and retention no longer
 // limits the window).
 //
-// `--property K=V` (repeatable) passes a librdkafka property to Herald's clients.
+// `--property K=V` (repeatable) passes a librdkafka property to Herald's clients;
+// `--changelog off` keeps Herald's state on the local disk only (no changelog topics).
 //
 // Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R] [--bootstrap ADDR]
-//                  [--property K=V]...
+//                  [--property K=V]... [--changelog on|off]
 
 #include <algorithm>
 #include <atomic>
@@ -52,6 +53,7 @@ struct options {
   int rounds = 3;
   std::string bootstrap;  // empty: an embedded mock cluster
   herald::streams::kafka_properties herald_properties;
+  bool changelog = true;  // --changelog off: Herald's state on the local disk only
 };
 
 options parse(int argc, char** argv) {
@@ -60,6 +62,10 @@ options parse(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--bootstrap") {
       o.bootstrap = argv[i + 1];
+      continue;
+    }
+    if (k == "--changelog") {
+      o.changelog = std::string(argv[i + 1]) != "off";
       continue;
     }
     if (k == "--property") {
@@ -179,6 +185,7 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   cfg.kafka.properties["bootstrap.servers"] = bootstrap;
   cfg.kafka.session_timeout_ms = 6000;
   cfg.kafka.group_id = fmt::format("bench-herald-{}", round);
+  cfg.state.changelog = o.changelog;
   cfg.topics.clickstream = fmt::format("shop.clickstream.{}", round);
   cfg.topics.carts = fmt::format("shop.carts.{}", round);
   cfg.topics.inventory = fmt::format("shop.inventory.{}", round);

@@ -1,5 +1,6 @@
 #include "herald/actors/app.hpp"
 
+#include <pthread.h>
 #include <time.h>
 
 #include <atomic>
@@ -272,6 +273,7 @@ struct app::impl final : streams::source_listener {
   // The restorer thread: one task at a time, so a restore never takes a worker thread from
   // the tasks already running; a restore that fails (the broker down) is tried again.
   void run_restorer() {
+    ::pthread_setname_np(::pthread_self(), "herald.restore");
     for (;;) {
       std::shared_ptr<restore_job> job;
       {
