@@ -257,8 +257,7 @@ struct app::impl final : streams::source_listener {
   mutable std::mutex fatal_mutex;
   std::string fatal;  // the first fatal Kafka error, guarded by fatal_mutex
   int fatal_handler = -1;
-  // Changelogs: one consumer asks for topic ends (source thread), one restores (restorer).
-  std::unique_ptr<streams::log_reader> planner;
+  // Changelogs: the restore consumer (ends and ranges), used by the restorer thread only.
   std::unique_ptr<streams::log_reader> restore_reader;
   std::thread restorer;
   std::mutex restore_mutex;
@@ -283,9 +282,41 @@ struct app::impl final : streams::source_listener {
         job = restore_queue.front();
         restore_queue.pop_front();
       }
+      const state::task_id id = job->plan.task;
+      const std::string name = fmt::format("{}/{}", state::to_string(id.fam), id.partition);
+      // The plan needs the changelog ends: asked for until the broker answers.
+      for (bool warned = false; !job->cancel.load();) {
+        std::string error;
+        if (plan_restore(*database, *restore_reader, config.kafka.group_id, id, job->plan, error))
+          break;
+        if (!warned)
+          spdlog::warn("task {}: changelog ends unknown ({}); asking again every second", name,
+                       error);
+        warned = true;
+        std::unique_lock<std::mutex> lock(restore_mutex);
+        restore_cv.wait_for(lock, std::chrono::seconds(1), [&] { return restore_stop; });
+        if (restore_stop) job->cancel = true;
+      }
       const auto& plan = job->plan;
-      const std::string name =
-          fmt::format("{}/{}", state::to_string(plan.task.fam), plan.task.partition);
+      if (!job->cancel.load() && plan.what == restore_plan::kind::none) {
+        // Current: the checkpoints are the ends (a store this task never wrote included, so
+        // that another owner's first records of it are caught up, not restored whole).
+        std::map<state::store, std::int64_t> ends;
+        for (std::size_t i = 0; i < plan.stores.size(); ++i)
+          ends[plan.stores[i]] = plan.ranges[i].to;
+        auto batch = database->batch();
+        state::task_state::set_checkpoints(batch, id, ends);
+        if (auto st = database->write(batch); !st.ok())
+          spdlog::warn("task {}: checkpoints not written: {}", name, st.message);
+        caf::anon_send(job->actor, restored_atom::value);
+        finish_job(job);
+        continue;
+      }
+      if (job->cancel.load()) {
+        finish_job(job);
+        continue;
+      }
+      restore_remaining.fetch_add(plan.records());
       const bool full = plan.what == restore_plan::kind::full;
       const auto t0 = std::chrono::steady_clock::now();
       const double cpu0 = thread_cpu_seconds();
@@ -326,13 +357,17 @@ struct app::impl final : streams::source_listener {
             applied > 0 ? cpu * 1e6 / static_cast<double>(applied) : 0.0);
         caf::anon_send(job->actor, restored_atom::value);
       }
-      {
-        std::lock_guard<std::mutex> lock(tasks_mutex);
-        if (auto it = restores.find(plan.task); it != restores.end() && it->second == job)
-          restores.erase(it);
-      }
-      job->done.set_value();
+      finish_job(job);
     }
+  }
+
+  void finish_job(const std::shared_ptr<restore_job>& job) {
+    {
+      std::lock_guard<std::mutex> lock(tasks_mutex);
+      if (auto it = restores.find(job->plan.task); it != restores.end() && it->second == job)
+        restores.erase(it);
+    }
+    job->done.set_value();
   }
 
   // ---- source_listener (called on the source thread) ---------------------------------
@@ -341,38 +376,8 @@ struct app::impl final : streams::source_listener {
     std::lock_guard<std::mutex> lock(tasks_mutex);
     for (const auto& id : assigned) {
       restoring.fetch_add(1);
-      restore_plan plan;
-      if (env.changelog) {
-        std::string error;
-        if (!plan_restore(*database, *planner, config.kafka.group_id, id, plan, error)) {
-          // The broker does not answer: nothing local can be proven current.
-          spdlog::warn("task {}/{}: changelog ends unknown ({}); restoring from the beginning",
-                       state::to_string(id.fam), id.partition, error);
-          plan = {};
-          plan.task = id;
-          plan.what = restore_plan::kind::full;
-          plan.why = "changelog ends unknown";
-          for (auto st : family_stores(id.fam))
-            plan.stores.push_back(st),
-                plan.ranges.push_back(
-                    {changelog_topic(config.kafka.group_id, id.fam, st), id.partition, 0, 0});
-        }
-      }
       auto& offsets = resume[id];
-      const task_env* e = &env;
-      if (plan.what == restore_plan::kind::none) {
-        if (env.changelog) {
-          // Current: the checkpoints are the ends (a store this task never wrote included,
-          // so that another owner's first records of it are caught up, not restored whole).
-          std::map<state::store, std::int64_t> ends;
-          for (std::size_t i = 0; i < plan.stores.size(); ++i)
-            ends[plan.stores[i]] = plan.ranges[i].to;
-          auto batch = database->batch();
-          state::task_state::set_checkpoints(batch, id, ends);
-          if (auto st = database->write(batch); !st.ok())
-            spdlog::warn("task {}/{}: checkpoints not written: {}", state::to_string(id.fam),
-                         id.partition, st.message);
-        }
+      if (!env.changelog) {
         auto task = std::make_shared<actors::task>(env, id);
         for (const auto& t : env.topics)
           if (t.fam == id.fam) offsets[t.name] = task->resume_offset(t.name);
@@ -380,18 +385,29 @@ struct app::impl final : streams::source_listener {
                                   config.task.tick_interval_ms, &restoring);
         continue;
       }
-      // Restored: it resumes from the group's committed offsets (nullopt), which never pass
-      // what its changelog holds.
-      for (const auto& t : env.topics)
-        if (t.fam == id.fam) offsets[t.name] = std::nullopt;
+      // Only local reads here, on the poll thread: the changelog ends are asked for on the
+      // restorer thread, so a broker that does not answer never stalls the poll loop. A task
+      // that stopped cleanly resumes where its local state ends (a catch-up then skips what
+      // another owner applied since); after a crash it resumes from the group's offsets, which
+      // never pass what the changelog holds, and skips what its restored state has applied.
+      state::log_position local;
+      const bool readable = state::task_state::read_log_position(*database, id, local).ok();
+      std::map<std::string, std::int64_t> stored;
+      if (readable && !local.unclean) (void)state::task_state::read_offsets(*database, id, stored);
+      for (const auto& t : env.topics) {
+        if (t.fam != id.fam) continue;
+        auto it = stored.find(t.name);
+        offsets[t.name] =
+            it == stored.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
+      }
+      const task_env* e = &env;
       auto job = std::make_shared<restore_job>();
-      job->plan = std::move(plan);
+      job->plan.task = id;
       job->actor = system->spawn(
           task_actor, task_factory([e, id] { return std::make_shared<actors::task>(*e, id); }),
           true, config.task.tick_interval_ms, &restoring);
       tasks[id] = job->actor;
       restores[id] = job;
-      restore_remaining.fetch_add(job->plan.records());
       std::lock_guard<std::mutex> rlock(restore_mutex);
       restore_queue.push_back(job);
       restore_cv.notify_all();
@@ -434,7 +450,6 @@ struct app::impl final : streams::source_listener {
         auto q = std::find(restore_queue.begin(), restore_queue.end(), job);
         if (q == restore_queue.end()) continue;
         restore_queue.erase(q);
-        restore_remaining.fetch_sub(job->plan.records());
         job->done.set_value();
       }
     }
@@ -610,8 +625,6 @@ std::string app::start(std::function<void()> on_fatal) {
     return err;
 
   if (s.config.state.changelog) {
-    s.planner = streams::log_reader::create(s.config.kafka.properties, error);
-    if (!s.planner) return error;
     s.restore_reader = streams::log_reader::create(s.config.kafka.properties, error);
     if (!s.restore_reader) return error;
     s.env.changelog = true;
@@ -745,7 +758,6 @@ void app::stop() {
   s.sink->flush();
   if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
   s.source.reset();
-  s.planner.reset();
   s.restore_reader.reset();
   s.availability_feed.reset();
   s.lanes_feed.reset();

@@ -418,6 +418,19 @@ status task_state::read_log_position(const db& database, task_id task, log_posit
   return st.ok() || st.not_found() ? status{} : st;
 }
 
+status task_state::read_offsets(const db& database, task_id task,
+                                std::map<std::string, std::int64_t>& out) {
+  const std::string prefix = task_prefix(task);
+  return database.scan(store::meta, meta_key(prefix, offset_tag),
+                       meta_key(prefix, static_cast<char>(offset_tag + 1)),
+                       [&](std::string_view k, std::string_view v) {
+                         if (v.size() == 8)
+                           out[std::string(k.substr(prefix.size() + 1))] =
+                               static_cast<std::int64_t>(read_be64(v));
+                         return true;
+                       });
+}
+
 status task_state::wipe(db& database, task_id task) {
   const std::string begin = task_prefix(task), end = task_prefix_end(task);
   for (std::size_t i = 0; i < store_count; ++i)

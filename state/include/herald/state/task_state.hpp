@@ -154,6 +154,9 @@ class task_state {
   /// Local changelog bookkeeping of `task` (see log_position).
   [[nodiscard]] static status read_log_position(const db& database, task_id task,
                                                 log_position& out);
+  /// The input offsets `task` stored (topic -> next offset), without creating the task.
+  [[nodiscard]] static status read_offsets(const db& database, task_id task,
+                                           std::map<std::string, std::int64_t>& out);
   /// Deletes everything `task` has stored, in every store (before a restore from scratch).
   [[nodiscard]] static status wipe(db& database, task_id task);
   /// Adds the checkpoints of `task` to `batch` (after a restore, or when found current).
