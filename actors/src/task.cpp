@@ -1027,8 +1027,7 @@ void task::advance_log() {
     for (std::size_t s = 0; s < state::store_count; ++s)
       if (!log_topics_[s].empty() && log_next_[s] > 0)
         checkpoints[static_cast<state::store>(s)] = log_next_[s];
-    for (std::uint64_t n : e.numbers) state_.complete_log(n, checkpoints);
-    if (e.numbers.empty() && !checkpoints.empty()) state_.complete_log(0, checkpoints);
+    state_.complete_log(e.numbers, checkpoints);
     for (const auto& [t, next_offset] : e.offsets)
       if (env_.committed) env_.committed(id_, t, next_offset);
     log_queue_.pop_front();

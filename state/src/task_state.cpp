@@ -392,11 +392,14 @@ std::uint64_t task_state::take_log(std::vector<log_record>& out) {
   return n;
 }
 
-void task_state::complete_log(std::uint64_t n, const std::map<store, std::int64_t>& next_offsets) {
+void task_state::complete_log(const std::vector<std::uint64_t>& numbers,
+                              const std::map<store, std::int64_t>& next_offsets) {
   set_checkpoints(batch_, task_, next_offsets);
-  std::string k = meta_key(prefix_, pending_tag);
-  append_be64(k, n);
-  batch_.del(store::meta, k);
+  for (const std::uint64_t n : numbers) {
+    std::string k = meta_key(prefix_, pending_tag);
+    append_be64(k, n);
+    batch_.del(store::meta, k);
+  }
 }
 
 status task_state::read_log_position(const db& database, task_id task, log_position& out) {

@@ -67,7 +67,7 @@ TEST_F(ChangelogStateTest, ACommitIsPendingUntilCompletedAndThenItsCheckpointsAr
     const std::uint64_t n = ts.take_log(log);
     ASSERT_TRUE(task_state::read_log_position(*db_, customer3, pos).ok());
     EXPECT_TRUE(pos.unclean) << "a crash now leaves changes the changelog may lack";
-    ts.complete_log(n, {{store::carts, 5}, {store::meta, 9}});
+    ts.complete_log({n}, {{store::carts, 5}, {store::meta, 9}});
     ASSERT_TRUE(ts.commit(out).ok());
     std::vector<log_record> none;
     EXPECT_EQ(ts.take_log(none), 0u) << "the bookkeeping itself logs nothing";

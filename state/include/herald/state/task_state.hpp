@@ -148,9 +148,11 @@ class task_state {
   /// The changes of the latest successful commit, for its changelog topics (moved out), and
   /// that commit's log number; 0 when it changed nothing logged.
   std::uint64_t take_log(std::vector<log_record>& out);
-  /// Every record of log number `n` is acknowledged by Kafka, and `next_offsets` (per store,
-  /// the offset after the last of them) are now the checkpoints: written with the next commit.
-  void complete_log(std::uint64_t n, const std::map<store, std::int64_t>& next_offsets);
+  /// Every record of log numbers `numbers` is acknowledged by Kafka, and `next_offsets` (per
+  /// store, the offset after the last of them) are now the checkpoints: written, and the
+  /// numbers' pending marks deleted, with the next commit.
+  void complete_log(const std::vector<std::uint64_t>& numbers,
+                    const std::map<store, std::int64_t>& next_offsets);
   /// Local changelog bookkeeping of `task` (see log_position).
   [[nodiscard]] static status read_log_position(const db& database, task_id task,
                                                 log_position& out);
