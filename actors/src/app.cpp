@@ -2,11 +2,14 @@
 
 #include <pthread.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <future>
 #include <map>
 #include <mutex>
@@ -22,6 +25,7 @@
 #include "herald/actors/http_server.hpp"
 #include "herald/actors/lane_table.hpp"
 #include "herald/actors/task.hpp"
+#include "herald/actors/transactions.hpp"
 #include "herald/state/db.hpp"
 #include "herald/state/task_state.hpp"
 #include "herald/streams/admin.hpp"
@@ -232,6 +236,7 @@ struct app::impl final : streams::source_listener {
   std::unique_ptr<metrics> probe;
   std::unique_ptr<state::db> database;
   std::unique_ptr<streams::sink> sink;
+  std::unique_ptr<transactions> txn;  // exactly-once only
   availability_table availability;
   std::unique_ptr<streams::topic_follower> availability_feed;
   lane_table lanes;
@@ -576,11 +581,51 @@ std::string app::start(std::function<void()> on_fatal) {
   if (auto st = state::db::open(db_opts, s.database); !st.ok())
     return "state: cannot open '" + s.config.state.dir + "': " + st.message;
 
+  // Tasks join a family's topics by partition number: they must have equal partition counts
+  // (a repartition topic with fewer partitions would silently split keys between tasks).
+  std::map<state::family, std::pair<std::string, int>> family_partitions;
+  std::map<std::string, int> counts;  // one metadata request for all of them
+  std::string cluster;
+  if (!streams::partition_counts(s.config.kafka.properties, counts, error, 10'000, &cluster))
+    return error;
+  // The mock cluster's read_committed consumers see aborted records: no exactly-once there.
+  const bool exactly_once =
+      s.config.processing.exactly_once() && !streams::is_mock_cluster(cluster);
+  if (s.config.processing.exactly_once() && !exactly_once)
+    spdlog::info(
+        "processing.guarantee: at_least_once on librdkafka's mock cluster (it has no "
+        "transactions for read_committed consumers); exactly_once_v2 on a real broker");
+
   streams::sink_config sink_cfg;
   sink_cfg.properties = s.config.kafka.properties;
   sink_cfg.queue_full_wait_ms = 0;  // a task never waits on an actor thread: it pauses
+  if (exactly_once) {
+    sink_cfg.transactional_id = s.config.processing.transactional_id;
+    if (sink_cfg.transactional_id.empty()) {
+      // Stable across restarts and unique per instance: a pod's name, and its state directory
+      // for instances that share a host (each has its own: RocksDB locks it).
+      char host[256] = {};
+      if (::gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "herald");
+      std::error_code ec;
+      const std::string dir = std::filesystem::absolute(s.config.state.dir, ec).lexically_normal();
+      std::uint32_t h = 2166136261u;  // FNV-1a
+      for (const char ch : dir) h = (h ^ static_cast<unsigned char>(ch)) * 16777619u;
+      sink_cfg.transactional_id = fmt::format("{}-{}-{:08x}", s.config.kafka.group_id, host, h);
+    }
+  }
   s.sink = streams::sink::create(sink_cfg, error);
   if (!s.sink) return error;
+  if (exactly_once) {
+    transactions::options o;
+    o.sink = s.sink.get();
+    o.interval_ms = s.config.task.commit_interval_ms;
+    o.probe = s.probe.get();
+    o.rewind = [&s](std::function<void()> done) { s.source->rewind(std::move(done)); };
+    s.txn = std::make_unique<transactions>(std::move(o));
+    s.env.txn = s.txn.get();
+    spdlog::info("processing.guarantee: exactly_once_v2 (transactional.id '{}')",
+                 sink_cfg.transactional_id);
+  }
   // A dead letter the producer refuses would stay in the outbox for ever.
   if (s.config.task.dlq_max_bytes + 1024 > s.sink->max_message_bytes())
     return fmt::format(
@@ -588,11 +633,6 @@ std::string app::start(std::function<void()> on_fatal) {
         "or raise kafka.properties.message.max.bytes (and the DLQ topic's max.message.bytes)",
         s.config.task.dlq_max_bytes, s.sink->max_message_bytes());
 
-  // Tasks join a family's topics by partition number: they must have equal partition counts
-  // (a repartition topic with fewer partitions would silently split keys between tasks).
-  std::map<state::family, std::pair<std::string, int>> family_partitions;
-  std::map<std::string, int> counts;  // one metadata request for all of them
-  if (!streams::partition_counts(s.config.kafka.properties, counts, error)) return error;
   for (const auto& t : topics) {
     auto known = counts.find(t.name);
     const int n = known != counts.end()
@@ -707,8 +747,10 @@ std::string app::start(std::function<void()> on_fatal) {
   src_cfg.max_poll_records = s.config.kafka.max_poll_records;
   src_cfg.max_in_flight = s.config.kafka.max_in_flight;
   src_cfg.resume_in_flight = s.config.kafka.resume_in_flight;
+  src_cfg.commit_offsets = s.txn == nullptr;  // committed in the transactions otherwise
   s.source = streams::source::create(src_cfg, s, error);
   if (!s.source) return error;
+  if (s.txn) s.txn->start(*s.source);
   streams::source* src = s.source.get();
   s.env.release = [src](state::task_id t, std::uint16_t topic, std::int64_t n) {
     src->release(t, topic, n);
@@ -755,6 +797,7 @@ void app::stop() {
     s.restorer.join();
   }
   s.system->await_all_actors_done();
+  if (s.txn) s.txn->stop();
   s.sink->flush();
   if (auto st = s.database->flush(); !st.ok()) spdlog::warn("state flush: {}", st.message);
   s.source.reset();
@@ -762,6 +805,7 @@ void app::stop() {
   s.availability_feed.reset();
   s.lanes_feed.reset();
   s.system.reset();
+  s.txn.reset();
   s.sink.reset();
   s.database.reset();
   s.http.reset();

@@ -171,9 +171,10 @@ void check(const app_config& c);
 
 /// Reads `root` (the file with the environment applied) over the defaults in `c`.
 void parse(const YAML::Node& root, app_config& c) {
-  check_keys(root, "",
-             {"kafka", "topics", "state", "task", "metrics", "rules", "worker_threads", "log",
-              "availability_bootstrap_timeout_ms", "availability_history_ms"});
+  check_keys(
+      root, "",
+      {"kafka", "topics", "state", "processing", "task", "metrics", "rules", "worker_threads",
+       "log", "availability_bootstrap_timeout_ms", "availability_history_ms"});
   read(root, "worker_threads", "", c.worker_threads);
   read(root, "availability_bootstrap_timeout_ms", "", c.availability_bootstrap_timeout_ms);
   read(root, "availability_history_ms", "", c.availability_history_ms);
@@ -231,6 +232,12 @@ void parse(const YAML::Node& root, app_config& c) {
     read(st, "sync", "state.", c.state.sync);
     read(st, "cache_entries", "state.", c.state.cache_entries);
     read(st, "changelog", "state.", c.state.changelog);
+  }
+  const auto processing = root["processing"];
+  check_keys(processing, "processing", {"guarantee", "transactional_id"});
+  if (processing) {
+    read(processing, "guarantee", "processing.", c.processing.guarantee);
+    read(processing, "transactional_id", "processing.", c.processing.transactional_id);
   }
   const auto task = root["task"];
   check_keys(task, "task",
@@ -554,6 +561,12 @@ void check(const app_config& c) {
     if (t->empty()) fail("topics", "topic names must not be empty");
   if (c.state.dir.empty()) fail("state.dir", "must not be empty");
   if (c.state.cache_entries == 0) fail("state.cache_entries", "must be > 0");
+  if (c.processing.guarantee != "exactly_once_v2" && c.processing.guarantee != "at_least_once")
+    fail("processing.guarantee", "must be exactly_once_v2 or at_least_once");
+  else if (c.processing.exactly_once() && !c.state.changelog)
+    fail("processing.guarantee",
+         "exactly_once_v2 needs state.changelog: true (a rewound task restores its committed "
+         "state from the changelogs)");
   if (c.task.commit_interval_ms <= 0) fail("task.commit_interval_ms", "must be > 0");
   if (c.task.tick_interval_ms <= 0) fail("task.tick_interval_ms", "must be > 0");
   if (c.task.max_record_bytes < 64) fail("task.max_record_bytes", "must be >= 64");

@@ -197,6 +197,20 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
            .Help("Duration of a task's restore from its changelog topics")
            .Register(*registry_)
            .Add({}, Histogram::BucketBoundaries({0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900}));
+  auto& txns = BuildCounter()
+                   .Name("herald_transactions_total")
+                   .Help(
+                       "Exactly-once transactions (outputs, changelog records and consumed "
+                       "offsets of every task of the instance) by result: committed, or aborted "
+                       "(the tasks rewound to their committed state)")
+                   .Register(*registry_);
+  transactions_ = {&txns.Add({{"result", "aborted"}}), &txns.Add({{"result", "committed"}})};
+  transaction_seconds_ =
+      &BuildHistogram()
+           .Name("herald_transaction_seconds")
+           .Help("Duration of a committed transaction, from its start to the broker's commit")
+           .Register(*registry_)
+           .Add({}, Histogram::BucketBoundaries(latency_bounds_));
   restored_records_ = &BuildCounter()
                            .Name("herald_restored_records_total")
                            .Help("Changelog records applied to local state by restores")
@@ -416,6 +430,11 @@ void metrics::add_restore(bool full, double seconds, double cpu_seconds) {
   restores_[full ? 1 : 0]->Increment();
   restore_seconds_->Observe(seconds);
   restore_us_.fetch_add(static_cast<std::uint64_t>(seconds * 1e6));
+}
+
+void metrics::add_transaction(bool committed, double seconds) {
+  transactions_[committed ? 1 : 0]->Increment();
+  if (committed) transaction_seconds_->Observe(seconds);
 }
 
 void metrics::add_restored_records(std::uint64_t n) {

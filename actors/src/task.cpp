@@ -123,6 +123,7 @@ task::task(const task_env& env, state::task_id id)
     if (auto off = state_.offset(b.name)) queued_next_[t] = applied_below_[t] = *off;
   }
   upstream_base_ = contract;
+  if (env_.txn != nullptr) state_.keep_outbox(false);
   if (env_.changelog)
     for (auto st : family_stores(id.fam))
       log_topics_[static_cast<std::size_t>(st)] =
@@ -169,6 +170,7 @@ task::~task() {
   env_.probe->add_tasks(-1);
   env_.probe->drop_watermark(id_);
   if (align_ != nullptr) align_->leave(id_.partition);
+  if (txn_member_) env_.txn->leave(txn_member_);
 }
 
 rules::timer_service& task::timers(char tag, bool speaks) {
@@ -196,6 +198,7 @@ void task::start(std::function<void()> wake) {
     std::lock_guard<std::mutex> lock(log_acks_->mutex);
     log_acks_->wake = wake;
   }
+  if (env_.txn != nullptr) txn_member_ = env_.txn->join(wake);
   if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
@@ -206,6 +209,12 @@ void task::start(std::function<void()> wake) {
   if (!pending.empty())
     spdlog::info("task {}/{}: re-producing {} unacknowledged output records",
                  state::to_string(id_.fam), id_.partition, pending.size());
+  if (env_.txn != nullptr) {
+    // Left by an at-least-once run: sent with the first transaction, and deleted with it.
+    txn_carry_ = std::move(pending);
+    if (!txn_carry_.empty()) dirty_ = true;
+    return;
+  }
   for (auto& rec : pending) produce(std::move(rec));
 }
 
@@ -402,7 +411,8 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   if (merge_) drain(wall_ms);
   dirty_ = true;
   report(batch.polled_at_ns);
-  if (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) commit(wall_ms);
+  if (env_.txn == nullptr && wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms)
+    commit(wall_ms);
 }
 
 bool task::may_have_more(std::uint16_t t) const {
@@ -666,9 +676,78 @@ void task::tick(std::int64_t wall_ms) {
     held_batches_.pop_front();
     apply_batch(held, wall_ms);
   }
-  if ((commit_failed_ || wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) &&
-      (dirty_ || state_.pending_ops() > 0))
+  if (env_.txn != nullptr)
+    txn_step(wall_ms);
+  else if ((commit_failed_ ||
+            wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) &&
+           (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
+}
+
+void task::txn_step(std::int64_t wall_ms) {
+  const transactions::order o = env_.txn->poll(*txn_member_);
+  if (o.settled != 0 && o.settled == txn_prepared_) {
+    txn_prepared_ = 0;
+    if (o.committed && !txn_numbers_.empty()) {
+      // Committed: the changelog holds the commit, so its pending mark goes and the
+      // checkpoints move (written with the next commit).
+      {
+        std::lock_guard<std::mutex> lock(log_acks_->mutex);
+        log_acks_->done = 0;
+        for (std::size_t s = 0; s < state::store_count; ++s)
+          log_next_[s] = std::max(log_next_[s], log_acks_->next[s]);
+      }
+      std::map<state::store, std::int64_t> checkpoints;
+      for (std::size_t s = 0; s < state::store_count; ++s)
+        if (!log_topics_[s].empty() && log_next_[s] > 0)
+          checkpoints[static_cast<state::store>(s)] = log_next_[s];
+      state_.complete_log(txn_numbers_, checkpoints);
+    }
+    txn_numbers_.clear();
+  }
+  if (o.corrupt) {
+    if (!corrupt_)
+      spdlog::warn(
+          "task {}/{}: a transaction it took part in was aborted; it takes nothing more until "
+          "it is rewound to its committed state",
+          state::to_string(id_.fam), id_.partition);
+    corrupt_ = true;
+    return;
+  }
+  if (o.commit_for != 0 && !txn_handing_ && txn_prepared_ == 0) {
+    txn_epoch_ = o.commit_for;
+    txn_handing_ = true;
+    txn_complete_ = true;
+    if (txn_stopping_ && txn_final_ == 0) txn_final_ = txn_epoch_;
+    if (dirty_ || state_.pending_ops() > 0) commit(wall_ms);
+  }
+  if (!txn_handing_) return;
+  drain_acks();
+  send_waiting();
+  // A failed commit produced nothing: its state stays pending for the next transaction.
+  if (!commit_failed_ && (!waiting_outputs_.empty() || !hand_txn_log())) return;
+  txn_handing_ = false;
+  txn_prepared_ = txn_epoch_;
+  std::vector<streams::txn_offset> offsets;
+  if (!commit_failed_) offsets.swap(txn_offsets_);
+  txn_offsets_.clear();
+  txn_log_.clear();
+  txn_log_handed_ = 0;
+  env_.txn->prepared(*txn_member_, txn_epoch_, std::move(offsets), txn_complete_);
+}
+
+bool task::hand_txn_log() {
+  while (txn_log_handed_ < txn_log_.size()) {
+    const auto queued = produce_log_record(txn_log_[txn_log_handed_]);
+    if (queued.full) return false;
+    if (!queued) {
+      // Not in the transaction: committing it would leave the changelog short of the state.
+      env_.probe->add_changelog(false);
+      txn_complete_ = false;
+    }
+    ++txn_log_handed_;
+  }
+  return true;
 }
 
 void task::dead_letter(const streams::record& rec, schemas::decode_code code,
@@ -716,6 +795,9 @@ void task::commit(std::int64_t wall_ms) {
   if (wm != streams::watermark::none) state_.set_watermark(wm);
   drain_acks();
   std::vector<state::outbox_record> committed;
+  std::vector<std::uint64_t> carried;
+  for (const auto& rec : txn_carry_) carried.push_back(rec.seq);
+  if (!carried.empty()) state_.ack_outputs(carried);
   if (auto st = state_.commit(committed); !st.ok()) {
     // Pending state is kept and the next tick retries; meanwhile no new record is taken (their
     // credit is not returned, so the source pauses the partitions). Offsets did not move, so
@@ -743,6 +825,11 @@ void task::commit(std::int64_t wall_ms) {
   reported_seen_ = seen_.size();
   reported_evicted_ = seen_.evicted();
   env_.probe->add_commit(static_cast<double>(streams::steady_now_ns() - t0) / 1e9);
+  if (!txn_carry_.empty()) {
+    committed.insert(committed.begin(), std::make_move_iterator(txn_carry_.begin()),
+                     std::make_move_iterator(txn_carry_.end()));
+    txn_carry_.clear();
+  }
   std::uint64_t last_seq = 0;
   for (const auto& rec : committed) last_seq = std::max(last_seq, rec.seq);
   for (auto& rec : committed) produce(std::move(rec));
@@ -766,7 +853,19 @@ void task::commit(std::int64_t wall_ms) {
     offsets.emplace_back(static_cast<std::uint16_t>(t), next_offsets_[t]);
     next_offsets_[t] = -1;
   }
-  if (env_.changelog) {
+  if (env_.txn != nullptr) {
+    // One transaction holds the outputs, the changelog records and the offsets: no order
+    // among them is needed.
+    std::vector<state::log_record> records;
+    if (const std::uint64_t number = state_.take_log(records); number != 0)
+      txn_numbers_.push_back(number);
+    for (auto& r : records)
+      if (loggable(r)) txn_log_.push_back(std::move(r));
+    for (const auto& [t, next] : offsets)
+      txn_offsets_.push_back({env_.topics[t].name, id_.partition, next});
+    offsets.clear();
+    (void)hand_txn_log();
+  } else if (env_.changelog) {
     // The offsets reach the group only once the changelog holds everything up to them, so a
     // task restored elsewhere resumes where its restored state ends, never past it.
     std::vector<state::log_record> records;
@@ -872,7 +971,24 @@ void task::drain_acks() {
   }
   if (!ok.empty()) {
     for (auto seq : ok) unacked_.erase(seq);
-    state_.ack_outputs(ok);
+    if (env_.txn == nullptr) state_.ack_outputs(ok);
+  }
+  if (env_.txn != nullptr) {
+    // In a transaction a record that failed makes it abort: its tasks are rewound and apply
+    // their records again, so nothing is sent again here.
+    // (A record its topic refuses for good, larger than the topic's max.message.bytes, fails
+    // again each time: check_broker_limits warns of that at start-up.)
+    for (const auto& [seq, why] : failed) {
+      auto it = unacked_.find(seq);
+      if (it == unacked_.end()) continue;
+      spdlog::error(
+          "task {}/{}: an output record to {} was not delivered ({}): the transaction "
+          "aborts and the task applies its records again",
+          state::to_string(id_.fam), id_.partition, it->second.topic, why.reason);
+      unacked_.erase(it);
+    }
+    send_waiting();
+    return;
   }
   // Kafka gave up on these (after librdkafka's own retries): they go again, in sequence order
   // once every other record with the producer has its fate, before anything newer (so a key's
@@ -913,18 +1029,9 @@ void task::log_commit(std::vector<state::log_record>&& records, std::uint64_t nu
   log_entry& e = log_queue_.back();
   if (number != 0) e.numbers.push_back(number);
   e.after_seq = std::max(e.after_seq, after_seq);
-  for (auto& r : records) {
-    const int stage = state::log_stage(r.s);
-    if (stage < 0) continue;
-    if (log_topics_[static_cast<std::size_t>(r.s)].empty()) {
-      // A store this family does not log (family_stores is out of date): a restore would
-      // miss it. Loud, because it is a defect.
-      spdlog::error("task {}/{}: store {} has no changelog topic; its changes are not logged",
-                    state::to_string(id_.fam), id_.partition, state::to_string(r.s));
-      continue;
-    }
-    e.stages[static_cast<std::size_t>(stage)].push_back(std::move(r));
-  }
+  for (auto& r : records)
+    if (loggable(r))
+      e.stages[static_cast<std::size_t>(state::log_stage(r.s))].push_back(std::move(r));
   for (auto& o : offsets) {
     auto it = std::find_if(e.offsets.begin(), e.offsets.end(),
                            [&](const auto& x) { return x.first == o.first; });
@@ -935,30 +1042,43 @@ void task::log_commit(std::vector<state::log_record>&& records, std::uint64_t nu
   }
 }
 
-bool task::produce_stage(log_entry& e) {
-  auto& records = e.stages[static_cast<std::size_t>(e.stage)];
+bool task::loggable(const state::log_record& r) const {
+  if (state::log_stage(r.s) < 0) return false;
+  if (!log_topics_[static_cast<std::size_t>(r.s)].empty()) return true;
+  // A store this family does not log (family_stores is out of date): a restore would miss
+  // it. Loud, because it is a defect.
+  spdlog::error("task {}/{}: store {} has no changelog topic; its changes are not logged",
+                state::to_string(id_.fam), id_.partition, state::to_string(r.s));
+  return false;
+}
+
+streams::produce_result task::produce_log_record(const state::log_record& r) {
   std::weak_ptr<log_acks> weak = log_acks_;
   metrics* probe = env_.probe;
+  const std::size_t s = static_cast<std::size_t>(r.s);
+  return env_.sink->produce_to(log_topics_[s], id_.partition, r.key,
+                               r.del ? std::string_view{} : std::string_view(r.value), {},
+                               [weak, s, probe](const streams::delivery_report& d) {
+                                 probe->add_changelog(d.ok);
+                                 std::function<void()> wake;
+                                 if (auto a = weak.lock()) {
+                                   std::lock_guard<std::mutex> lock(a->mutex);
+                                   ++a->done;
+                                   if (!d.ok)
+                                     a->failed = true;
+                                   else
+                                     a->next[s] = std::max(a->next[s], d.offset + 1);
+                                   if (a->done == a->expected) wake = a->wake;
+                                 }
+                                 if (wake) wake();
+                               });
+}
+
+bool task::produce_stage(log_entry& e) {
+  auto& records = e.stages[static_cast<std::size_t>(e.stage)];
+  metrics* probe = env_.probe;
   while (e.produced < records.size()) {
-    const state::log_record& r = records[e.produced];
-    const std::size_t s = static_cast<std::size_t>(r.s);
-    const auto queued =
-        env_.sink->produce_to(log_topics_[s], id_.partition, r.key,
-                              r.del ? std::string_view{} : std::string_view(r.value), {},
-                              [weak, s, probe](const streams::delivery_report& d) {
-                                probe->add_changelog(d.ok);
-                                std::function<void()> wake;
-                                if (auto a = weak.lock()) {
-                                  std::lock_guard<std::mutex> lock(a->mutex);
-                                  ++a->done;
-                                  if (!d.ok)
-                                    a->failed = true;
-                                  else
-                                    a->next[s] = std::max(a->next[s], d.offset + 1);
-                                  if (a->done == a->expected) wake = a->wake;
-                                }
-                                if (wake) wake();
-                              });
+    const auto queued = produce_log_record(records[e.produced]);
     if (queued.full) return false;
     ++log_in_flight_;
     {
@@ -1040,6 +1160,14 @@ void task::shutdown(std::int64_t wall_ms) {
 }
 
 bool task::shutdown_begin(std::int64_t wall_ms) {
+  if (env_.txn != nullptr) {
+    // The final commit is the task's part of the next transaction, asked for at once.
+    shutdown_deadline_ = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    wall_ms_ = wall_ms;
+    txn_stopping_ = true;
+    if (!corrupt_) env_.txn->hurry();
+    return shutdown_step();
+  }
   commit(wall_ms);
   // Wait for the broker to acknowledge what this task emitted, so a clean stop leaves an
   // empty outbox and a restart re-sends nothing.
@@ -1048,6 +1176,25 @@ bool task::shutdown_begin(std::int64_t wall_ms) {
 }
 
 bool task::shutdown_step() {
+  if (env_.txn != nullptr) {
+    txn_step(wall_ms_);
+    // Corrupt: it stops as it is; its pending mark has the next owner restore it.
+    if (corrupt_) return true;
+    if (txn_final_ != 0 && txn_prepared_ == 0 && !txn_handing_) {
+      // The final commit's checkpoints, so that the local state is found current again.
+      std::vector<state::outbox_record> none;
+      if (auto st = state_.commit(none); !st.ok())
+        spdlog::error("task {}/{}: final checkpoint not written: {}", state::to_string(id_.fam),
+                      id_.partition, st.message);
+      return true;
+    }
+    if (std::chrono::steady_clock::now() < shutdown_deadline_ && !env_.sink->fatal()) return false;
+    spdlog::warn(
+        "task {}/{}: its final transaction did not end within 30 s; it stops as it is, and its "
+        "next owner restores it from the changelogs",
+        state::to_string(id_.fam), id_.partition);
+    return true;
+  }
   drain_acks();
   // A producer that failed fatally acknowledges nothing more: the restart re-sends it all.
   if ((!unacked_.empty() || !waiting_outputs_.empty() || !log_idle()) &&

@@ -496,7 +496,7 @@ status task_state::commit(std::vector<outbox_record>& committed_outputs) {
     append_be64(buf, order_preserving(*watermark_));
     batch_.put(store::meta, meta_key(prefix_, watermark_tag), buf);
   }
-  if (!pending_outputs_.empty()) {
+  if (outbox_ && !pending_outputs_.empty()) {
     for (const auto& r : pending_outputs_) {
       buf.clear();
       encode_outbox(buf, r);

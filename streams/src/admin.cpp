@@ -229,6 +229,34 @@ bool describe_topics(const kafka_properties& props, const std::vector<std::strin
   return ok;
 }
 
+bool alter_topic(const kafka_properties& props, const std::string& topic,
+                 const std::map<std::string, std::string>& configs, std::string& error,
+                 int timeout_ms) {
+  client c;
+  if (!open(props, c, error)) return false;
+  rd_kafka_ConfigResource_t* r =
+      rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
+  for (const auto& [k, v] : configs) rd_kafka_ConfigResource_set_config(r, k.c_str(), v.c_str());
+  rd_kafka_AdminOptions_t* o = options(c, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms);
+  rd_kafka_AlterConfigs(c.rk, &r, 1, o, c.queue);
+  rd_kafka_AdminOptions_destroy(o);
+  rd_kafka_ConfigResource_destroy(r);
+  rd_kafka_event_t* ev = await(c, timeout_ms + 5000, error);
+  if (ev == nullptr) return false;
+  size_t n = 0;
+  const rd_kafka_ConfigResource_t** res =
+      rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &n);
+  bool ok = true;
+  for (size_t i = 0; i < n; ++i)
+    if (rd_kafka_ConfigResource_error(res[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* why = rd_kafka_ConfigResource_error_string(res[i]);
+      error = "cannot alter the configuration of topic '" + topic + "': " + (why ? why : "?");
+      ok = false;
+    }
+  rd_kafka_event_destroy(ev);
+  return ok;
+}
+
 bool delete_records(const kafka_properties& props, const std::string& topic, std::int32_t partition,
                     std::int64_t offset, std::string& error, int timeout_ms) {
   client c;

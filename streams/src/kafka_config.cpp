@@ -36,12 +36,7 @@ void on_error(rd_kafka_t* rk, int err, const char* reason, void*) {
     const std::string text = std::string(rd_kafka_err2name(code)) + ": " + why;
     spdlog::critical("kafka {}: fatal error, this client can do nothing more: {}",
                      rd_kafka_name(rk), text);
-    std::vector<fatal_handler> handlers;
-    {
-      std::lock_guard<std::mutex> lock(fatal_mutex);
-      for (const auto& [id, h] : fatal_handlers) handlers.push_back(h);
-    }
-    for (const auto& h : handlers) h(text);
+    raise_fatal(text);
     return;
   }
   if (first_in_a_while(rk, err))
@@ -85,6 +80,15 @@ int add_fatal_handler(fatal_handler handler) {
 void remove_fatal_handler(int id) {
   std::lock_guard<std::mutex> lock(fatal_mutex);
   fatal_handlers.erase(id);
+}
+
+void raise_fatal(const std::string& reason) {
+  std::vector<fatal_handler> handlers;
+  {
+    std::lock_guard<std::mutex> lock(fatal_mutex);
+    for (const auto& [id, h] : fatal_handlers) handlers.push_back(h);
+  }
+  for (const auto& h : handlers) h(reason);
 }
 
 }  // namespace herald::streams

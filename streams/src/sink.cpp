@@ -5,6 +5,9 @@
 #include <string>
 
 #include <librdkafka/rdkafka.h>
+#include <spdlog/spdlog.h>
+
+#include "herald/streams/source.hpp"
 
 namespace herald::streams {
 
@@ -18,6 +21,7 @@ std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error
   props.try_emplace("batch.num.messages", "10000");
   props.try_emplace("compression.type", "lz4");
   props.try_emplace("message.max.bytes", "1048576");
+  if (!config.transactional_id.empty()) props["transactional.id"] = config.transactional_id;
   rd_kafka_conf_t* conf = make_conf(props, error);
   if (conf == nullptr) return nullptr;
   std::unique_ptr<sink> out(new sink());
@@ -40,7 +44,72 @@ std::unique_ptr<sink> sink::create(const sink_config& config, std::string& error
     return nullptr;
   }
   out->poller_ = std::thread([s = out.get()] { s->run_poller(); });
+  if (!config.transactional_id.empty()) {
+    // Fences the previous incarnation of this transactional.id (its open transaction is
+    // aborted) and takes a new producer epoch; a broker still starting is waited for.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(config.init_timeout_ms);
+    for (;;) {
+      rd_kafka_error_t* e = rd_kafka_init_transactions(out->rk_, 10'000);
+      if (e == nullptr) break;
+      const bool retriable = rd_kafka_error_is_retriable(e);
+      const std::string what = rd_kafka_error_string(e);
+      rd_kafka_error_destroy(e);
+      if (!retriable || std::chrono::steady_clock::now() >= deadline) {
+        error = "cannot initialise transactions (transactional.id '" + config.transactional_id +
+                "'): " + what;
+        return nullptr;
+      }
+      spdlog::warn("initialising transactions: {}; trying again", what);
+    }
+    out->transactional_ = true;
+  }
   return out;
+}
+
+namespace {
+
+txn_result result_of(rd_kafka_error_t* e) {
+  txn_result r;
+  if (e == nullptr) return r;
+  r.error = rd_kafka_error_string(e);
+  r.status = rd_kafka_error_is_fatal(e)             ? txn_status::fatal
+             : rd_kafka_error_txn_requires_abort(e) ? txn_status::abort
+             : rd_kafka_error_is_retriable(e)       ? txn_status::retry
+                                                    : txn_status::abort;
+  rd_kafka_error_destroy(e);
+  return r;
+}
+
+}  // namespace
+
+txn_result sink::begin_transaction() {
+  return result_of(rd_kafka_begin_transaction(rk_));
+}
+
+txn_result sink::send_offsets(const std::vector<txn_offset>& offsets, const source& consumer,
+                              int timeout_ms) {
+  if (offsets.empty()) return {};
+  auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets)
+    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+  rd_kafka_consumer_group_metadata_t* group = consumer.group_metadata();
+  if (group == nullptr) {
+    rd_kafka_topic_partition_list_destroy(list);
+    return {txn_status::abort, "the consumer has no group metadata"};
+  }
+  txn_result r = result_of(rd_kafka_send_offsets_to_transaction(rk_, list, group, timeout_ms));
+  rd_kafka_consumer_group_metadata_destroy(group);
+  rd_kafka_topic_partition_list_destroy(list);
+  return r;
+}
+
+txn_result sink::commit_transaction(int timeout_ms) {
+  return result_of(rd_kafka_commit_transaction(rk_, timeout_ms));
+}
+
+txn_result sink::abort_transaction(int timeout_ms) {
+  return result_of(rd_kafka_abort_transaction(rk_, timeout_ms));
 }
 
 sink::~sink() {

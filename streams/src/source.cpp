@@ -230,6 +230,10 @@ void source::run() {
   std::unordered_map<const void*, int> topic_cache;  // rd_kafka_topic_t* -> binding index
   auto last_commit = std::chrono::steady_clock::now();
   while (!stop_.load(std::memory_order_relaxed)) {
+    if (rewind_requested_.exchange(false)) {
+      run_rewind();
+      batches.clear();
+    }
     const ssize_t n =
         rd_kafka_consume_batch_queue(queue, config_.poll_timeout_ms, msgs.data(), msgs.size());
     const std::int64_t now_ns = steady_now_ns();
@@ -349,8 +353,41 @@ bool source::offsets(std::uint16_t topic, std::int32_t partition, std::int64_t& 
 }
 
 void source::committed(state::task_id task, std::uint16_t topic, std::int64_t next_offset) {
+  if (!config_.commit_offsets) return;
   std::lock_guard<std::mutex> lock(commit_mutex_);
   to_commit_[{topic, task.partition}] = next_offset;
+}
+
+rd_kafka_consumer_group_metadata_t* source::group_metadata() const {
+  return rk_ == nullptr ? nullptr : rd_kafka_consumer_group_metadata(rk_);
+}
+
+void source::rewind(std::function<void()> done) {
+  {
+    std::lock_guard<std::mutex> lock(rewind_mutex_);
+    rewinds_.push_back(std::move(done));
+  }
+  rewind_requested_ = true;
+}
+
+void source::run_rewind() {
+  std::vector<std::function<void()>> done;
+  {
+    std::lock_guard<std::mutex> lock(rewind_mutex_);
+    done.swap(rewinds_);
+  }
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(rk_, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts != nullptr) {
+    spdlog::info("rewinding {} partitions to their committed state", parts->cnt);
+    // The assignment stays the consumer's: the revoke and the assignment below are local
+    // (the eager protocol's revoke hands everything back, so it is re-assigned whole).
+    for (int i = 0; i < parts->cnt; ++i) parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+    handle_rebalance(RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS, parts);
+    handle_rebalance(RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+  }
+  for (auto& d : done)
+    if (d) d();
 }
 
 void source::commit_to_kafka(bool sync) {

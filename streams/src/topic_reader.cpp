@@ -60,7 +60,7 @@ int partition_count(const kafka_properties& props, const std::string& topic, std
 }
 
 bool partition_counts(const kafka_properties& props, std::map<std::string, int>& out,
-                      std::string& error, int timeout_ms) {
+                      std::string& error, int timeout_ms, std::string* cluster_id) {
   rd_kafka_t* rk = metadata_client(props, error);
   if (rk == nullptr) return false;
   const rd_kafka_metadata_t* md = nullptr;
@@ -72,6 +72,11 @@ bool partition_counts(const kafka_properties& props, std::map<std::string, int>&
     for (int i = 0; i < md->topic_cnt; ++i)
       if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
         out[md->topics[i].topic] = md->topics[i].partition_cnt;
+    if (cluster_id != nullptr) {
+      char* id = rd_kafka_clusterid(rk, 0);
+      *cluster_id = id != nullptr ? id : "";
+      if (id != nullptr) rd_kafka_mem_free(rk, id);
+    }
   }
   if (md != nullptr) rd_kafka_metadata_destroy(md);
   rd_kafka_destroy(rk);

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "herald/streams/admin.hpp"
 #include "scenario.hpp"
 
 namespace herald::testing {
@@ -127,6 +128,60 @@ TEST(ChangelogTest, WhenAnInstanceLeavesItsPartitionsAreRestoredByTheOtherAndNot
   const auto got = reminders(kafka);
   EXPECT_EQ(got.size(), static_cast<std::size_t>(customers));
   for (const auto& [key, n] : got) EXPECT_EQ(n, 1) << key.first << " #" << key.second;
+}
+
+double transactions(actors::app& app, const char* result) {
+  return metric_value(http_get(app.metrics_port(), "/metrics"), "herald_transactions_total",
+                      fmt::format(R"(result="{}")", result));
+}
+
+// Exactly-once, the default on a real broker: a transaction that cannot commit (the reminders'
+// topic refuses their records for a while) is aborted, and every task is rewound to its
+// committed state, restored from its changelogs and fed its input again from the committed
+// offsets. Once the topic takes them, every cart gets its reminder exactly once, and nothing of
+// the aborted transactions is read.
+TEST(ChangelogTest, AnAbortedTransactionRewindsTheTasksAndNothingIsSentTwiceOrLost) {
+  constexpr int partitions = 2;
+  constexpr int customers = 20;
+  kafka_fixture kafka(partitions);
+  if (kafka.mock()) GTEST_SKIP() << "the mock cluster runs at-least-once (no transactions)";
+  temp_dir dir;
+  actors::app app(kafka.config(dir.str()));
+  ASSERT_EQ(app.start(), "");
+  for (int i = 0; i < customers; ++i) {
+    const std::string who = fmt::format("c{}", i);
+    kafka.produce("shop.carts", who, cart_add(who, t0 + i));
+  }
+  kafka.heartbeat(t0 + 10 * min_ms, partitions);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(app) == customers + 2 * partitions; }));
+  ASSERT_TRUE(wait_for([&] { return transactions(app, "committed") >= 1; }));
+  const streams::kafka_properties props{{"bootstrap.servers", kafka.bootstrap_servers()}};
+  std::string error;
+  // A reminder's record batch is larger than 200 bytes; the transaction markers (about 80)
+  // still fit, so the broker can end the aborted transactions.
+  ASSERT_TRUE(
+      streams::alter_topic(props, "herald.cart-reminders", {{"max.message.bytes", "200"}}, error))
+      << error;
+  kafka.heartbeat(t0 + 2 * hour_ms, partitions);  // the reminders fall due
+  kafka.flush();
+  ASSERT_TRUE(
+      wait_for([&] { return transactions(app, "aborted") >= 1; }, std::chrono::seconds(60)));
+  EXPECT_TRUE(wait_for([&] { return restores(app, "full") >= 1; }))
+      << "a rewound task restores its committed state";
+  // (The broker's default; the aborted transactions' markers are written once it takes them.)
+  ASSERT_TRUE(streams::alter_topic(props, "herald.cart-reminders",
+                                   {{"max.message.bytes", "1048588"}}, error))
+      << error;
+  ASSERT_TRUE(
+      wait_for([&] { return reminders(kafka).size() == customers; }, std::chrono::seconds(90)))
+      << reminders(kafka).size() << " carts reminded";
+  app.stop();
+  std::set<std::string> ids;
+  const auto got = reminders(kafka, &ids);
+  EXPECT_EQ(got.size(), static_cast<std::size_t>(customers));
+  for (const auto& [key, n] : got) EXPECT_EQ(n, 1) << key.first << " #" << key.second;
+  EXPECT_EQ(ids.size(), static_cast<std::size_t>(customers));
 }
 
 // A changelog topic whose partition count is not its tasks' cannot hold their state: Herald

@@ -86,6 +86,22 @@ struct state_config {
   bool changelog = true;
 };
 
+/// What Herald guarantees from its input topics to its outputs.
+struct processing_config {
+  /// "exactly_once_v2": per commit interval one Kafka transaction holds every task's outputs,
+  /// changelog records and consumed offsets (needs a real broker, and state.changelog);
+  /// "at_least_once": outputs go through a local outbox and may repeat after a crash, each
+  /// with the same deterministic id (the mode for librdkafka's mock cluster, which the demo
+  /// and `herald dev-kafka` run on). Default: "exactly_once_v2".
+  std::string guarantee = "exactly_once_v2";
+  /// The producer's transactional.id under exactly-once, one per instance and stable across
+  /// its restarts (a restarted instance fences its previous incarnation). Empty:
+  /// `<kafka.group_id>-<host name>-<hash of the absolute state.dir>` (a StatefulSet pod's
+  /// name; the directory tells apart instances that share a host). Default: "".
+  std::string transactional_id;
+  [[nodiscard]] bool exactly_once() const noexcept { return guarantee == "exactly_once_v2"; }
+};
+
 struct task_config {
   /// How often a task writes its state, timers, offsets and outputs in one batch; outputs are
   /// produced after that commit, so this bounds their added latency. Default: 100 ms.
@@ -149,6 +165,7 @@ struct app_config {
   kafka_config kafka;
   topics_config topics;
   state_config state;
+  processing_config processing;
   task_config task;
   metrics_config metrics;
   log_config log;

@@ -113,6 +113,9 @@ class metrics {
   void add_restore(bool full, double seconds, double cpu_seconds = 0);
   /// Changelog records applied by restores.
   void add_restored_records(std::uint64_t n);
+  /// An exactly-once transaction ended: committed (after `seconds` from its start) or
+  /// aborted (its tasks rewound).
+  void add_transaction(bool committed, double seconds);
   /// Tasks restoring, and the changelog records they still have to read (an upper bound).
   void set_restoring(std::int64_t tasks, std::int64_t records);
   /// A state operation failed: `kind` is "commit" (a write), "read" or "decode".
@@ -193,6 +196,8 @@ class metrics {
   std::atomic<std::uint64_t> restore_us_{0};
   std::atomic<std::uint64_t> restore_cpu_us_{0};
   prometheus::Counter* restored_records_ = nullptr;
+  std::array<prometheus::Counter*, 2> transactions_{};  // aborted, committed
+  prometheus::Histogram* transaction_seconds_ = nullptr;
   prometheus::Gauge* restoring_tasks_ = nullptr;
   prometheus::Gauge* restore_remaining_ = nullptr;
   std::array<prometheus::Counter*, 2> changelog_{};     // failed, ok

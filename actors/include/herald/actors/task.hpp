@@ -47,6 +47,7 @@
 #include "herald/actors/config.hpp"
 #include "herald/actors/metrics.hpp"
 #include "herald/actors/rules/context.hpp"
+#include "herald/actors/transactions.hpp"
 #include "herald/schemas/codec.hpp"
 #include "herald/state/seen_ids.hpp"
 #include "herald/state/task_state.hpp"
@@ -102,6 +103,9 @@ struct task_env {
   /// changes are produced to it, stage by stage once the commit's outputs are acknowledged,
   /// and the commit's offsets are reported to `committed` only once all of it is.
   bool changelog = false;
+  /// Exactly-once (actors/transactions.hpp): the task commits when the instance's transaction
+  /// asks it to, produces into that transaction and keeps no outbox. Null: at-least-once.
+  transactions* txn = nullptr;
 };
 
 class task;
@@ -280,7 +284,7 @@ class task {
   // Outputs wait for the producer (its queue full, or a failed delivery being re-sent):
   // the task takes no new records meanwhile, so its partitions pause.
   [[nodiscard]] bool backlogged() const noexcept {
-    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_;
+    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_ || corrupt_;
   }
   void drain_acks();
   // Changelog: the commits whose records are not all acknowledged yet, oldest first. A
@@ -302,6 +306,17 @@ class task {
     std::size_t expected = 0;                             // records of the stage in flight
     std::function<void()> wake;                           // the stage is all back: look again
   };
+  // Hands changelog record `r` to the producer; its delivery moves the store's acked offset.
+  streams::produce_result produce_log_record(const state::log_record& r);
+  // Exactly-once: follows the instance's transactions (commits when asked, hands the commit's
+  // records over, reports the offsets, completes the changelog once committed).
+  void txn_step(std::int64_t wall_ms);
+  // The changelog records of the commit for the transaction, all handed over (true) or some
+  // waiting for room in the producer's queue.
+  bool hand_txn_log();
+  // Whether changelog record `r` goes to a changelog topic (logs a defect when its store has
+  // none).
+  [[nodiscard]] bool loggable(const state::log_record& r) const;
   // Queues a commit's changelog records (merged into the last entry while it has not started).
   void log_commit(std::vector<state::log_record>&& records, std::uint64_t number,
                   std::uint64_t after_seq,
@@ -375,6 +390,22 @@ class task {
   std::size_t log_in_flight_ = 0;  // records of the current stage with the producer
   std::array<std::int64_t, state::store_count> log_next_{};  // per store: next offset acked
   bool logged_log_failure_ = false;
+  // Exactly-once.
+  std::shared_ptr<transactions::member> txn_member_;
+  std::uint64_t txn_epoch_ = 0;     // the transaction committed for (being handed over)
+  bool txn_handing_ = false;        // its records are not all with the producer yet
+  std::uint64_t txn_prepared_ = 0;  // the transaction whose outcome is awaited (0: none)
+  std::uint64_t txn_final_ = 0;     // shutting down: the transaction of the final commit
+  bool txn_stopping_ = false;
+  std::vector<std::uint64_t> txn_numbers_;  // log numbers of the prepared commit
+  std::vector<state::log_record> txn_log_;  // its changelog records
+  std::size_t txn_log_handed_ = 0;
+  bool txn_complete_ = true;  // every record of the commit went into the transaction
+  std::vector<streams::txn_offset> txn_offsets_;
+  std::vector<state::outbox_record> txn_carry_;  // an at-least-once run's outbox, sent once
+  // A transaction this task took part in was aborted: its local state may hold uncommitted
+  // changes. It takes nothing more and stops without a commit (the instance rewinds it).
+  bool corrupt_ = false;
   std::int64_t last_commit_wall_ms_ = 0;
   std::int64_t wall_ms_ = 0;
   std::int64_t stream_time_ = streams::watermark::none;

@@ -129,6 +129,10 @@ class task_state {
   std::uint64_t add_output(std::string_view topic, std::string_view key, std::string_view value,
                            const record_headers& headers = {}, bool key_null = false,
                            bool value_null = false);
+  /// Off: outputs are not written to the outbox (they are still numbered and handed out by
+  /// `commit`), for a task whose outputs are committed in a Kafka transaction with its
+  /// changelog records, so that a crash cannot leave them half sent. Default: on.
+  void keep_outbox(bool on) noexcept { outbox_ = on; }
   /// Deletes acknowledged outbox records in the pending batch (so acknowledgements cost no
   /// write of their own; the task's next commit carries them).
   void ack_outputs(const std::vector<std::uint64_t>& seqs);
@@ -201,6 +205,7 @@ class task_state {
   bool watermark_dirty_ = false;
   std::uint64_t next_seq_ = 1;
   std::vector<outbox_record> pending_outputs_;
+  bool outbox_ = true;
   std::uint64_t commits_ = 0;
   bool changelog_ = false;
   std::uint64_t next_log_ = 1;  // log number of the next commit that changes logged state

@@ -36,6 +36,12 @@ struct topic_spec {
                                    std::map<std::string, std::map<std::string, std::string>>& out,
                                    std::string& error, int timeout_ms = 10'000);
 
+/// Sets `topic`'s configuration to `configs` (AlterConfigs: a key not named returns to the
+/// broker's default).
+[[nodiscard]] bool alter_topic(const kafka_properties& props, const std::string& topic,
+                               const std::map<std::string, std::string>& configs,
+                               std::string& error, int timeout_ms = 10'000);
+
 /// Deletes the records of `topic`'s `partition` before `offset` (what retention does).
 [[nodiscard]] bool delete_records(const kafka_properties& props, const std::string& topic,
                                   std::int32_t partition, std::int64_t offset, std::string& error,

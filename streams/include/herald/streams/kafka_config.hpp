@@ -26,5 +26,8 @@ using fatal_handler = std::function<void(const std::string& reason)>;
 /// Registers a handler (every one is called); returns its id for `remove_fatal_handler`.
 int add_fatal_handler(fatal_handler handler);
 void remove_fatal_handler(int id);
+/// Calls every fatal handler with `reason` (a client that can do nothing more without
+/// librdkafka saying so, e.g. a transaction that can be neither committed nor aborted).
+void raise_fatal(const std::string& reason);
 
 }  // namespace herald::streams

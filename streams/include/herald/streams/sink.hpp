@@ -1,5 +1,7 @@
 #pragma once
-/// The Kafka sink: one idempotent producer per process, shared by every task.
+/// The Kafka sink: one idempotent producer per process, shared by every task; transactional
+/// when `sink_config::transactional_id` is set (exactly-once: outputs, changelog records and
+/// consumed offsets committed together, see `begin_transaction`).
 ///
 /// Thread-safety: `produce` may be called from any thread (librdkafka is thread-safe).
 /// Delivery reports are served on the sink's own thread, which calls each record's
@@ -22,6 +24,8 @@ typedef struct rd_kafka_s rd_kafka_t;
 
 namespace herald::streams {
 
+class source;
+
 struct sink_config {
   /// librdkafka properties; bootstrap.servers is required. `enable.idempotence` is forced on.
   /// `message.max.bytes` defaults to 1 048 576 (1 MiB, within a broker's default topic
@@ -33,6 +37,31 @@ struct sink_config {
   /// at once, `produce_result::full`). Tools and tests wait; the app's tasks never do (they
   /// keep the record and pause their intake). Default: 30 s.
   int queue_full_wait_ms = 30'000;
+  /// Non-empty: a transactional producer with this `transactional.id` (stable per instance:
+  /// a restarted instance fences its previous incarnation's open transaction). `create`
+  /// initialises it (`init_transactions`). Default: none (idempotent only).
+  std::string transactional_id;
+  /// How long `create` keeps trying to initialise transactions while the broker does not
+  /// answer. Default: 60 s.
+  int init_timeout_ms = 60'000;
+};
+
+/// A consumed position committed with a transaction: the next offset to read.
+struct txn_offset {
+  std::string topic;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+};
+
+/// What a transactional call came to. `retry`: call it again (a timeout, a coordinator
+/// moving); `abort`: the transaction must be aborted (a record failed, the producer's epoch
+/// bumped); `fatal`: the producer is fenced (another instance took its transactional.id) or
+/// broken, and can do nothing more.
+enum class txn_status { ok, retry, abort, fatal };
+struct txn_result {
+  txn_status status = txn_status::ok;
+  std::string error;
+  explicit operator bool() const noexcept { return status == txn_status::ok; }
 };
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -92,6 +121,20 @@ class sink {
   /// Whether the producer hit a fatal error: it delivers nothing more.
   [[nodiscard]] bool fatal() const;
 
+  // ---- transactions (only with a transactional_id) ----------------------------------------
+  [[nodiscard]] bool transactional() const noexcept { return transactional_; }
+  /// Opens a transaction: what is produced from here until `commit_transaction` or
+  /// `abort_transaction` is committed or aborted as one. Local (no broker round trip).
+  txn_result begin_transaction();
+  /// Adds the consumed positions to the open transaction, with `consumer`'s group metadata
+  /// (its generation: a consumer that lost its partitions cannot commit for them).
+  txn_result send_offsets(const std::vector<txn_offset>& offsets, const source& consumer,
+                          int timeout_ms);
+  /// Flushes and commits the open transaction.
+  txn_result commit_transaction(int timeout_ms);
+  /// Aborts the open transaction: its records are never read by a read_committed consumer.
+  txn_result abort_transaction(int timeout_ms);
+
  private:
   sink() = default;
   static void on_delivery(rd_kafka_t*, const void* msg, void* opaque);
@@ -101,6 +144,7 @@ class sink {
   int flush_timeout_ms_ = 30'000;
   int queue_full_wait_ms_ = 30'000;
   std::size_t max_message_bytes_ = 1'048'576;
+  bool transactional_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> delivered_{0};
   std::atomic<std::uint64_t> failed_{0};

@@ -32,6 +32,7 @@
 
 typedef struct rd_kafka_s rd_kafka_t;
 typedef struct rd_kafka_topic_partition_list_s rd_kafka_topic_partition_list_t;
+typedef struct rd_kafka_consumer_group_metadata_s rd_kafka_consumer_group_metadata_t;
 
 namespace herald::streams {
 
@@ -52,6 +53,10 @@ struct source_config {
   std::int64_t resume_in_flight = 10'000;
   /// How often processed offsets are committed to Kafka (for lag only). Default: 1000 ms.
   int kafka_commit_interval_ms = 1000;
+  /// Whether the source commits the offsets tasks report (`committed`) to the group itself.
+  /// Off under exactly-once: the offsets are committed in the producer's transactions, with
+  /// the outputs they caused. Default: true.
+  bool commit_offsets = true;
 };
 
 /// Implemented by the task supervisor. Called on the source thread.
@@ -96,6 +101,15 @@ class source {
                std::int64_t& hi) const;
   /// Called by tasks (any thread) after a commit: next offset to read per topic index.
   void committed(state::task_id task, std::uint16_t topic, std::int64_t next_offset);
+  /// The consumer's group metadata (member and generation), for offsets committed in a
+  /// transaction; the caller destroys it (rd_kafka_consumer_group_metadata_destroy). Any thread.
+  [[nodiscard]] rd_kafka_consumer_group_metadata_t* group_metadata() const;
+  /// Rewinds every assigned task (any thread): on the poll thread, the listener revokes them
+  /// all and has them assigned again, each partition resuming where the listener says (the
+  /// group's committed offset when it says nothing). For a transaction that was aborted:
+  /// what its tasks applied since their last committed state is applied again. `done` is
+  /// called on the poll thread once the tasks are assigned again.
+  void rewind(std::function<void()> done);
 
   [[nodiscard]] const std::vector<topic_binding>& topics() const noexcept { return topics_; }
   /// Records handed to tasks and not yet released, over all tasks.
@@ -157,6 +171,11 @@ class source {
   // where its first record must be. Poll thread only.
   std::map<std::pair<int, std::int32_t>, std::int64_t> expect_first_;
   std::atomic<bool> stop_{false};
+  std::mutex rewind_mutex_;
+  std::vector<std::function<void()>> rewinds_;  // guarded by rewind_mutex_
+  std::atomic<bool> rewind_requested_{false};
+  // Revokes every assigned task and assigns them again (poll thread).
+  void run_rewind();
   bool closed_ = false;
   std::thread thread_;
 };

@@ -33,9 +33,14 @@ struct consumed_record {
 
 /// The partition count of every topic of the cluster (one metadata request for all, and no
 /// topic created by asking, as the mock cluster does for a topic named in a request). False
-/// with `error` when no broker answered.
+/// with `error` when no broker answered. `cluster_id` (optional): the cluster's id.
 [[nodiscard]] bool partition_counts(const kafka_properties& props, std::map<std::string, int>& out,
-                                    std::string& error, int timeout_ms = 10'000);
+                                    std::string& error, int timeout_ms = 10'000,
+                                    std::string* cluster_id = nullptr);
+/// Whether a cluster id is that of librdkafka's mock cluster.
+[[nodiscard]] inline bool is_mock_cluster(const std::string& cluster_id) {
+  return cluster_id.rfind("mockCluster", 0) == 0;
+}
 
 /// Every record of `topic` at the time of the call, ordered by (partition, offset). `props`
 /// needs bootstrap.servers. Returns false and sets `error` on failure or timeout.
