@@ -14,10 +14,12 @@
 // limits the window).
 //
 // `--property K=V` (repeatable) passes a librdkafka property to Herald's clients;
-// `--changelog off` keeps Herald's state on the local disk only (no changelog topics).
+// `--changelog off` keeps Herald's state on the local disk only (no changelog topics);
+// `--guarantee exactly_once_v2|at_least_once` sets processing.guarantee (default: Herald's,
+// exactly-once on a real broker; the mock cluster always runs at-least-once).
 //
 // Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R] [--bootstrap ADDR]
-//                  [--property K=V]... [--changelog on|off]
+//                  [--property K=V]... [--changelog on|off] [--guarantee G]
 
 #include <algorithm>
 #include <atomic>
@@ -54,6 +56,7 @@ struct options {
   std::string bootstrap;  // empty: an embedded mock cluster
   herald::streams::kafka_properties herald_properties;
   bool changelog = true;  // --changelog off: Herald's state on the local disk only
+  std::string guarantee;  // empty: Herald's default
 };
 
 options parse(int argc, char** argv) {
@@ -66,6 +69,10 @@ options parse(int argc, char** argv) {
     }
     if (k == "--changelog") {
       o.changelog = std::string(argv[i + 1]) != "off";
+      continue;
+    }
+    if (k == "--guarantee") {
+      o.guarantee = argv[i + 1];
       continue;
     }
     if (k == "--property") {
@@ -186,6 +193,10 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   cfg.kafka.session_timeout_ms = 6000;
   cfg.kafka.group_id = fmt::format("bench-herald-{}", round);
   cfg.state.changelog = o.changelog;
+  if (!o.guarantee.empty())
+    cfg.processing.guarantee = o.guarantee;
+  else if (!o.changelog)
+    cfg.processing.guarantee = "at_least_once";  // exactly-once needs the changelogs
   cfg.topics.clickstream = fmt::format("shop.clickstream.{}", round);
   cfg.topics.carts = fmt::format("shop.carts.{}", round);
   cfg.topics.inventory = fmt::format("shop.inventory.{}", round);
@@ -285,9 +296,14 @@ int main(int argc, char** argv) {
   sc.properties["bootstrap.servers"] = bootstrap;
   auto feeder = herald::streams::sink::create(sc, error);
 
-  fmt::print("bench_e2e: {} events ({:.0f} B avg), {} partitions, window {}, {}\n", o.events,
-             static_cast<double>(bytes) / static_cast<double>(o.events), o.partitions, o.window,
-             mc ? "embedded mock cluster" : "Kafka at " + bootstrap);
+  fmt::print(
+      "bench_e2e: {} events ({:.0f} B avg), {} partitions, window {}, {}, changelog {}, {}\n",
+      o.events, static_cast<double>(bytes) / static_cast<double>(o.events), o.partitions, o.window,
+      mc ? "embedded mock cluster" : "Kafka at " + bootstrap, o.changelog ? "on" : "off",
+      mc                     ? std::string("at_least_once (mock)")
+      : !o.guarantee.empty() ? o.guarantee
+      : o.changelog          ? std::string("exactly_once_v2")
+                             : std::string("at_least_once"));
   std::vector<double> pts, hrs;
   for (int round = 0; round < o.rounds; ++round) {
     // Each round and phase has topics of its own, so no phase reads another's records.

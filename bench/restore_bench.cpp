@@ -170,18 +170,20 @@ int main(int argc, char** argv) {
   // runs. Restoring: the restore thread's own time; the rate is records over that.
   // CPU: the restore thread's own (not the broker's, which shares these cores here); its
   // inverse is the rate one core sustains when the broker runs elsewhere.
-  fmt::print("{:>10} {:>6} {:>16} {:>12} {:>12} {:>16} {:>14} {:>18}\n", "instance", "tasks",
-             "records restored", "restoring", "ready after", "restore rate", "CPU/record",
-             "rate per CPU core");
+  fmt::print("{:>10} {:>6} {:>16} {:>10} {:>12} {:>12} {:>16} {:>12} {:>14} {:>18}\n", "instance",
+             "tasks", "records restored", "MiB", "restoring", "ready after", "restore rate",
+             "s per GiB", "CPU/record", "rate per CPU core");
   for (std::size_t n = 1; n < apps.size(); ++n) {
     const auto restored = apps[n]->probe().restored_records_total();
     const double secs = apps[n]->probe().restore_seconds_total();
     const double cpu = apps[n]->probe().restore_cpu_seconds_total();
+    // Bytes: the changelog records' keys and values (the state's logical size).
+    const double mib = static_cast<double>(apps[n]->probe().restored_bytes_total()) / 1048576.0;
     fmt::print(
-        "{:>10} {:>6} {:>16} {:>10.2f} s {:>10.2f} s {:>11.0f} rec/s {:>11.2f} µs {:>12.0f} "
-        "rec/s\n",
-        n, apps[n]->assigned_tasks(), restored, secs, ready_s[n],
-        secs > 0 ? static_cast<double>(restored) / secs : 0.0,
+        "{:>10} {:>6} {:>16} {:>10.1f} {:>10.2f} s {:>10.2f} s {:>11.0f} rec/s {:>10.0f} s "
+        "{:>11.2f} µs {:>12.0f} rec/s\n",
+        n, apps[n]->assigned_tasks(), restored, mib, secs, ready_s[n],
+        secs > 0 ? static_cast<double>(restored) / secs : 0.0, mib > 0 ? secs * 1024.0 / mib : 0.0,
         restored > 0 ? cpu * 1e6 / static_cast<double>(restored) : 0.0,
         cpu > 0 ? static_cast<double>(restored) / cpu : 0.0);
   }

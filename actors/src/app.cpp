@@ -77,19 +77,34 @@ using task_factory = std::function<std::shared_ptr<actors::task>()>;
 // (a message to itself: its worker thread is never blocked).
 constexpr auto shutdown_poll = std::chrono::milliseconds(10);
 
+// Runs `step` on the actor's task; an exception (a defect, or a library failing) fails the
+// task instead of killing its actor: it is restarted from committed state.
+template <class Step>
+void guarded(const std::shared_ptr<actors::task>& t, Step&& step) {
+  try {
+    step();
+  } catch (const std::exception& e) {
+    t->fail(std::string("failed: ") + e.what());
+  } catch (...) {
+    t->fail("failed");
+  }
+}
+
 /// The thin CAF shell around a task: batches in, periodic ticks, stop on revoke. A task whose
 /// state is being restored exists only once `restored` arrives; batches wait until then.
 caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self, task_factory make,
                          bool restore, std::int64_t tick_ms, std::atomic<int>* restoring) {
   auto begin = [self, make, tick_ms, restoring] {
     self->state.task = make();
+    auto& t = self->state.task;
     // State loaded at construction; re-produces a crash's outbox. Woken (out of its tick
     // rhythm) when the task's alignment cap moves or its changelog records are back.
-    self->state.task->start(
-        [h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
+    guarded(t, [&] {
+      t->start([h = caf::actor_cast<caf::actor>(self)] { caf::anon_send(h, wake_atom::value); });
+    });
     restoring->fetch_sub(1);
     self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
-    for (auto& batch : self->state.stash) self->state.task->process(batch, wall_ms());
+    for (auto& batch : self->state.stash) guarded(t, [&] { t->process(batch, wall_ms()); });
     self->state.stash.clear();
   };
   if (!restore) begin();
@@ -103,8 +118,8 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self, task_facto
       // partition's next owner reads it again.
       [=](streams::record_batch& batch) {
         if (self->state.stopped) return;
-        if (self->state.task)
-          self->state.task->process(batch, wall_ms());
+        if (auto& t = self->state.task)
+          guarded(t, [&] { t->process(batch, wall_ms()); });
         else
           self->state.stash.push_back(std::move(batch));
       },
@@ -112,11 +127,12 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self, task_facto
         if (!self->state.stopped && !self->state.task) begin();
       },
       [=](wake_atom) {
-        if (!self->state.stopped && self->state.task) self->state.task->tick(wall_ms());
+        if (auto& t = self->state.task; !self->state.stopped && t)
+          guarded(t, [&] { t->tick(wall_ms()); });
       },
       [=](tick_atom) {
         if (self->state.stopped || !self->state.task) return;
-        self->state.task->tick(wall_ms());
+        guarded(self->state.task, [&] { self->state.task->tick(wall_ms()); });
         self->delayed_send(self, std::chrono::milliseconds(tick_ms), tick_atom::value);
       },
       [=](stop_atom, std::shared_ptr<std::promise<void>>& done) {
@@ -129,13 +145,17 @@ caf::behavior task_actor(caf::stateful_actor<task_actor_state>* self, task_facto
           self->quit();
           return;
         }
-        if (self->state.task->shutdown_begin(wall_ms()))
+        bool over = true;
+        guarded(self->state.task, [&] { over = self->state.task->shutdown_begin(wall_ms()); });
+        if (over)
           finish();
         else
           self->delayed_send(self, shutdown_poll, drain_atom::value);
       },
       [=](drain_atom) {
-        if (self->state.task->shutdown_step())
+        bool done = true;
+        guarded(self->state.task, [&] { done = self->state.task->shutdown_step(); });
+        if (done)
           finish();
         else
           self->delayed_send(self, shutdown_poll, drain_atom::value);
@@ -259,6 +279,7 @@ struct app::impl final : streams::source_listener {
   std::atomic<bool> running{false};  // between a successful start and stop
   std::atomic<int> restoring{0};     // tasks assigned and not yet started
   std::atomic<bool> input_ended{false};
+  std::atomic<bool> rewind_pending{false};  // a failed task's restart is under way
   mutable std::mutex fatal_mutex;
   std::string fatal;  // the first fatal Kafka error, guarded by fatal_mutex
   int fatal_handler = -1;
@@ -325,7 +346,7 @@ struct app::impl final : streams::source_listener {
       const bool full = plan.what == restore_plan::kind::full;
       const auto t0 = std::chrono::steady_clock::now();
       const double cpu0 = thread_cpu_seconds();
-      std::uint64_t applied = 0, reported = 0;
+      std::uint64_t applied = 0, reported = 0, bytes = 0;
       const std::int64_t total = plan.records();
       spdlog::info("task {}: restoring {} ({}): up to {} changelog records", name,
                    full ? "from the beginning" : "from its checkpoint", plan.why, total);
@@ -339,7 +360,7 @@ struct app::impl final : streams::source_listener {
               restore_remaining.fetch_sub(static_cast<std::int64_t>(n - reported));
               reported = n;
             },
-            applied, error);
+            applied, error, &bytes);
         if (!ok && !job->cancel.load()) {
           spdlog::error("task {}: restore failed ({}); trying again in 1 s", name, error);
           std::unique_lock<std::mutex> lock(restore_mutex);
@@ -354,7 +375,7 @@ struct app::impl final : streams::source_listener {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       if (ok) {
         const double cpu = thread_cpu_seconds() - cpu0;
-        probe->add_restore(full, seconds, cpu);
+        probe->add_restore(full, seconds, cpu, bytes);
         spdlog::info(
             "task {}: restored {} records in {:.2f} s ({:.0f} records/s, {:.2f} µs of the restore "
             "thread's CPU each)",
@@ -759,6 +780,14 @@ std::string app::start(std::function<void()> on_fatal) {
                         std::int64_t& hi) { return src->offsets(topic, partition, lo, hi); };
   s.env.committed = [src](state::task_id t, std::uint16_t topic, std::int64_t off) {
     src->committed(t, topic, off);
+  };
+  // A failed task is restarted from committed state: every task of the instance is revoked
+  // and assigned again locally (the others resume from their checkpoints at once), the failed
+  // one restored from its changelogs.
+  s.env.failed = [&s, src](state::task_id t, const std::string&) {
+    s.probe->add_state_error("task");
+    (void)t;
+    if (!s.rewind_pending.exchange(true)) src->rewind([&s] { s.rewind_pending = false; });
   };
   s.source->start();
   s.gauges = std::thread([&s] { s.refresh_gauges(); });

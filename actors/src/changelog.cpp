@@ -166,7 +166,7 @@ bool plan_restore(const state::db& db, streams::log_reader& reader, const std::s
 
 bool run_restore(state::db& db, streams::log_reader& reader, const restore_plan& plan,
                  const std::atomic<bool>* cancel, const restore_progress& progress,
-                 std::uint64_t& applied, std::string& error) {
+                 std::uint64_t& applied, std::string& error, std::uint64_t* bytes) {
   applied = 0;
   if (plan.what == restore_plan::kind::full) {
     if (auto st = state::task_state::wipe(db, plan.task); !st.ok()) {
@@ -185,6 +185,7 @@ bool run_restore(state::db& db, streams::log_reader& reader, const restore_plan&
       [&](std::size_t i, std::int64_t, std::string_view key, const std::string_view* value) {
         state::task_state::apply_log(batch, plan.task, plan.stores[i], key, value);
         ++applied;
+        if (bytes != nullptr) *bytes += key.size() + (value != nullptr ? value->size() : 0);
         if (batch.count() >= restore_batch_ops) {
           write();
           if (progress) progress(applied);

@@ -238,11 +238,14 @@ metrics::metrics(const std::vector<std::string>& topics, std::size_t reminder_st
   auto& state_errors = BuildCounter()
                            .Name("herald_state_errors_total")
                            .Help(
-                               "Failed state operations: commit (a RocksDB write; the task "
-                               "pauses and retries), read, decode")
+                               "Failed state operations by store and kind: commit (a RocksDB "
+                               "write; the task pauses and retries), read and decode (the task "
+                               "restores its state from the changelogs), outbox (unreadable: the "
+                               "task stops and is restored), task (a task failed and was "
+                               "restarted from committed state)")
                            .Register(*registry_);
-  state_errors_ = {&state_errors.Add({{"kind", "commit"}}), &state_errors.Add({{"kind", "read"}}),
-                   &state_errors.Add({{"kind", "decode"}})};
+  state_errors_ = &state_errors;
+  state_errors.Add({{"store", "all"}, {"kind", "commit"}});
   auto& produced = BuildCounter()
                        .Name("herald_produced_records_total")
                        .Help("Output records acknowledged (ok) or failed (retried) by Kafka")
@@ -425,7 +428,8 @@ void metrics::set_paused_tasks(std::int64_t n) {
 void metrics::set_consumer_lag(std::int64_t n) {
   lag_->Set(static_cast<double>(n));
 }
-void metrics::add_restore(bool full, double seconds, double cpu_seconds) {
+void metrics::add_restore(bool full, double seconds, double cpu_seconds, std::uint64_t bytes) {
+  restore_bytes_.fetch_add(bytes);
   restore_cpu_us_.fetch_add(static_cast<std::uint64_t>(cpu_seconds * 1e6));
   restores_[full ? 1 : 0]->Increment();
   restore_seconds_->Observe(seconds);
@@ -446,8 +450,8 @@ void metrics::set_restoring(std::int64_t tasks, std::int64_t records) {
   restore_remaining_->Set(static_cast<double>(records));
 }
 
-void metrics::add_state_error(std::string_view kind) {
-  state_errors_[kind == "commit" ? 0 : kind == "read" ? 1 : 2]->Increment();
+void metrics::add_state_error(std::string_view kind, std::string_view store) {
+  state_errors_->Add({{"store", std::string(store)}, {"kind", std::string(kind)}}).Increment();
 }
 
 void metrics::add_changelog(bool ok) {

@@ -202,8 +202,9 @@ void task::start(std::function<void()> wake) {
   if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
-    spdlog::error("task {}/{}: cannot read the outbox: {}", state::to_string(id_.fam),
-                  id_.partition, st.message);
+    // Processing on would lose what it holds: the task stops and is restored.
+    env_.probe->add_state_error("outbox", state::to_string(state::store::outbox));
+    fail("its outbox cannot be read: " + st.message);
     return;
   }
   if (!pending.empty())
@@ -352,6 +353,32 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
   consumed(rec);
 }
 
+void task::fail(const std::string& why) {
+  if (failed_) return;
+  failed_ = true;
+  spdlog::error(
+      "task {}/{}: {}; it stops, and is restarted from its committed state (restored from the "
+      "changelogs)",
+      state::to_string(id_.fam), id_.partition, why);
+  if (auto st = state::task_state::mark_unclean(*env_.db, id_); !st.ok())
+    spdlog::error("task {}/{}: cannot mark its state for a restore: {}", state::to_string(id_.fam),
+                  id_.partition, st.message);
+  if (env_.failed) env_.failed(id_, why);
+}
+
+bool task::check_state() {
+  if (!state_.has_errors()) return failed_;
+  std::string what;
+  for (const auto& e : state_.take_errors()) {
+    env_.probe->add_state_error(e.kind, state::to_string(e.s));
+    if (what.empty())
+      what = fmt::format("a stored value of store {} could not be {}", state::to_string(e.s),
+                         std::string_view(e.kind) == "read" ? "read" : "decoded");
+  }
+  fail(what);
+  return true;
+}
+
 void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;  // the interval starts now
   wall_ms_ = wall_ms;
@@ -362,6 +389,7 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
     return;
   }
   apply_batch(batch, wall_ms);
+  (void)check_state();
 }
 
 void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
@@ -785,6 +813,8 @@ void task::emit_transient(const std::string& topic, std::string_view key, std::s
 }
 
 void task::commit(std::int64_t wall_ms) {
+  // State read wrongly must not be committed over what the changelog holds.
+  if (check_state()) return;
   last_commit_wall_ms_ = wall_ms;
   const std::int64_t t0 = streams::steady_now_ns();
   processor_->flush();
@@ -1178,8 +1208,8 @@ bool task::shutdown_begin(std::int64_t wall_ms) {
 bool task::shutdown_step() {
   if (env_.txn != nullptr) {
     txn_step(wall_ms_);
-    // Corrupt: it stops as it is; its pending mark has the next owner restore it.
-    if (corrupt_) return true;
+    // Corrupt or failed: it stops as it is; its pending mark has the next owner restore it.
+    if (corrupt_ || failed_) return true;
     if (txn_final_ != 0 && txn_prepared_ == 0 && !txn_handing_) {
       // The final commit's checkpoints, so that the local state is found current again.
       std::vector<state::outbox_record> none;
@@ -1211,6 +1241,7 @@ bool task::shutdown_step() {
                  state::to_string(id_.fam), id_.partition,
                  unacked_.size() + waiting_outputs_.size());
   std::vector<state::outbox_record> none;
+  if (failed_) return true;  // nothing of what it holds since is to be kept
   if (auto st = state_.commit(none); !st.ok())
     spdlog::error("task {}/{}: final commit failed: {}", state::to_string(id_.fam), id_.partition,
                   st.message);

@@ -421,6 +421,14 @@ status task_state::read_log_position(const db& database, task_id task, log_posit
   return st.ok() || st.not_found() ? status{} : st;
 }
 
+status task_state::mark_unclean(db& database, task_id task) {
+  std::string k = meta_key(task_prefix(task), pending_tag);
+  append_be64(k, ~std::uint64_t{0});  // no commit has this log number
+  auto batch = database.batch();
+  batch.put(store::meta, k, {});
+  return database.write(batch);
+}
+
 status task_state::read_offsets(const db& database, task_id task,
                                 std::map<std::string, std::int64_t>& out) {
   const std::string prefix = task_prefix(task);

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 
 #include "harness.hpp"
+#include "herald/state/db.hpp"
+#include "herald/state/keys.hpp"
 #include "herald/streams/admin.hpp"
 #include "scenario.hpp"
 
@@ -182,6 +184,44 @@ TEST(ChangelogTest, AnAbortedTransactionRewindsTheTasksAndNothingIsSentTwiceOrLo
   EXPECT_EQ(got.size(), static_cast<std::size_t>(customers));
   for (const auto& [key, n] : got) EXPECT_EQ(n, 1) << key.first << " #" << key.second;
   EXPECT_EQ(ids.size(), static_cast<std::size_t>(customers));
+}
+
+// A stored cart that no longer decodes (a disk that returns other bytes) is not taken for an
+// absent one: the error is counted, the task stops before it commits anything read wrongly,
+// and it is restarted from its changelogs. The reminder goes out once, as if nothing happened.
+TEST(ChangelogTest, AStoredCartThatCannotBeDecodedIsRestoredFromItsChangelog) {
+  kafka_fixture kafka(1);
+  temp_dir dir;
+  {
+    actors::app a(kafka.config(dir.str()));
+    ASSERT_EQ(a.start(), "");
+    kafka.produce("shop.carts", "ann", cart_add("ann", t0));
+    kafka.heartbeat(t0 + 10 * min_ms, 1);
+    kafka.flush();
+    ASSERT_TRUE(wait_for([&] { return processed(a) == 3; }));
+    a.stop();
+  }
+  {
+    std::unique_ptr<state::db> db;
+    state::db_options o;
+    o.path = dir.str();
+    ASSERT_TRUE(state::db::open(o, db).ok());
+    auto batch = db->batch();
+    batch.put(state::store::carts, state::entity_key({state::family::customer, 0}, "ann"),
+              "\xee not a cart");
+    ASSERT_TRUE(db->write(batch).ok());
+  }
+  actors::app a(kafka.config(dir.str()));
+  ASSERT_EQ(a.start(), "");
+  kafka.heartbeat(t0 + 2 * hour_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return reminders(kafka).size() == 1; }, std::chrono::seconds(60)));
+  const std::string m = http_get(a.metrics_port(), "/metrics");
+  EXPECT_EQ(metric_value(m, "herald_state_errors_total", R"(kind="decode",store="carts")"), 1);
+  EXPECT_GE(restores(a, "full"), 1) << "the task was restored from its changelogs";
+  a.stop();
+  const std::map<std::pair<std::string, int>, int> want = {{{"ann", 1}, 1}};
+  EXPECT_EQ(reminders(kafka), want);
 }
 
 // A changelog topic whose partition count is not its tasks' cannot hold their state: Herald

@@ -193,6 +193,7 @@ known = {"herald_events_total", "herald_late_events_total", "herald_dlq_records_
          "herald_outputs_dropped_total", "herald_input_lost_records_total",
          "herald_restoring_tasks", "herald_restore_remaining_records",
          "herald_restored_records_total", "herald_restores_total",
+         "herald_transactions_total", "herald_transaction_seconds_bucket",
          "herald_restore_seconds_bucket", "herald_changelog_records_total",
          "herald_state_errors_total"}
 used = {m for e in exprs for m in re.findall(r"\bherald_[a-z_]+", e)}

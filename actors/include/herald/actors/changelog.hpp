@@ -80,6 +80,7 @@ using restore_progress = std::function<void(std::uint64_t applied)>;
 /// False with `error` (the local state then has no valid checkpoint unless it had one).
 [[nodiscard]] bool run_restore(state::db& db, streams::log_reader& reader, const restore_plan& plan,
                                const std::atomic<bool>* cancel, const restore_progress& progress,
-                               std::uint64_t& applied, std::string& error);
+                               std::uint64_t& applied, std::string& error,
+                               std::uint64_t* bytes = nullptr);
 
 }  // namespace herald::actors

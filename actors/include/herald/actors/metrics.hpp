@@ -110,7 +110,7 @@ class metrics {
   void add_rebalances(std::uint64_t n);
   void set_state_bytes(std::size_t store, double bytes);
   /// A task restored from its changelogs: `full` (from the beginning) or a catch-up.
-  void add_restore(bool full, double seconds, double cpu_seconds = 0);
+  void add_restore(bool full, double seconds, double cpu_seconds = 0, std::uint64_t bytes = 0);
   /// Changelog records applied by restores.
   void add_restored_records(std::uint64_t n);
   /// An exactly-once transaction ended: committed (after `seconds` from its start) or
@@ -119,7 +119,9 @@ class metrics {
   /// Tasks restoring, and the changelog records they still have to read (an upper bound).
   void set_restoring(std::int64_t tasks, std::int64_t records);
   /// A state operation failed: `kind` is "commit" (a write), "read" or "decode".
-  void add_state_error(std::string_view kind);
+  /// A failed state operation of `store` ("all" for a commit, which writes every store):
+  /// commit, read, decode, outbox (the outbox unreadable) or task (a task failed).
+  void add_state_error(std::string_view kind, std::string_view store = "all");
   /// Changelog records produced: acknowledged (ok) or failed (sent again).
   void add_changelog(bool ok);
   /// Restored records applied, and the seconds restores took, for tests and benchmarks.
@@ -127,6 +129,8 @@ class metrics {
   [[nodiscard]] double restore_seconds_total() const {
     return static_cast<double>(restore_us_.load()) / 1e6;
   }
+  /// Key and value bytes those restores applied.
+  [[nodiscard]] std::uint64_t restored_bytes_total() const { return restore_bytes_.load(); }
   /// CPU seconds of the restore thread over those restores.
   [[nodiscard]] double restore_cpu_seconds_total() const {
     return static_cast<double>(restore_cpu_us_.load()) / 1e6;
@@ -195,13 +199,14 @@ class metrics {
   prometheus::Histogram* restore_seconds_ = nullptr;
   std::atomic<std::uint64_t> restore_us_{0};
   std::atomic<std::uint64_t> restore_cpu_us_{0};
+  std::atomic<std::uint64_t> restore_bytes_{0};
   prometheus::Counter* restored_records_ = nullptr;
   std::array<prometheus::Counter*, 2> transactions_{};  // aborted, committed
   prometheus::Histogram* transaction_seconds_ = nullptr;
   prometheus::Gauge* restoring_tasks_ = nullptr;
   prometheus::Gauge* restore_remaining_ = nullptr;
-  std::array<prometheus::Counter*, 2> changelog_{};     // failed, ok
-  std::array<prometheus::Counter*, 3> state_errors_{};  // commit, read, decode
+  std::array<prometheus::Counter*, 2> changelog_{};  // failed, ok
+  prometheus::Family<prometheus::Counter>* state_errors_ = nullptr;
   std::vector<double> latency_bounds_;
 };
 

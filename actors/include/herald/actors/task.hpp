@@ -106,6 +106,10 @@ struct task_env {
   /// Exactly-once (actors/transactions.hpp): the task commits when the instance's transaction
   /// asks it to, produces into that transaction and keeps no outbox. Null: at-least-once.
   transactions* txn = nullptr;
+  /// A task can no longer trust its state (a stored value unreadable or undecodable, its
+  /// outbox unreadable) or its actor failed: it has marked its local state for a full restore
+  /// and processes nothing more; the app restarts it from committed state (any thread).
+  std::function<void(state::task_id, const std::string& why)> failed;
 };
 
 class task;
@@ -203,6 +207,12 @@ class task {
   /// Adds an output record to the outbox (produced after the next commit).
   void emit(const std::string& topic, std::string_view key, std::string_view value,
             const streams::header_list& headers = {});
+  /// The task stops processing and committing: its local state is marked for a full restore
+  /// and `task_env::failed` is told (once). For state it cannot trust, and for a failure of
+  /// its actor.
+  void fail(const std::string& why);
+  [[nodiscard]] bool failed() const noexcept { return failed_; }
+
   /// Like `emit`, but kept in memory rather than the outbox: produced after the next commit,
   /// not re-sent after a crash between that commit and Kafka's acknowledgement. For the
   /// high-volume inputs of statistical detectors (views, cart adds re-keyed by SKU), where an
@@ -284,7 +294,7 @@ class task {
   // Outputs wait for the producer (its queue full, or a failed delivery being re-sent):
   // the task takes no new records meanwhile, so its partitions pause.
   [[nodiscard]] bool backlogged() const noexcept {
-    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_ || corrupt_;
+    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_ || corrupt_ || failed_;
   }
   void drain_acks();
   // Changelog: the commits whose records are not all acknowledged yet, oldest first. A
@@ -406,6 +416,9 @@ class task {
   // A transaction this task took part in was aborted: its local state may hold uncommitted
   // changes. It takes nothing more and stops without a commit (the instance rewinds it).
   bool corrupt_ = false;
+  bool failed_ = false;  // see `fail`
+  // Stored values that could not be read or decoded: counted, and the task fails (true).
+  bool check_state();
   std::int64_t last_commit_wall_ms_ = 0;
   std::int64_t wall_ms_ = 0;
   std::int64_t stream_time_ = streams::watermark::none;

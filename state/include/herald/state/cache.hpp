@@ -47,6 +47,7 @@ class cache {
     const status st = owner_.get(store_, owner_key(key), raw);
     if (!st.ok() && !st.not_found()) {
       ++read_errors_;
+      owner_.report_error(store_, "read");
       return nullptr;
     }
     auto& e = entries_.try_emplace(std::string(key)).first->second;
@@ -55,6 +56,7 @@ class cache {
         e.exists = true;
       } else {
         ++decode_errors_;
+        owner_.report_error(store_, "decode");
         e.value = T{};
       }
     }

@@ -189,6 +189,20 @@ class task_state {
   /// stop and restart from its last commit when this is not ok: timer results may be partial.
   [[nodiscard]] const status& read_error() const noexcept { return read_error_; }
 
+  /// A stored value of store `s` could not be read (`kind` "read") or decoded ("decode"): the
+  /// local state can no longer be trusted. Collected for the task, which takes them with
+  /// `take_errors`.
+  struct state_error {
+    store s;
+    const char* kind;
+  };
+  void report_error(store s, const char* kind) { errors_.push_back({s, kind}); }
+  [[nodiscard]] bool has_errors() const noexcept { return !errors_.empty(); }
+  std::vector<state_error> take_errors() { return std::exchange(errors_, {}); }
+  /// Marks `task`'s local state untrustworthy (a pending mark no commit completes): whoever is
+  /// assigned the task next restores it from its changelogs from the beginning.
+  [[nodiscard]] static status mark_unclean(db& database, task_id task);
+
  private:
   db& db_;
   task_id task_;
@@ -219,6 +233,7 @@ class task_state {
   mutable std::optional<std::int64_t> committed_next_;
   mutable bool committed_next_valid_ = false;
   mutable status read_error_;
+  std::vector<state_error> errors_;
 
   // Whether (fire_ms, key) is a committed timer not already cancelled or popped.
   bool committed_live(std::int64_t fire_ms, std::string_view key);
