@@ -110,15 +110,21 @@ void transactions::run() {
 
 streams::txn_result transactions::retrying(const std::function<streams::txn_result()>& call,
                                            std::chrono::steady_clock::time_point deadline) {
+  // A retriable failure (a timeout while the broker is away) must be retried with the same
+  // call: librdkafka resumes it, and refuses any other (an abort) meanwhile. The broker
+  // itself aborts a transaction older than transaction.timeout.ms, which ends the retries
+  // with an abortable error. `deadline` bounds only a stop with no task left to wait for.
   for (bool warned = false;;) {
     streams::txn_result r = call();
     if (r.status != streams::txn_status::retry) return r;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      r.status = streams::txn_status::abort;
-      return r;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stop_ && members_.empty() && std::chrono::steady_clock::now() >= deadline) {
+        r.status = streams::txn_status::fatal;
+        return r;
+      }
     }
-    if (!warned)
-      spdlog::warn("transaction: {}; trying again until the transaction times out", r.error);
+    if (!warned) spdlog::warn("transaction: {}; trying again until the broker answers", r.error);
     warned = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -204,16 +210,21 @@ void transactions::cycle() {
       }
     }
     // A task that left after it committed for this transaction still has its offsets in it.
+    // One that left without committing for it may have produced part of a commit: the
+    // transaction must not keep that part.
     for (auto& m : in)
       if (m->prepared == epoch) {
         for (auto& o : m->offsets) offsets.push_back(std::move(o));
         if (!m->complete) incomplete = true;
+      } else {
+        incomplete = true;
       }
   }
   const auto deadline = t0 + std::chrono::milliseconds(opts_.transaction_timeout_ms);
   streams::txn_result r;
   if (incomplete)
-    r = {streams::txn_status::abort, "a task could not hand a changelog record to the producer"};
+    r = {streams::txn_status::abort,
+         "a task could not hand all of its commit to the producer, or stopped before it did"};
   if (r)
     r = retrying(
         [&] { return opts_.sink->send_offsets(offsets, *consumer_, opts_.call_timeout_ms); },

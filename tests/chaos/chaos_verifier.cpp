@@ -121,13 +121,25 @@ class instance {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     pid_ = -1;
+    leaving_ = false;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  /// Asks the process to stop (SIGTERM) without waiting: the input goes on meanwhile.
+  void terminate() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    leaving_ = true;
   }
   /// Whether the process exited on its own (a fatal error); restarts it as Kubernetes would.
   bool restart_if_exited() {
     if (pid_ <= 0) return false;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    if (leaving_) {  // it was told to stop
+      leaving_ = false;
+      pid_ = -1;
+      return false;
+    }
     say(fmt::format("instance {} exited on its own (status {}); restarted", config_,
                     WIFEXITED(status) ? WEXITSTATUS(status) : -1));
     pid_ = -1;
@@ -139,6 +151,7 @@ class instance {
  private:
   std::string bin_, config_, log_;
   pid_t pid_ = -1;
+  bool leaving_ = false;
 };
 
 struct expected_output {
@@ -394,7 +407,7 @@ bool one_run(const options& o, const cluster& kafka, const std::string& mode, in
   };
   chaos[n * 75 / 100] = [&] {
     say("instance 3 removed (SIGTERM)");
-    herald[3]->stop(SIGTERM);
+    herald[3]->terminate();
   };
   chaos[n * 85 / 100] = [&] {
     say("kill -9 instance 2 (restarted on its disk)");

@@ -48,22 +48,25 @@ std::map<std::pair<std::string, int>, int> reminders(kafka_fixture& kafka,
   return out;
 }
 
+// An instance on `dir` opens ann's cart at t0 (its reminder due an hour later) and stops.
+void open_cart(kafka_fixture& kafka, const std::string& dir) {
+  actors::app a(kafka.config(dir));
+  ASSERT_EQ(a.start(), "");
+  kafka.produce("shop.carts", "ann", cart_add("ann", t0));
+  kafka.heartbeat(t0 + 10 * min_ms, 1);
+  kafka.flush();
+  ASSERT_TRUE(wait_for([&] { return processed(a) == 3; }));
+  a.stop();
+  EXPECT_EQ(a.probe().reminders_total(), 0u);
+}
+
 // A cart opened on instance A, whose partition then moves to instance B (a fresh disk: a pod
 // replaced with its volume), is reminded by B after an hour; when the partition comes back to
 // A, A catches up from its checkpoint and sends the second reminder, and nothing twice.
 TEST(ChangelogTest, ACartFollowsItsPartitionToAnotherInstanceAndBack) {
   kafka_fixture kafka(1);
   temp_dir a_dir, b_dir;
-  {
-    actors::app a(kafka.config(a_dir.str()));
-    ASSERT_EQ(a.start(), "");
-    kafka.produce("shop.carts", "ann", cart_add("ann", t0));
-    kafka.heartbeat(t0 + 10 * min_ms, 1);
-    kafka.flush();
-    ASSERT_TRUE(wait_for([&] { return processed(a) == 3; }));
-    a.stop();
-    EXPECT_EQ(a.probe().reminders_total(), 0u);
-  }
+  open_cart(kafka, a_dir.str());
   {
     actors::app b(kafka.config(b_dir.str()));
     ASSERT_EQ(b.start(), "");
@@ -192,15 +195,7 @@ TEST(ChangelogTest, AnAbortedTransactionRewindsTheTasksAndNothingIsSentTwiceOrLo
 TEST(ChangelogTest, AStoredCartThatCannotBeDecodedIsRestoredFromItsChangelog) {
   kafka_fixture kafka(1);
   temp_dir dir;
-  {
-    actors::app a(kafka.config(dir.str()));
-    ASSERT_EQ(a.start(), "");
-    kafka.produce("shop.carts", "ann", cart_add("ann", t0));
-    kafka.heartbeat(t0 + 10 * min_ms, 1);
-    kafka.flush();
-    ASSERT_TRUE(wait_for([&] { return processed(a) == 3; }));
-    a.stop();
-  }
+  open_cart(kafka, dir.str());
   {
     std::unique_ptr<state::db> db;
     state::db_options o;

@@ -41,8 +41,9 @@ class transactions {
     streams::sink* sink = nullptr;
     /// Commit interval. Default: 100 ms.
     std::int64_t interval_ms = 100;
-    /// How long one send-offsets or commit call may wait for the broker; a retriable failure
-    /// is retried until `transaction_timeout_ms` has passed, then the transaction is aborted.
+    /// How long one send-offsets, commit or abort call may wait for the broker; a retriable
+    /// failure is retried (the broker aborts a transaction older than its timeout itself).
+    /// Once the instance stops with no task left, retries end after `transaction_timeout_ms`.
     int call_timeout_ms = 10'000;
     std::int64_t transaction_timeout_ms = 60'000;
     metrics* probe = nullptr;
@@ -93,7 +94,7 @@ class transactions {
  private:
   void run();
   void cycle();
-  // Retries `call` while it says retry, until `deadline`.
+  // Retries `call` while it says retry (past `deadline` only while tasks are left).
   streams::txn_result retrying(const std::function<streams::txn_result()>& call,
                                std::chrono::steady_clock::time_point deadline);
   // Every task is corrupt: rewind them (or, when fatal, nothing more is committed).
