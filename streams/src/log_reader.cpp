@@ -103,10 +103,12 @@ bool log_reader::read(const std::vector<range>& ranges, const record_fn& fn,
       }
       continue;
     }
-    last = std::chrono::steady_clock::now();
     for (ssize_t k = 0; k < n; ++k) {
       rd_kafka_message_t* m = batch[static_cast<std::size_t>(k)];
       const std::size_t i = index_of(m->rkt, m->partition);
+      // Only progress on a range counts: client-wide errors repeat while a broker is away,
+      // and must not keep a read that gets nothing waiting for ever.
+      if (i != ranges.size()) last = std::chrono::steady_clock::now();
       if (!ok || i == ranges.size()) {
         // Client-wide errors (a broker connection lost) are retried by librdkafka itself.
       } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
