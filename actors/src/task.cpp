@@ -725,11 +725,7 @@ void task::txn_step(std::int64_t wall_ms) {
         for (std::size_t s = 0; s < state::store_count; ++s)
           log_next_[s] = std::max(log_next_[s], log_acks_->next[s]);
       }
-      std::map<state::store, std::int64_t> checkpoints;
-      for (std::size_t s = 0; s < state::store_count; ++s)
-        if (!log_topics_[s].empty() && log_next_[s] > 0)
-          checkpoints[static_cast<state::store>(s)] = log_next_[s];
-      state_.complete_log(txn_numbers_, checkpoints);
+      complete_logged(txn_numbers_);
     }
     txn_numbers_.clear();
   }
@@ -762,6 +758,14 @@ void task::txn_step(std::int64_t wall_ms) {
   txn_log_.clear();
   txn_log_handed_ = 0;
   env_.txn->prepared(*txn_member_, txn_epoch_, std::move(offsets), txn_complete_);
+}
+
+void task::complete_logged(const std::vector<std::uint64_t>& numbers) {
+  std::map<state::store, std::int64_t> checkpoints;
+  for (std::size_t s = 0; s < state::store_count; ++s)
+    if (!log_topics_[s].empty() && log_next_[s] > 0)
+      checkpoints[static_cast<state::store>(s)] = log_next_[s];
+  state_.complete_log(numbers, checkpoints);
 }
 
 bool task::hand_txn_log() {
@@ -1173,11 +1177,7 @@ void task::advance_log() {
     }
     // Everything of the entry is in Kafka: its checkpoint (with the next commit) and offsets.
     logged_log_failure_ = false;
-    std::map<state::store, std::int64_t> checkpoints;
-    for (std::size_t s = 0; s < state::store_count; ++s)
-      if (!log_topics_[s].empty() && log_next_[s] > 0)
-        checkpoints[static_cast<state::store>(s)] = log_next_[s];
-    state_.complete_log(e.numbers, checkpoints);
+    complete_logged(e.numbers);
     for (const auto& [t, next_offset] : e.offsets)
       if (env_.committed) env_.committed(id_, t, next_offset);
     log_queue_.pop_front();

@@ -324,6 +324,9 @@ class task {
   // The changelog records of the commit for the transaction, all handed over (true) or some
   // waiting for room in the producer's queue.
   bool hand_txn_log();
+  // Commits `numbers` are all in the changelog: their marks go, and the checkpoints (per logged
+  // store, the offset after its newest acknowledged record) move, with the next commit.
+  void complete_logged(const std::vector<std::uint64_t>& numbers);
   // Whether changelog record `r` goes to a changelog topic (logs a defect when its store has
   // none).
   [[nodiscard]] bool loggable(const state::log_record& r) const;
