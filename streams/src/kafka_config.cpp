@@ -1,9 +1,11 @@
 #include "herald/streams/kafka_config.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -69,6 +71,44 @@ rd_kafka_conf_t* make_conf(const kafka_properties& props, std::string& error) {
     }
   }
   return conf;
+}
+
+int query_end_offset(rd_kafka_t* rk, const std::string& topic, std::int32_t partition,
+                     std::int64_t& end, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  auto remaining = [&] {
+    return static_cast<int>(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                                 std::chrono::steady_clock::now())
+               .count()));
+  };
+  rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  while (remaining() > 0) {
+    // The topic's metadata first: the leader librdkafka last knew may be gone (a broker down,
+    // a leader moved), and nothing else refreshes it for a client that only asks this.
+    const rd_kafka_metadata_t* md = nullptr;
+    if (t != nullptr &&
+        rd_kafka_metadata(rk, 0, t, &md, std::min(remaining(), 2000)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      rd_kafka_metadata_destroy(md);
+    const int budget = std::min(remaining(), 3000);
+    if (budget <= 0) break;
+    auto* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), partition)->offset =
+        RD_KAFKA_OFFSET_END;  // as a timestamp: the latest offset
+    rc = rd_kafka_offsets_for_times(rk, list, budget);
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) rc = list->elems[0].err;
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) end = list->elems[0].offset;
+    rd_kafka_topic_partition_list_destroy(list);
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (end >= 0) break;
+      rc = RD_KAFKA_RESP_ERR__BAD_MSG;  // no offset in the answer
+    }
+    if (rc == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) break;  // asking again will not help
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(remaining(), 100)));
+  }
+  if (t != nullptr) rd_kafka_topic_destroy(t);
+  return rc;
 }
 
 int add_fatal_handler(fatal_handler handler) {

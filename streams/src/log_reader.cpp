@@ -39,27 +39,11 @@ log_reader::~log_reader() {
 
 bool log_reader::end_offset(const std::string& topic, std::int32_t partition, std::int64_t& end,
                             std::string& error, int timeout_ms) {
-  std::int64_t lo = 0, hi = 0;
-  rd_kafka_resp_err_t rc =
-      rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &lo, &hi, timeout_ms);
-  if (rc == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
-      rc == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE || rc == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
-      rc == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
-    // The query goes to the leader librdkafka last knew, and a leader that moved (a broker
-    // restarted) is not looked up again for it: refresh the topic's metadata, then ask again.
-    rd_kafka_topic_t* t = rd_kafka_topic_new(rk_, topic.c_str(), nullptr);
-    const rd_kafka_metadata_t* md = nullptr;
-    if (t != nullptr && rd_kafka_metadata(rk_, 0, t, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
-      rd_kafka_metadata_destroy(md);
-    if (t != nullptr) rd_kafka_topic_destroy(t);
-    rc = rd_kafka_query_watermark_offsets(rk_, topic.c_str(), partition, &lo, &hi, timeout_ms);
-  }
-  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    error =
-        "end offset of " + topic + "/" + std::to_string(partition) + ": " + rd_kafka_err2str(rc);
+  if (const int rc = query_end_offset(rk_, topic, partition, end, timeout_ms); rc != 0) {
+    error = "end offset of " + topic + "/" + std::to_string(partition) + ": " +
+            rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(rc));
     return false;
   }
-  end = hi;
   return true;
 }
 

@@ -36,8 +36,13 @@ std::unique_ptr<topic_follower> topic_follower::start(const kafka_properties& pr
     auto* list = rd_kafka_topic_partition_list_new(partitions);
     for (int i = 0; i < partitions; ++i) {
       const std::int32_t id = md->topics[0].partitions[i].id;
-      std::int64_t lo = 0, hi = 0;
-      rd_kafka_query_watermark_offsets(out->rk_, topic.c_str(), id, &lo, &hi, 10'000);
+      std::int64_t hi = 0;
+      if (const int rc = query_end_offset(out->rk_, topic, id, hi, 10'000); rc != 0) {
+        // Followed from the beginning all the same; only "caught up" is not waited for.
+        spdlog::warn("global table {}/{}: end offset unknown ({}); not waiting to catch up", topic,
+                     id, rd_kafka_err2str(static_cast<rd_kafka_resp_err_t>(rc)));
+        hi = 0;
+      }
       if (static_cast<std::size_t>(id) >= out->end_at_start_.size()) {
         out->end_at_start_.resize(static_cast<std::size_t>(id) + 1, 0);
         out->next_.resize(static_cast<std::size_t>(id) + 1, 0);
