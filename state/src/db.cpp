@@ -8,9 +8,14 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 #include <rocksdb/write_batch.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <array>
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <mutex>
 #include <vector>
 
 namespace herald::state {
@@ -226,6 +231,29 @@ struct db::impl {
   }
 
   rocksdb::ColumnFamilyHandle* cf(store s) const { return cfs[static_cast<std::size_t>(s)]; }
+
+  // A write that fails on the disk (full, or an I/O error) puts RocksDB in a background error
+  // state in which it refuses every write until it is resumed, even once the disk has room
+  // again. A refused write therefore asks it to resume (at most once a second: resuming
+  // flushes, and fails while the cause lasts) and, if it did, is tried once more.
+  std::mutex resume_mutex;
+  std::chrono::steady_clock::time_point last_resume{};
+
+  mutable std::atomic<std::uint64_t> free_cached{0};
+  mutable std::atomic<std::int64_t> free_at_ns{std::numeric_limits<std::int64_t>::min()};
+
+  rocksdb::Status write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
+    rocksdb::Status st = rdb->Write(wo, batch);
+    if (st.ok() || !st.IsIOError()) return st;
+    {
+      std::lock_guard<std::mutex> lock(resume_mutex);
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_resume < std::chrono::seconds(1)) return st;
+      last_resume = now;
+      if (!rdb->Resume().ok()) return st;
+    }
+    return rdb->Write(wo, batch);
+  }
 };
 
 db::db(std::unique_ptr<impl> p) : impl_(std::move(p)) {}
@@ -295,7 +323,7 @@ status db::write(write_batch& batch) {
   if (batch.empty()) return {};
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
-  rocksdb::Status st = impl_->rdb->Write(wo, &batch.impl_->batch);
+  rocksdb::Status st = impl_->write(wo, &batch.impl_->batch);
   if (!st.ok()) return translate(st);
   batch.clear();
   return {};
@@ -305,7 +333,7 @@ status db::write_unlogged(write_batch& batch) {
   if (batch.empty()) return {};
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
-  rocksdb::Status st = impl_->rdb->Write(wo, &batch.impl_->batch);
+  rocksdb::Status st = impl_->write(wo, &batch.impl_->batch);
   if (!st.ok()) return translate(st);
   batch.clear();
   return {};
@@ -346,6 +374,22 @@ status db::delete_range(store s, std::string_view begin, std::string_view end) {
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
   return translate(impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)));
+}
+
+std::uint64_t db::free_bytes() const {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now().time_since_epoch())
+                               .count();
+  std::int64_t at = impl_->free_at_ns.load(std::memory_order_relaxed);
+  if (at != std::numeric_limits<std::int64_t>::min() && now - at < 100'000'000)
+    return impl_->free_cached.load(std::memory_order_relaxed);
+  struct statvfs fs {};
+  const std::uint64_t free = ::statvfs(impl_->path.c_str(), &fs) == 0
+                                 ? static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize
+                                 : std::numeric_limits<std::uint64_t>::max();
+  impl_->free_cached.store(free, std::memory_order_relaxed);
+  impl_->free_at_ns.store(now, std::memory_order_relaxed);
+  return free;
 }
 
 std::uint64_t db::approximate_bytes(store s) const {

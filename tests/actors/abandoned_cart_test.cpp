@@ -132,6 +132,29 @@ TEST(AbandonedCartTest, SecondReminderAfterADayCarriesCoupon) {
   EXPECT_EQ(h.fx.sent[1].coupon, "COMEBACK10");
 }
 
+// Under at-least-once a crash can leave the carts' changelog one commit ahead of the timers':
+// restored, the cart says reminder 1 was sent and reminder 2 is armed, while the timers are
+// those before the commit (reminder 1's timer, not reminder 2's). Reminder 1's timer fires
+// again and is stale; the cart's own timer is set again, and reminder 2 is not lost.
+TEST(AbandonedCartTest, AStaleTimerSetsTheCartsOwnTimerAgainWhenARestoreLostIt) {
+  harness h;
+  h.add(t0);
+  h.advance(t0 + hour);
+  ASSERT_EQ(h.fx.sent.size(), 1u);
+  auto timers_before = h.timers.pending;  // the commit's timer changes, lost
+  ASSERT_EQ(timers_before.size(), 1u);
+  const auto [next_at, next_key] = timers_before.begin()->first;
+  ASSERT_EQ(next_at, t0 + day);
+  h.timers.pending.clear();
+  h.timers.schedule(t0 + hour, next_key, timers_before.begin()->second);
+  h.advance(t0 + hour);  // the watermark passes reminder 1's due time again
+  EXPECT_EQ(h.fx.sent.size(), 1u) << "reminder 1 is not sent again";
+  h.advance(t0 + day);
+  ASSERT_EQ(h.fx.sent.size(), 2u) << "reminder 2 came back with its timer";
+  EXPECT_EQ(h.fx.sent[1].reminder_number, 2);
+  EXPECT_EQ(h.fx.sent[1].ts_ms, t0 + day);
+}
+
 TEST(AbandonedCartTest, AtMostTwoRemindersPerCart) {
   harness h;
   h.add(t0);

@@ -288,8 +288,12 @@ result verify(const workload& w, const herald::streams::kafka_properties& props,
     if (number < prev) ++r.order_violations;
     prev = std::max(prev, number);
   }
-  for (const auto& [id, what] : w.reminders)
-    if (seen.find(id) == seen.end()) ++r.missing;
+  std::string examples;  // the first missing ones, to look for in the instances' logs
+  for (const auto& [id, what] : w.reminders) {
+    if (seen.find(id) != seen.end()) continue;
+    if (++r.missing <= 10) examples += fmt::format(" {} #{}", what.customer, what.number);
+  }
+  if (r.missing > 0) say(fmt::format("missing:{}{}", examples, r.missing > 10 ? " ..." : ""));
   out.clear();
   if (!herald::streams::read_topic(props, prefix + "herald.dlq", out, error, 60'000))
     say("reading the dead letters failed: " + error);

@@ -264,7 +264,11 @@ void abandoned_cart_operator::on_timer(std::string_view key, std::int64_t fire_m
   now_ms = std::max(now_ms, fire_ms);
   if (payload == purge_timer) {
     customer_carts* c = carts.find(key);
-    if (c == nullptr || c->purge_ms != fire_ms) return;  // stale
+    if (c == nullptr) return;
+    if (c->purge_ms != fire_ms) {                                            // stale
+      if (c->purge_ms != 0) timers.schedule(c->purge_ms, key, purge_timer);  // see below
+      return;
+    }
     c->purge_ms = 0;
     if (settle(key, *c, timers, fire_ms))
       carts.erase(key);
@@ -284,7 +288,17 @@ void abandoned_cart_operator::on_timer(std::string_view key, std::int64_t fire_m
   cart_state* cart = nullptr;
   for (auto& x : c->carts)
     if (cart_id.empty() ? x.timer_ms == fire_ms : x.cart_id == cart_id) cart = &x;
-  if (cart == nullptr || cart->timer_ms != fire_ms) return;  // stale
+  if (cart == nullptr) return;
+  if (cart->timer_ms != fire_ms) {
+    // Stale: the cart's timer moved since this one was set. Its current one is set again (a
+    // no-op when it exists). Under at-least-once a crash can leave the cart's changelog one
+    // commit ahead of the timers' (a reminder sent, the next one armed, its timer not yet in
+    // the changelog): the restored cart then waits for a timer that only this repairs.
+    if (cart->timer_ms != 0)
+      timers.schedule(cart->timer_ms, reminder_key(customer, cart->cart_id),
+                      std::string(1, reminder_timer) + cart->cart_id);
+    return;
+  }
   remind(customer, *cart, fire_ms, now_ms, timers, effects, stock, audience);
   settle(customer, *c, timers);
   carts.mark_dirty(customer);

@@ -262,7 +262,13 @@ void inventory_operator::on_timer(std::string_view sku, std::int64_t fire_ms,
                                   std::string_view payload, keyed_state<sku_state>& skus,
                                   timer_service& timers, inventory_effects& effects) {
   sku_state* s = skus.find(sku);
-  if (s == nullptr || payload != top_up_timer || s->timer_ms != fire_ms) return;  // stale
+  if (s == nullptr || payload != top_up_timer) return;
+  if (s->timer_ms != fire_ms) {
+    // Stale. The SKU's own timer is set again (a no-op when it exists): a restore under
+    // at-least-once can bring the SKU back one commit ahead of its timers.
+    if (s->timer_ms != 0) timers.schedule(s->timer_ms, sku, top_up_timer);
+    return;
+  }
   s->timer_ms = 0;  // fired: nothing to cancel any more
   expire_requests(*s, fire_ms, effects);
   top_up(sku, *s, fire_ms, timers, effects);

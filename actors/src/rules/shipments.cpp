@@ -566,35 +566,42 @@ void shipment_operator::on_timer(std::string_view key, std::int64_t fire_ms,
   const std::string_view id = key.substr(0, sep);
   shipment_state* s = shipments.find(id);
   if (s == nullptr) return;
-  // A firing that does not match the recorded pending time was moved or cancelled: stale.
+  // A firing that does not match the recorded pending time was moved or cancelled: stale. The
+  // recorded one is set again (a no-op when it exists): a restore under at-least-once can
+  // bring the shipment back one commit ahead of its timers, and only this repairs that.
+  auto stale = [&](std::int64_t recorded) {
+    if (recorded == fire_ms) return false;
+    if (recorded != 0) timers.schedule(recorded, key, payload);
+    return true;
+  };
   switch (payload[0]) {
     case hold_timer:
-      if (s->hold_timer_ms != fire_ms) return;
+      if (stale(s->hold_timer_ms)) return;
       s->hold_timer_ms = 0;
       expire_held(id, *s, fire_ms, shipments, timers, effects);
       return;
     case delay_timer:
-      if (s->delay_timer_ms != fire_ms || !s->created) return;
+      if (stale(s->delay_timer_ms) || !s->created) return;
       s->delay_timer_ms = 0;
       delay(id, *s, fire_ms, effects);
       break;
     case stuck_timer:
-      if (s->stuck_timer_ms != fire_ms || !s->created) return;
+      if (stale(s->stuck_timer_ms) || !s->created) return;
       s->stuck_timer_ms = 0;
       stuck(id, *s, fire_ms, lanes, effects);
       break;
     case late_timer:
-      if (s->late_timer_ms != fire_ms || !s->created) return;
+      if (stale(s->late_timer_ms) || !s->created) return;
       s->late_timer_ms = 0;
       late(id, *s, fire_ms, effects);
       break;
     case stall_timer:
-      if (s->stall_timer_ms != fire_ms || !s->created) return;
+      if (stale(s->stall_timer_ms) || !s->created) return;
       s->stall_timer_ms = 0;
       stalled(id, *s, fire_ms, effects);
       break;
     case purge_timer:
-      if (s->purge_timer_ms != fire_ms || !s->created) return;
+      if (stale(s->purge_timer_ms) || !s->created) return;
       s->purge_timer_ms = 0;
       // Scans since the timer was set push the purge out (arm re-sets it); checked lazily so a
       // scan costs no timer update.

@@ -119,6 +119,13 @@ class db {
   [[nodiscard]] status delete_range(store s, std::string_view begin, std::string_view end);
   /// Estimated live bytes of a store (for metrics).
   [[nodiscard]] std::uint64_t approximate_bytes(store s) const;
+  /// Bytes free for this process on the file system of the database's directory, looked up
+  /// at most every 100 ms (the maximum when it cannot be).
+  [[nodiscard]] std::uint64_t free_bytes() const;
+  /// Below this much free space the tasks commit nothing (`free_bytes`): RocksDB never meets a
+  /// full disk on a commit (it then refuses every write until it is resumed) and keeps room for
+  /// its flushes and compactions, which free space again.
+  static constexpr std::uint64_t reserved_bytes = 64ull << 20;
   /// Flushes memtables (used on clean shutdown so restart does not replay a large WAL).
   [[nodiscard]] status flush();
   [[nodiscard]] const std::string& path() const noexcept;
