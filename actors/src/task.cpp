@@ -832,15 +832,7 @@ void task::commit(std::int64_t wall_ms) {
   std::vector<std::uint64_t> carried;
   for (const auto& rec : txn_carry_) carried.push_back(rec.seq);
   if (!carried.empty()) state_.ack_outputs(carried);
-  // A disk about to fill up is not written to: RocksDB's own reserve is kept free.
-  const std::uint64_t free = state_.database().free_bytes();
-  const bool no_space = free < state::db::reserved_bytes;
-  if (auto st = no_space ? state::status{state::status::code::io_error,
-                                         fmt::format("the state directory's file system has {} "
-                                                     "MiB free, less than the {} MiB kept free",
-                                                     free >> 20, state::db::reserved_bytes >> 20)}
-                         : state_.commit(committed);
-      !st.ok()) {
+  if (auto st = state_.commit(committed); !st.ok()) {
     // Pending state is kept and the next tick retries; meanwhile no new record is taken (their
     // credit is not returned, so the source pauses the partitions). Offsets did not move, so
     // nothing is lost.
@@ -848,7 +840,7 @@ void task::commit(std::int64_t wall_ms) {
       spdlog::error("task {}/{}: commit failed ({}); intake paused, retrying every tick",
                     state::to_string(id_.fam), id_.partition, st.message);
     commit_failed_ = true;
-    env_.probe->add_state_error(no_space ? "no_space" : "commit");
+    env_.probe->add_state_error(st.value == state::status::code::no_space ? "no_space" : "commit");
     return;
   }
   if (commit_failed_) {

@@ -242,6 +242,32 @@ struct db::impl {
   mutable std::atomic<std::uint64_t> free_cached{0};
   mutable std::atomic<std::int64_t> free_at_ns{std::numeric_limits<std::int64_t>::min()};
 
+  std::uint64_t free_bytes() const {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch())
+                                 .count();
+    const std::int64_t at = free_at_ns.load(std::memory_order_relaxed);
+    if (at != std::numeric_limits<std::int64_t>::min() && now - at < 100'000'000)
+      return free_cached.load(std::memory_order_relaxed);
+    struct statvfs fs {};
+    const std::uint64_t free = ::statvfs(path.c_str(), &fs) == 0
+                                   ? static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize
+                                   : std::numeric_limits<std::uint64_t>::max();
+    free_cached.store(free, std::memory_order_relaxed);
+    free_at_ns.store(now, std::memory_order_relaxed);
+    return free;
+  }
+
+  /// code::no_space when less than db::reserved_bytes is free.
+  status room() const {
+    const std::uint64_t free = free_bytes();
+    if (free >= db::reserved_bytes) return {};
+    return {status::code::no_space, "the state directory's file system has " +
+                                        std::to_string(free >> 20) + " MiB free, less than the " +
+                                        std::to_string(db::reserved_bytes >> 20) +
+                                        " MiB kept free"};
+  }
+
   rocksdb::Status write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
     rocksdb::Status st = rdb->Write(wo, batch);
     if (st.ok() || !st.IsIOError()) return st;
@@ -321,6 +347,7 @@ write_batch db::batch() const {
 
 status db::write(write_batch& batch) {
   if (batch.empty()) return {};
+  if (auto room = impl_->room(); !room.ok()) return room;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
   rocksdb::Status st = impl_->write(wo, &batch.impl_->batch);
@@ -331,6 +358,7 @@ status db::write(write_batch& batch) {
 
 status db::write_unlogged(write_batch& batch) {
   if (batch.empty()) return {};
+  if (auto room = impl_->room(); !room.ok()) return room;
   rocksdb::WriteOptions wo;
   wo.disableWAL = true;
   rocksdb::Status st = impl_->write(wo, &batch.impl_->batch);
@@ -371,25 +399,14 @@ status db::last_key(store s, std::string_view begin, std::string_view end, std::
 
 status db::delete_range(store s, std::string_view begin, std::string_view end) {
   if (end.empty()) return {status::code::invalid_argument, "delete_range needs an end key"};
+  if (auto room = impl_->room(); !room.ok()) return room;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
   return translate(impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)));
 }
 
 std::uint64_t db::free_bytes() const {
-  const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                               std::chrono::steady_clock::now().time_since_epoch())
-                               .count();
-  std::int64_t at = impl_->free_at_ns.load(std::memory_order_relaxed);
-  if (at != std::numeric_limits<std::int64_t>::min() && now - at < 100'000'000)
-    return impl_->free_cached.load(std::memory_order_relaxed);
-  struct statvfs fs {};
-  const std::uint64_t free = ::statvfs(impl_->path.c_str(), &fs) == 0
-                                 ? static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize
-                                 : std::numeric_limits<std::uint64_t>::max();
-  impl_->free_cached.store(free, std::memory_order_relaxed);
-  impl_->free_at_ns.store(now, std::memory_order_relaxed);
-  return free;
+  return impl_->free_bytes();
 }
 
 std::uint64_t db::approximate_bytes(store s) const {

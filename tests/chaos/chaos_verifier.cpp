@@ -258,8 +258,9 @@ struct result {
   std::uint64_t transactions_aborted = 0;
 };
 
+// `report`: print the first missing and unexpected reminders (to look for in the logs).
 result verify(const workload& w, const herald::streams::kafka_properties& props,
-              const std::string& prefix) {
+              const std::string& prefix, bool report = false) {
   result r;
   r.expected = w.reminders.size();
   std::vector<herald::streams::consumed_record> out;
@@ -268,6 +269,7 @@ result verify(const workload& w, const herald::streams::kafka_properties& props,
     say("reading the reminders failed: " + error);
   std::map<std::string, int> seen;
   std::map<std::string, int> last;  // customer -> the highest reminder number read so far
+  std::string unexpected;           // the first unexpected ones
   for (const auto& rec : out) {
     ++r.delivered;
     const auto j = nlohmann::json::parse(rec.value, nullptr, false);
@@ -280,8 +282,9 @@ result verify(const workload& w, const herald::streams::kafka_properties& props,
     const int number = j.value("reminder_number", 0);
     if (++seen[id] > 1) ++r.duplicated;
     auto it = w.reminders.find(id);
-    if (it == w.reminders.end() || it->second.customer != who || it->second.number != number)
-      ++r.unexpected;
+    if (it == w.reminders.end() || it->second.customer != who || it->second.number != number) {
+      if (++r.unexpected <= 10) unexpected += fmt::format(" {} #{}", who, number);
+    }
     // Per key: reminder numbers in the order they were sent (a repeat may follow its
     // original, never precede it; #2 never before #1).
     int& prev = last[who];
@@ -293,7 +296,10 @@ result verify(const workload& w, const herald::streams::kafka_properties& props,
     if (seen.find(id) != seen.end()) continue;
     if (++r.missing <= 10) examples += fmt::format(" {} #{}", what.customer, what.number);
   }
-  if (r.missing > 0) say(fmt::format("missing:{}{}", examples, r.missing > 10 ? " ..." : ""));
+  if (report && r.missing > 0)
+    say(fmt::format("missing:{}{}", examples, r.missing > 10 ? " ..." : ""));
+  if (report && r.unexpected > 0)
+    say(fmt::format("unexpected:{}{}", unexpected, r.unexpected > 10 ? " ..." : ""));
   out.clear();
   if (!herald::streams::read_topic(props, prefix + "herald.dlq", out, error, 60'000))
     say("reading the dead letters failed: " + error);
@@ -452,7 +458,7 @@ bool one_run(const options& o, const cluster& kafka, const std::string& mode, in
   }
   // Every output out: the instances stop (what they still owe would show as missing).
   for (auto& h : herald) h->stop(SIGTERM);
-  const result r = verify(w, props, prefix);
+  const result r = verify(w, props, prefix, /*report=*/true);
   const bool exactly_once = mode == "exactly_once_v2";
   const bool pass = r.missing == 0 && r.unexpected == 0 && r.order_violations == 0 &&
                     r.dlq_missing == 0 &&

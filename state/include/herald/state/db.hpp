@@ -33,7 +33,16 @@ inline constexpr std::size_t store_count = 11;
 
 /// Outcome of a state operation. Errors are values; RocksDB's Status is translated here.
 struct status {
-  enum class code : std::uint8_t { ok, not_found, io_error, corruption, invalid_argument, other };
+  /// no_space: refused, less than `db::reserved_bytes` free (nothing was written).
+  enum class code : std::uint8_t {
+    ok,
+    not_found,
+    io_error,
+    corruption,
+    invalid_argument,
+    no_space,
+    other
+  };
   code value = code::ok;
   std::string message;
 
@@ -122,9 +131,10 @@ class db {
   /// Bytes free for this process on the file system of the database's directory, looked up
   /// at most every 100 ms (the maximum when it cannot be).
   [[nodiscard]] std::uint64_t free_bytes() const;
-  /// Below this much free space the tasks commit nothing (`free_bytes`): RocksDB never meets a
-  /// full disk on a commit (it then refuses every write until it is resumed) and keeps room for
-  /// its flushes and compactions, which free space again.
+  /// Below this much free space (`free_bytes`) every write is refused with code::no_space and
+  /// writes nothing: RocksDB never meets a full disk on a write (it then refuses every write
+  /// until it is resumed, and Debian's build may even abort on an assertion), and keeps room
+  /// for its flushes and compactions, which free space again.
   static constexpr std::uint64_t reserved_bytes = 64ull << 20;
   /// Flushes memtables (used on clean shutdown so restart does not replay a large WAL).
   [[nodiscard]] status flush();
