@@ -242,6 +242,8 @@ struct db::impl {
   mutable std::atomic<std::uint64_t> free_cached{0};
   mutable std::atomic<std::int64_t> free_at_ns{std::numeric_limits<std::int64_t>::min()};
 
+  // Bytes free for this process on the database's file system, looked up at most every 100 ms
+  // (the maximum when it cannot be).
   std::uint64_t free_bytes() const {
     const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
                                  std::chrono::steady_clock::now().time_since_epoch())
@@ -403,10 +405,6 @@ status db::delete_range(store s, std::string_view begin, std::string_view end) {
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
   return translate(impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)));
-}
-
-std::uint64_t db::free_bytes() const {
-  return impl_->free_bytes();
 }
 
 std::uint64_t db::approximate_bytes(store s) const {

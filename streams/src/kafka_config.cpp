@@ -73,15 +73,17 @@ rd_kafka_conf_t* make_conf(const kafka_properties& props, std::string& error) {
   return conf;
 }
 
+int remaining_ms(std::chrono::steady_clock::time_point deadline) {
+  return static_cast<int>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::steady_clock::now())
+             .count()));
+}
+
 int query_end_offset(rd_kafka_t* rk, const std::string& topic, std::int32_t partition,
                      std::int64_t& end, int timeout_ms) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto remaining = [&] {
-    return static_cast<int>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                 std::chrono::steady_clock::now())
-               .count()));
-  };
+  auto remaining = [&] { return remaining_ms(deadline); };
   rd_kafka_resp_err_t rc = RD_KAFKA_RESP_ERR__TIMED_OUT;
   rd_kafka_topic_t* t = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   while (remaining() > 0) {

@@ -99,12 +99,7 @@ bool read_topic(const kafka_properties& props, const std::string& topic,
   }
   rd_kafka_poll_set_consumer(rk);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto remaining = [&] {
-    return static_cast<int>(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
-                                                                 std::chrono::steady_clock::now())
-               .count()));
-  };
+  auto remaining = [&] { return remaining_ms(deadline); };
   bool ok = false;
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
   const rd_kafka_metadata_t* md = nullptr;

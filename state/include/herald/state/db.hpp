@@ -128,10 +128,8 @@ class db {
   [[nodiscard]] status delete_range(store s, std::string_view begin, std::string_view end);
   /// Estimated live bytes of a store (for metrics).
   [[nodiscard]] std::uint64_t approximate_bytes(store s) const;
-  /// Bytes free for this process on the file system of the database's directory, looked up
-  /// at most every 100 ms (the maximum when it cannot be).
-  [[nodiscard]] std::uint64_t free_bytes() const;
-  /// Below this much free space (`free_bytes`) every write is refused with code::no_space and
+  /// Below this much free space on the database's file system (statvfs, what this process may
+  /// use, looked up at most every 100 ms) every write is refused with code::no_space and
   /// writes nothing: RocksDB never meets a full disk on a write (it then refuses every write
   /// until it is resumed, and Debian's build may even abort on an assertion), and keeps room
   /// for its flushes and compactions, which free space again.

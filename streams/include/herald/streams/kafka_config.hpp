@@ -1,6 +1,7 @@
 #pragma once
 /// librdkafka configuration helpers shared by source, sink and the mock cluster.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -20,6 +21,10 @@ using kafka_properties = std::map<std::string, std::string>;
 /// unreachable) as warnings, at most one a minute per client and kind; a fatal one (e.g. the
 /// idempotent producer lost its guarantee) to the fatal handler.
 [[nodiscard]] rd_kafka_conf_t* make_conf(const kafka_properties& props, std::string& error);
+
+/// Milliseconds left until `deadline` (0 once past): the budget for a librdkafka call that
+/// shares one deadline with the calls before it.
+[[nodiscard]] int remaining_ms(std::chrono::steady_clock::time_point deadline);
 
 /// The end offset of `topic`/`partition` as `rk` reads it (the high watermark, or the last
 /// stable offset under read_committed), within `timeout_ms`: 0 with `end` set, or librdkafka's
