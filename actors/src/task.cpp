@@ -101,6 +101,7 @@ task::task(const task_env& env, state::task_id id)
       input_of_(env.topics.size(), -1),
       queues_(env.topics.size()),
       queued_next_(env.topics.size(), -1),
+      read_end_(env.topics.size(), -1),
       counts_(env.topics.size(), std::array<std::uint64_t, 5>{}),
       released_(env.topics.size(), 0),
       reported_waiting_(env.topics.size(), 0),
@@ -136,8 +137,12 @@ task::task(const task_env& env, state::task_id id)
   const std::size_t upstream =
       internal ? static_cast<std::size_t>(std::max(env.upstream_tasks, 0)) : 0;
   watermark_ = streams::watermark(env.config->task.watermark, contract + upstream);
-  // A SKU task must not run ahead on shop.inventory before the customer tasks' first markers.
-  for (std::size_t i = upstream_base_; i < watermark_.inputs(); ++i) watermark_.expect(i);
+  // A SKU task must not run ahead on shop.inventory before the customer tasks' first markers;
+  // a restarted customer task must not run ahead on the clickstream while its carts partition
+  // is still to be fetched (a cart's order would come after its reminder). Every input is
+  // awaited until heard from, an input partition only while it may hold records.
+  for (std::size_t i = 0; i < watermark_.inputs(); ++i) watermark_.expect(i);
+  awaited_ = upstream_base_;
   switch (id.fam) {
     case state::family::sku:
       processor_ = make_sku_processor(*this);
@@ -394,6 +399,22 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
 
 void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   update_cap(wall_ms);
+  // The ends follow the batch's records in Kafka's order; as maxima they may be taken first.
+  for (const auto& [t, end] : batch.ends) read_end_[t] = std::max(read_end_[t], end);
+  if (batch.records.empty()) {
+    // Only ends: what waited for these partitions may go; an idle task stays clean.
+    const std::size_t before = queued();
+    const std::int64_t was = watermark();
+    release_read_inputs();
+    if (merge_ && before > 0)
+      drain(wall_ms);
+    else if (watermark() != was)
+      fire_timers(watermark());
+    if (queued() != before || watermark() != was) dirty_ = true;
+    if (queued() != before) report(0);
+    return;
+  }
+  release_read_inputs();
   std::string reason;
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
@@ -448,7 +469,21 @@ bool task::may_have_more(std::uint16_t t) const {
   std::int64_t lo = -1, hi = -1;
   // Unknown (not fetched yet): it may well have records.
   if (!env_.offsets(t, id_.partition, lo, hi) || hi < 0) return true;
-  return hi > std::max(queued_next_[t], lo);
+  return hi > std::max({queued_next_[t], read_end_[t], lo});
+}
+
+void task::release_read_inputs() {
+  if (awaited_ == 0) return;
+  awaited_ = 0;
+  for (std::size_t t = 0; t < input_of_.size(); ++t) {
+    if (input_of_[t] < 0) continue;
+    const auto i = static_cast<std::size_t>(input_of_[t]);
+    if (!watermark_.awaited(i)) continue;
+    if (may_have_more(static_cast<std::uint16_t>(t)))
+      ++awaited_;
+    else
+      watermark_.release(i);
+  }
 }
 
 void task::drain(std::int64_t wall_ms) {
@@ -686,6 +721,7 @@ void task::tick(std::int64_t wall_ms) {
     for (std::size_t i = 0; i < upstream_base_; ++i) watermark_.finish(i);
     ended_ = true;
   }
+  release_read_inputs();
   watermark_.tick(wall_ms);
   update_cap(wall_ms);
   if (merge_ && before > 0)

@@ -41,6 +41,8 @@ std::unique_ptr<source> source::create(const source_config& config, source_liste
   props.try_emplace("enable.auto.offset.store", "false");
   props.try_emplace("auto.offset.reset", "earliest");
   props.try_emplace("isolation.level", "read_committed");
+  // A task learns where a partition ends (transaction markers included) from these events.
+  props["enable.partition.eof"] = "true";
   rd_kafka_conf_t* conf = make_conf(props, error);
   if (conf == nullptr) return nullptr;
 
@@ -240,16 +242,24 @@ void source::run() {
     last_poll_ns_.store(now_ns, std::memory_order_relaxed);
     for (ssize_t i = 0; i < n; ++i) {
       rd_kafka_message_t* m = msgs[i];
-      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-          spdlog::warn("consumer error: {}", rd_kafka_message_errstr(m));
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        spdlog::warn("consumer error: {}", rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
         continue;
       }
-      auto [it, inserted] = topic_cache.try_emplace(m->rkt, -1);
-      if (inserted) it->second = topic_index(rd_kafka_topic_name(m->rkt));
-      const int idx = it->second;
-      if (idx >= 0) {
+      int idx = -1;
+      if (m->rkt != nullptr) {
+        auto [it, inserted] = topic_cache.try_emplace(m->rkt, -1);
+        if (inserted) it->second = topic_index(rd_kafka_topic_name(m->rkt));
+        idx = it->second;
+      }
+      if (idx >= 0 && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        // The task learns that its partition holds nothing more for now (the offset is past
+        // any transaction markers), so it does not wait for records that are not there.
+        auto& batch = batches[{topics_[idx].fam, m->partition}];
+        batch.task = {topics_[idx].fam, m->partition};
+        batch.ends.emplace_back(static_cast<std::uint16_t>(idx), m->offset);
+      } else if (idx >= 0) {
         const state::task_id task{topics_[idx].fam, m->partition};
         if (auto e = expect_first_.find({idx, m->partition}); e != expect_first_.end()) {
           check_first(task, idx, m->offset, e->second);
@@ -271,13 +281,14 @@ void source::run() {
       rd_kafka_message_destroy(m);
     }
     for (auto& [task, batch] : batches) {
-      if (batch.records.empty()) continue;
+      if (batch.records.empty() && batch.ends.empty()) continue;
       const auto count = static_cast<std::int64_t>(batch.records.size());
       {
         std::lock_guard<std::mutex> lock(flows_mutex_);
         auto f = flows_.find(task);
         if (f == flows_.end()) {  // revoked meanwhile: the next owner re-reads these
           batch.records.clear();
+          batch.ends.clear();
           continue;
         }
         for (const auto& r : batch.records)

@@ -38,6 +38,12 @@ void watermark::advance(std::size_t input, std::int64_t input_watermark_ms, std:
   recompute(wall_ms);
 }
 
+void watermark::release(std::size_t input) {
+  if (!inputs_[input].expected) return;
+  inputs_[input].expected = false;
+  if (start_wall_ms_ != none) recompute(wall_ms_);
+}
+
 void watermark::finish(std::size_t input) {
   inputs_[input].finished = true;
   if (start_wall_ms_ != none) recompute(wall_ms_);

@@ -67,7 +67,8 @@ inline const std::string& real_kafka() {
 /// time) with a consumer group of the fixture's own.
 class kafka_fixture {
  public:
-  explicit kafka_fixture(int partitions = 3) : partitions_(partitions) {
+  /// `brokers`: of the mock cluster (the real one has what it has).
+  explicit kafka_fixture(int partitions = 3, int brokers = 1) : partitions_(partitions) {
     std::string error;
     static int fixtures = 0;
     group_ = "herald-it-" + std::to_string(::getpid()) + "-" + std::to_string(++fixtures);
@@ -90,7 +91,7 @@ class kafka_fixture {
         if (!all) std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
     } else {
-      cluster_ = streams::mock_cluster::start(1, error);
+      cluster_ = streams::mock_cluster::start(brokers, error);
       if (!cluster_) throw std::runtime_error(error);
       // The mock cluster cannot create topics through the Admin API: the changelogs too.
       actors::create_topics(*cluster_, actors::topics_config{}, partitions, group_);

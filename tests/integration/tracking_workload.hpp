@@ -77,7 +77,9 @@ struct tracking_workload {
       statuses[r.key].push_back(j.at("status"));
     }
     EXPECT_EQ(by_id.size(), outputs()) << out.size() << " records";
-    if (exactly_once) EXPECT_EQ(out.size(), outputs()) << "copies in a read_committed read";
+    if (exactly_once) {
+      EXPECT_EQ(out.size(), outputs()) << "copies in a read_committed read";
+    }
     EXPECT_EQ(statuses.size(), static_cast<std::size_t>(shipments));
     const std::vector<std::string> order = {"picked_up", "out_for_delivery", "delivered"};
     for (const auto& [key, seen] : statuses) {

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -23,6 +24,7 @@ struct recording_listener final : source_listener {
   std::vector<state::task_id> assigned, revoked;
   std::map<state::task_id, std::vector<record>> records;
   std::map<std::pair<state::task_id, std::string>, std::int64_t> offsets;
+  std::map<std::pair<state::task_id, std::uint16_t>, std::int64_t> ends;  // the latest each
   std::int64_t received = 0;
 
   void on_assigned(const std::vector<state::task_id>& tasks) override {
@@ -41,8 +43,13 @@ struct recording_listener final : source_listener {
   void on_batch(record_batch&& b) override {
     std::lock_guard<std::mutex> l(mutex);
     received += static_cast<std::int64_t>(b.records.size());
-    auto& v = records[b.task];
-    for (auto& r : b.records) v.push_back(std::move(r));
+    for (auto& r : b.records) records[b.task].push_back(std::move(r));
+    for (const auto& [topic, end] : b.ends) ends[{b.task, topic}] = end;
+  }
+  std::optional<std::int64_t> end_of(state::task_id t, std::uint16_t topic) {
+    std::lock_guard<std::mutex> l(mutex);
+    auto it = ends.find({t, topic});
+    return it == ends.end() ? std::nullopt : std::optional<std::int64_t>(it->second);
   }
   std::int64_t count() {
     std::lock_guard<std::mutex> l(mutex);
@@ -139,6 +146,28 @@ TEST_F(SourceTest, ResumesFromTheOffsetsTheTaskStored) {
   std::lock_guard<std::mutex> lock(l.mutex);
   for (const auto& [task, recs] : l.records)
     for (const auto& r : recs) EXPECT_GE(r.offset, 15);
+}
+
+TEST_F(SourceTest, TellsTheTaskWhereEachPartitionEndsAfterItsRecords) {
+  for (int i = 0; i < 20; ++i) producer_->produce_to("a", 1, "k", fmt::format("v{}", i));
+  ASSERT_TRUE(producer_->flush(10'000));
+  recording_listener l;
+  std::string error;
+  auto src = source::create(config(), l, error);
+  ASSERT_TRUE(src) << error;
+  src->start();
+  const state::task_id one{state::family::customer, 1}, zero{state::family::customer, 0};
+  ASSERT_TRUE(wait_until([&] { return l.end_of(one, 0) == 20; }));
+  {
+    std::lock_guard<std::mutex> lock(l.mutex);
+    EXPECT_EQ(l.records[one].size(), 20u) << "the end comes after the partition's records";
+  }
+  EXPECT_TRUE(wait_until([&] { return l.end_of(zero, 0) == 0 && l.end_of(one, 1) == 0; }))
+      << "empty partitions end at 0";
+  producer_->produce_to("a", 1, "k", "v20");
+  ASSERT_TRUE(producer_->flush(10'000));
+  EXPECT_TRUE(wait_until([&] { return l.end_of(one, 0) == 21; })) << "and again once read on";
+  src->stop();
 }
 
 TEST_F(SourceTest, PausesATaskAboveMaxInFlightAndResumesWhenReleased) {

@@ -90,6 +90,23 @@ TEST(WatermarkTest, ExpectedInputHoldsOnlyForTheIdleTimeoutAfterTheStart) {
   EXPECT_EQ(off.current(), t0) << "idleness off: only inputs heard from count";
 }
 
+TEST(WatermarkTest, ReleasedInputStopsHoldingAndCountsOnceHeard) {
+  watermark wm({0, idle}, 2);
+  wm.restore(t0);
+  wm.expect(0);
+  wm.expect(1);
+  wm.observe(0, t0 + 3'600'000, w0);
+  EXPECT_EQ(wm.current(), t0) << "input 1 may still deliver earlier records";
+  EXPECT_TRUE(wm.awaited(1));
+  EXPECT_FALSE(wm.awaited(0)) << "heard from";
+  wm.release(1);  // its partition turned out read to its end
+  EXPECT_FALSE(wm.awaited(1));
+  EXPECT_EQ(wm.current(), t0 + 3'600'000);
+  wm.observe(1, t0 + 3'600'000 + 10, w0 + 1);
+  wm.observe(0, t0 + 7'200'000, w0 + 2);
+  EXPECT_EQ(wm.current(), t0 + 3'600'000 + 10) << "heard from since: in the minimum";
+}
+
 TEST(WatermarkTest, IdleOffKeepsEventTimeOnly) {
   watermark wm({0, 0}, 2);
   wm.observe(0, t0, w0);

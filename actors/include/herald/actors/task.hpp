@@ -13,6 +13,8 @@
 /// Event time (streams/watermark.hpp): the watermark is the minimum over the task's inputs,
 /// each input partition one input and, for a task fed by a repartition topic, each upstream
 /// task one (from the watermark markers it publishes), capped by the processor's `time_cap`.
+/// From the start every input is awaited until heard from (at most the idle timeout), an input
+/// partition only while it may hold records: not once it is known read to its end.
 /// Records and timers are applied in event-time order whatever each input's speed:
 /// - a family with several contract topics (customer: clickstream + carts) queues each
 ///   partition's records in memory and applies the lowest head timestamp first (Kafka
@@ -274,6 +276,9 @@ class task {
   void drain(std::int64_t wall_ms);
   // Whether the empty partition of topic `t` may still hold records in Kafka.
   [[nodiscard]] bool may_have_more(std::uint16_t t) const;
+  // Inputs still awaited since the start whose partitions turned out read to their end stop
+  // holding the watermark back.
+  void release_read_inputs();
   // Counts `ts_ms` as late (metrics) when it is older than the watermark.
   void note_if_late(std::uint16_t topic, std::int64_t ts_ms);
   // Applies a batch's records (`process`, once nothing holds it back).
@@ -360,6 +365,8 @@ class task {
   bool sort_ = false;  // fed by a repartition topic: records ahead of the watermark deferred
   std::vector<std::deque<queued_record>> queues_;  // per topic index (contract topics, when merge_)
   std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
+  std::vector<std::int64_t> read_end_;  // per topic: the partition's end when last read to it
+  std::size_t awaited_ = 0;             // contract inputs not heard from since the start
   std::vector<std::unique_ptr<schemas::event>> event_pool_;
   std::int64_t waiting_since_ms_ = streams::watermark::none;
   alignment* align_ = nullptr;

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "herald/schemas/events.hpp"
@@ -43,6 +44,10 @@ struct record {
 struct record_batch {
   state::task_id task;
   std::vector<record> records;
+  /// Partitions read to their end, after the records above: (topic index, the end's offset).
+  /// Everything before it was delivered; it is past transaction markers, which a record's
+  /// offset + 1 never is.
+  std::vector<std::pair<std::uint16_t, std::int64_t>> ends;
   std::int64_t polled_at_ns = 0;  ///< steady clock when polled, for latency metrics
 };
 

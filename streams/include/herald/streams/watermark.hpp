@@ -49,10 +49,20 @@ class watermark {
   /// it is late: older than the watermark before it was observed.
   bool observe(std::size_t input, std::int64_t event_ms, std::int64_t wall_ms);
 
-  /// Marks `input` as expected (an upstream task known to exist): until it is heard from it
+  /// Marks `input` as expected (an upstream task known to exist, or an input partition that
+  /// may still hold records when the task starts): until it is heard from (or released) it
   /// holds the watermark back, for at most `idle_timeout_ms` after the start (with idleness
   /// off it is simply left out until heard from). Other inputs count once heard from.
   void expect(std::size_t input) { inputs_[input].expected = true; }
+
+  /// `input`, expected, is known to have nothing to deliver (its partition read to its end):
+  /// it stops holding the watermark back, and counts once heard from like any other.
+  void release(std::size_t input);
+
+  /// Whether `input` is expected and not heard from yet.
+  [[nodiscard]] bool awaited(std::size_t i) const noexcept {
+    return inputs_[i].expected && !inputs_[i].heard && !inputs_[i].finished;
+  }
 
   /// `input` has ended (a bounded replay read to its end): it no longer holds the watermark
   /// back; once every input has ended or is idle, the watermark is the newest of the ended
