@@ -270,8 +270,10 @@ struct db::impl {
                                         " MiB kept free"};
   }
 
-  rocksdb::Status write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
-    rocksdb::Status st = rdb->Write(wo, batch);
+  /// `op` (a write of any kind); after an I/O error, resumes RocksDB and tries it once more.
+  template <class Op>
+  rocksdb::Status resuming(const Op& op) {
+    rocksdb::Status st = op();
     if (st.ok() || !st.IsIOError()) return st;
     {
       std::lock_guard<std::mutex> lock(resume_mutex);
@@ -280,7 +282,11 @@ struct db::impl {
       last_resume = now;
       if (!rdb->Resume().ok()) return st;
     }
-    return rdb->Write(wo, batch);
+    return op();
+  }
+
+  rocksdb::Status write(const rocksdb::WriteOptions& wo, rocksdb::WriteBatch* batch) {
+    return resuming([&] { return rdb->Write(wo, batch); });
   }
 };
 
@@ -404,7 +410,8 @@ status db::delete_range(store s, std::string_view begin, std::string_view end) {
   if (auto room = impl_->room(); !room.ok()) return room;
   rocksdb::WriteOptions wo;
   wo.sync = impl_->sync;
-  return translate(impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)));
+  return translate(impl_->resuming(
+      [&] { return impl_->rdb->DeleteRange(wo, impl_->cf(s), to_slice(begin), to_slice(end)); }));
 }
 
 std::uint64_t db::approximate_bytes(store s) const {
