@@ -175,6 +175,7 @@ void source::handle_rebalance(int err, rd_kafka_topic_partition_list_t* parts) {
         p.offset = *off;
       // Where the partition resumes: its lag until the first fetch moves the position, and
       // where its first record must be (records before it may have gone to retention).
+      ends_.erase({idx, p.partition});
       if (p.offset >= 0)
         expect_first_[{idx, p.partition}] = p.offset;
       else
@@ -259,6 +260,7 @@ void source::run() {
         auto& batch = batches[{topics_[idx].fam, m->partition}];
         batch.task = {topics_[idx].fam, m->partition};
         batch.ends.emplace_back(static_cast<std::uint16_t>(idx), m->offset);
+        ends_[{idx, m->partition}] = m->offset;
       } else if (idx >= 0) {
         const state::task_id task{topics_[idx].fam, m->partition};
         if (auto e = expect_first_.find({idx, m->partition}); e != expect_first_.end()) {
@@ -439,13 +441,26 @@ void source::commit_to_kafka(bool sync) {
       continue;
     }
     // Before its first fetch a partition has no position: it is where it resumed (a restart
-    // that finds nothing new is not behind), or its start when nothing was committed.
+    // that finds nothing new is not behind), or its start when nothing was committed. Its end
+    // event, once it came, is past any transaction markers; before it, a partition that
+    // resumed below its end is not known yet (only markers may lie between).
+    const std::pair<int, std::int32_t> tp{topic_index(p.topic), p.partition};
+    const auto end = ends_.find(tp);
     std::int64_t pos = p.offset;
     if (pos < 0) {
-      std::lock_guard<std::mutex> lock(commit_mutex_);
-      auto it = start_offsets_.find({topic_index(p.topic), p.partition});
-      pos = it != start_offsets_.end() && it->second >= 0 ? it->second : lo;
+      std::int64_t start = -1;
+      {
+        std::lock_guard<std::mutex> lock(commit_mutex_);
+        auto it = start_offsets_.find(tp);
+        if (it != start_offsets_.end()) start = it->second;
+      }
+      if (start >= 0 && start < hi && end == ends_.end()) {
+        known = false;
+        continue;
+      }
+      pos = start >= 0 ? start : lo;
     }
+    if (end != ends_.end()) pos = std::max(pos, end->second);
     if (hi > pos) lag += hi - pos;
   }
   if (known) lag_.store(lag, std::memory_order_relaxed);

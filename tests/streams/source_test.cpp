@@ -90,6 +90,15 @@ class SourceTest : public ::testing::Test {
     return c;
   }
 
+  /// A started source feeding `l`; null (and a failure) when it cannot be created.
+  static std::unique_ptr<source> start_source(const source_config& c, recording_listener& l) {
+    std::string error;
+    auto src = source::create(c, l, error);
+    EXPECT_TRUE(src) << error;
+    if (src) src->start();
+    return src;
+  }
+
   std::unique_ptr<mock_cluster> cluster_;
   std::unique_ptr<sink> producer_;
 };
@@ -101,10 +110,8 @@ TEST_F(SourceTest, RoutesBothTopicsOfAFamilyToOneTaskPerPartition) {
   }
   ASSERT_TRUE(producer_->flush(10'000));
   recording_listener l;
-  std::string error;
-  auto src = source::create(config(), l, error);
-  ASSERT_TRUE(src) << error;
-  src->start();
+  auto src = start_source(config(), l);
+  ASSERT_TRUE(src);
   ASSERT_TRUE(wait_until([&] { return l.count() == 100; })) << l.count();
   src->stop();
   std::lock_guard<std::mutex> lock(l.mutex);
@@ -134,10 +141,8 @@ TEST_F(SourceTest, ResumesFromTheOffsetsTheTaskStored) {
   // Every partition of topic a resumes at offset 15: only offsets 15..19 of the key's
   // partition are delivered.
   for (int p = 0; p < 2; ++p) l.offsets[{{state::family::customer, p}, "a"}] = 15;
-  std::string error;
-  auto src = source::create(config(), l, error);
-  ASSERT_TRUE(src) << error;
-  src->start();
+  auto src = start_source(config(), l);
+  ASSERT_TRUE(src);
   ASSERT_TRUE(wait_until([&] { return l.count() == 5; }));
   // Nothing more may come: the consumer has fetched every partition to its end.
   ASSERT_TRUE(wait_until([&] { return src->lag() == 0; }));
@@ -152,10 +157,8 @@ TEST_F(SourceTest, TellsTheTaskWhereEachPartitionEndsAfterItsRecords) {
   for (int i = 0; i < 20; ++i) producer_->produce_to("a", 1, "k", fmt::format("v{}", i));
   ASSERT_TRUE(producer_->flush(10'000));
   recording_listener l;
-  std::string error;
-  auto src = source::create(config(), l, error);
-  ASSERT_TRUE(src) << error;
-  src->start();
+  auto src = start_source(config(), l);
+  ASSERT_TRUE(src);
   const state::task_id one{state::family::customer, 1}, zero{state::family::customer, 0};
   ASSERT_TRUE(wait_until([&] { return l.end_of(one, 0) == 20; }));
   {
@@ -178,10 +181,8 @@ TEST_F(SourceTest, PausesATaskAboveMaxInFlightAndResumesWhenReleased) {
   c.resume_in_flight = 100;
   c.max_poll_records = 100;
   recording_listener l;  // never releases on its own
-  std::string error;
-  auto src = source::create(c, l, error);
-  ASSERT_TRUE(src) << error;
-  src->start();
+  auto src = start_source(c, l);
+  ASSERT_TRUE(src);
   ASSERT_TRUE(wait_until([&] { return src->paused_tasks() == 1; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const std::int64_t held = l.count();

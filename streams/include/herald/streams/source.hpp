@@ -167,6 +167,10 @@ class source {
   // Per (topic index, partition): the offset the partition resumed from at its assignment
   // (negative: librdkafka's logical start). Guarded by commit_mutex_.
   std::map<std::pair<int, std::int32_t>, std::int64_t> start_offsets_;
+  // Per (topic index, partition): the offset of its latest end event since its assignment
+  // (past transaction markers, which a position before the first record fetched is not).
+  // Poll thread only.
+  std::map<std::pair<int, std::int32_t>, std::int64_t> ends_;
   // Per (topic index, partition) assigned with a stored offset and not fetched from since:
   // where its first record must be. Poll thread only.
   std::map<std::pair<int, std::int32_t>, std::int64_t> expect_first_;
