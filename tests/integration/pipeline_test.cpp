@@ -433,7 +433,10 @@ namespace herald::testing {
 namespace {
 
 // After a restart that finds nothing new, Herald is not behind: a partition it has not
-// fetched from yet counts from where it resumed, not from the start of the log.
+// fetched from yet counts from where it resumed, not from the start of the log, and a
+// transaction's commit marker at a partition's end is not a record behind. The restarted
+// customer tasks publish their watermark markers to the repartition topic again (a real, short
+// lag of Herald's own topic), so the lag must settle at 0 rather than read 0 at once.
 TEST(PipelineTest, ARestartThatFindsNothingNewHasNoLag) {
   kafka_fixture kafka(2);
   temp_dir dir;
@@ -455,7 +458,8 @@ TEST(PipelineTest, ARestartThatFindsNothingNewHasNoLag) {
   actors::app app(kafka.config(dir.str()));
   ASSERT_EQ(app.start(), "");
   ASSERT_TRUE(wait_for([&] { return app.consumer_lag() >= 0; })) << "lag known";
-  EXPECT_EQ(app.consumer_lag(), 0);
+  EXPECT_TRUE(wait_for([&] { return app.consumer_lag() == 0; }, std::chrono::seconds(10)))
+      << app.consumer_lag();
   app.stop();
 }
 
