@@ -401,20 +401,14 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   update_cap(wall_ms);
   // The ends follow the batch's records in Kafka's order; as maxima they may be taken first.
   for (const auto& [t, end] : batch.ends) read_end_[t] = std::max(read_end_[t], end);
+  const std::size_t before = queued();
+  const std::int64_t was = watermark();
+  release_read_inputs();
   if (batch.records.empty()) {
     // Only ends: what waited for these partitions may go; an idle task stays clean.
-    const std::size_t before = queued();
-    const std::int64_t was = watermark();
-    release_read_inputs();
-    if (merge_ && before > 0)
-      drain(wall_ms);
-    else if (watermark() != was)
-      fire_timers(watermark());
-    if (queued() != before || watermark() != was) dirty_ = true;
-    if (queued() != before) report(0);
+    settle(before, was, wall_ms);
     return;
   }
-  release_read_inputs();
   std::string reason;
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
@@ -712,6 +706,20 @@ void task::apply_deferred(std::string_view key, std::string_view payload) {
   }
 }
 
+void task::settle(std::size_t before, std::int64_t was, std::int64_t wall_ms) {
+  if (merge_ && before > 0) {
+    drain(wall_ms);
+  } else {
+    if (watermark() != was) fire_timers(watermark());
+    report_position();  // caught up since, or read more
+  }
+  if (watermark() != was) dirty_ = true;
+  if (queued() != before) {
+    dirty_ = true;
+    report(0);
+  }
+}
+
 void task::tick(std::int64_t wall_ms) {
   if (last_commit_wall_ms_ == 0) last_commit_wall_ms_ = wall_ms;
   wall_ms_ = wall_ms;
@@ -724,16 +732,7 @@ void task::tick(std::int64_t wall_ms) {
   release_read_inputs();
   watermark_.tick(wall_ms);
   update_cap(wall_ms);
-  if (merge_ && before > 0)
-    drain(wall_ms);
-  else if (watermark() != was)
-    fire_timers(watermark());
-  if (!(merge_ && before > 0)) report_position();  // caught up since, or read more
-  if (watermark() != was) dirty_ = true;
-  if (queued() != before) {
-    dirty_ = true;
-    report(0);
-  }
+  settle(before, was, wall_ms);
   drain_acks();
   while (!held_batches_.empty() && !backlogged()) {
     streams::record_batch held = std::move(held_batches_.front());

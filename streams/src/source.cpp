@@ -254,31 +254,31 @@ void source::run() {
         if (inserted) it->second = topic_index(rd_kafka_topic_name(m->rkt));
         idx = it->second;
       }
-      if (idx >= 0 && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        // The task learns that its partition holds nothing more for now (the offset is past
-        // any transaction markers), so it does not wait for records that are not there.
-        auto& batch = batches[{topics_[idx].fam, m->partition}];
-        batch.task = {topics_[idx].fam, m->partition};
-        batch.ends.emplace_back(static_cast<std::uint16_t>(idx), m->offset);
-        ends_[{idx, m->partition}] = m->offset;
-      } else if (idx >= 0) {
+      if (idx >= 0) {
         const state::task_id task{topics_[idx].fam, m->partition};
-        if (auto e = expect_first_.find({idx, m->partition}); e != expect_first_.end()) {
-          check_first(task, idx, m->offset, e->second);
-          expect_first_.erase(e);
-        }
         auto& batch = batches[task];
         batch.task = task;
-        batch.polled_at_ns = now_ns;
-        record r;
-        if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
-        if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
-        r.key_null = m->key == nullptr;
-        r.value_null = m->payload == nullptr;
-        r.offset = m->offset;
-        r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
-        r.topic = static_cast<std::uint16_t>(idx);
-        batch.records.push_back(std::move(r));
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+          // The task learns that its partition holds nothing more for now (the offset is past
+          // any transaction markers), so it does not wait for records that are not there.
+          batch.ends.emplace_back(static_cast<std::uint16_t>(idx), m->offset);
+          ends_[{idx, m->partition}] = m->offset;
+        } else {
+          if (auto e = expect_first_.find({idx, m->partition}); e != expect_first_.end()) {
+            check_first(task, idx, m->offset, e->second);
+            expect_first_.erase(e);
+          }
+          batch.polled_at_ns = now_ns;
+          record r;
+          if (m->key != nullptr) r.key.assign(static_cast<const char*>(m->key), m->key_len);
+          if (m->payload != nullptr) r.value.assign(static_cast<const char*>(m->payload), m->len);
+          r.key_null = m->key == nullptr;
+          r.value_null = m->payload == nullptr;
+          r.offset = m->offset;
+          r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+          r.topic = static_cast<std::uint16_t>(idx);
+          batch.records.push_back(std::move(r));
+        }
       }
       rd_kafka_message_destroy(m);
     }

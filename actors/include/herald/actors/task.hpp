@@ -276,6 +276,10 @@ class task {
   void drain(std::int64_t wall_ms);
   // Whether the empty partition of topic `t` may still hold records in Kafka.
   [[nodiscard]] bool may_have_more(std::uint16_t t) const;
+  // After something other than a record (a tick, a partition's end) may have moved the
+  // watermark or let queued records go, from `before` queued and watermark `was`: applies what
+  // may go, fires what fell due, marks the task dirty when either changed.
+  void settle(std::size_t before, std::int64_t was, std::int64_t wall_ms);
   // Inputs still awaited since the start whose partitions turned out read to their end stop
   // holding the watermark back.
   void release_read_inputs();
