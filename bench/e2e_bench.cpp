@@ -18,6 +18,10 @@
 // `--guarantee exactly_once_v2|at_least_once` sets processing.guarantee (default: Herald's,
 // exactly-once on a real broker; the mock cluster always runs at-least-once).
 //
+// CPU per event: the CPU time of the threads a phase started (Herald's task workers, consumer,
+// producers, RocksDB, ...; the pass-through's consumer and producer), read from /proc, divided
+// by the events. The feeding producer, the mock broker and this thread are not counted.
+//
 // Usage: bench_e2e [--events N] [--partitions P] [--window W] [--rounds R] [--bootstrap ADDR]
 //                  [--property K=V]... [--changelog on|off] [--guarantee G]
 
@@ -28,9 +32,14 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
@@ -94,6 +103,45 @@ options parse(int argc, char** argv) {
   return o;
 }
 
+/// The threads of this process now.
+std::set<int> thread_ids() {
+  std::set<int> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task"))
+    out.insert(std::atoi(e.path().filename().c_str()));
+  return out;
+}
+
+/// CPU seconds (user + system) of this process's threads not in `before`: what a phase
+/// started since `before` was taken. Read before those threads end.
+double cpu_since(const std::set<int>& before) {
+  static const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (const int tid : thread_ids()) {
+    if (before.count(tid) != 0) continue;
+    std::ifstream f(fmt::format("/proc/self/task/{}/stat", tid));
+    std::string line;
+    if (!std::getline(f, line)) continue;
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(line.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {
+      if (i == 14) utime = std::atof(field.c_str());
+      if (i == 15) stime = std::atof(field.c_str());
+    }
+    total += (utime + stime) / tick;
+  }
+  return total;
+}
+
+/// A phase's throughput and CPU time per event.
+struct phase_result {
+  double rate = 0;
+  double cpu_us = 0;
+};
+
 /// Produces `input` to `topic_of(record)`, never more than `window` ahead of `consumed()`.
 template <class TopicOf, class Consumed>
 void produce_paced(herald::streams::sink& producer, const std::vector<traffic_record>& input,
@@ -108,8 +156,9 @@ void produce_paced(herald::streams::sink& producer, const std::vector<traffic_re
   producer.flush();
 }
 
-double passthrough(const std::string& bootstrap, const std::vector<traffic_record>& input,
-                   const options& o, herald::streams::sink& feeder, int round) {
+phase_result passthrough(const std::string& bootstrap, const std::vector<traffic_record>& input,
+                         const options& o, herald::streams::sink& feeder, int round) {
+  const std::set<int> before = thread_ids();
   char err[512];
   rd_kafka_conf_t* cconf = rd_kafka_conf_new();
   const std::string group = fmt::format("bench-passthrough-{}", round);
@@ -178,15 +227,17 @@ double passthrough(const std::string& bootstrap, const std::vector<traffic_recor
   rd_kafka_flush(producer, 30'000);
   const double secs = std::chrono::duration<double>(clock_type::now() - first).count();
   feed.join();
+  const double cpu = cpu_since(before);  // the feeding thread has ended: not counted
   rd_kafka_queue_destroy(queue);
   rd_kafka_consumer_close(consumer);
   rd_kafka_destroy(consumer);
   rd_kafka_destroy(producer);
-  return static_cast<double>(input.size()) / secs;
+  const auto n = static_cast<double>(input.size());
+  return {n / secs, cpu * 1e6 / n};
 }
 
-double herald_rate(const std::string& bootstrap, const std::vector<traffic_record>& input,
-                   const options& o, herald::streams::sink& feeder, int round) {
+phase_result herald_rate(const std::string& bootstrap, const std::vector<traffic_record>& input,
+                         const options& o, herald::streams::sink& feeder, int round) {
   herald::actors::app_config cfg;
   cfg.kafka.properties = o.herald_properties;
   cfg.kafka.properties["bootstrap.servers"] = bootstrap;
@@ -206,6 +257,7 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
       (std::filesystem::temp_directory_path() / fmt::format("herald-bench-{}", ::getpid()))
           .string();
   std::filesystem::remove_all(cfg.state.dir);
+  const std::set<int> before = thread_ids();
   herald::actors::app app(cfg);
   if (auto e = app.start(); !e.empty()) {
     fmt::print(stderr, "bench: {}\n", e);
@@ -230,9 +282,11 @@ double herald_rate(const std::string& bootstrap, const std::vector<traffic_recor
   while (processed() < input.size()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   const double secs = std::chrono::duration<double>(clock_type::now() - first).count();
   feed.join();
+  const double cpu = cpu_since(before);  // Herald's threads, before they end
   app.stop();
   std::filesystem::remove_all(cfg.state.dir);
-  return static_cast<double>(input.size()) / secs;
+  const auto n = static_cast<double>(input.size());
+  return {n / secs, cpu * 1e6 / n};
 }
 
 }  // namespace
@@ -304,13 +358,19 @@ int main(int argc, char** argv) {
       : !o.guarantee.empty() ? o.guarantee
       : o.changelog          ? std::string("exactly_once_v2")
                              : std::string("at_least_once"));
-  std::vector<double> pts, hrs;
+  std::vector<double> pts, hrs, pt_cpu, hr_cpu;
   for (int round = 0; round < o.rounds; ++round) {
     // Each round and phase has topics of its own, so no phase reads another's records.
-    pts.push_back(passthrough(bootstrap, input, o, *feeder, round));
-    hrs.push_back(herald_rate(bootstrap, input, o, *feeder, round));
-    fmt::print("round {}: pass-through {:>9.0f} events/s, herald {:>9.0f} events/s, ratio {:.2f}\n",
-               round + 1, pts.back(), hrs.back(), hrs.back() / pts.back());
+    const phase_result p = passthrough(bootstrap, input, o, *feeder, round);
+    const phase_result h = herald_rate(bootstrap, input, o, *feeder, round);
+    pts.push_back(p.rate);
+    hrs.push_back(h.rate);
+    pt_cpu.push_back(p.cpu_us);
+    hr_cpu.push_back(h.cpu_us);
+    fmt::print(
+        "round {}: pass-through {:>9.0f} events/s ({:.2f} us CPU/event), herald {:>9.0f} events/s "
+        "({:.2f} us CPU/event), ratio {:.2f}\n",
+        round + 1, p.rate, p.cpu_us, h.rate, h.cpu_us, h.rate / p.rate);
   }
   auto median = [](std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -320,5 +380,8 @@ int main(int argc, char** argv) {
   fmt::print("pass-through (consume->produce), median: {:>10.0f} events/s\n", pt);
   fmt::print("herald (carts + inventory), median:      {:>10.0f} events/s\n", hr);
   fmt::print("ratio herald / pass-through:              {:>10.2f} (target >= 0.60)\n", hr / pt);
+  fmt::print("pass-through CPU per event, median:       {:>10.2f} us\n", median(pt_cpu));
+  fmt::print("herald CPU per event, median:             {:>10.2f} us (target <= 3)\n",
+             median(hr_cpu));
   return 0;
 }

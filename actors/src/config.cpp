@@ -240,10 +240,11 @@ void parse(const YAML::Node& root, app_config& c) {
     read(processing, "transactional_id", "processing.", c.processing.transactional_id);
   }
   const auto task = root["task"];
-  check_keys(task, "task",
-             {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
-              "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms",
-              "timer_grace_ms", "dedup_window_ms", "dedup_max_ids", "dlq_max_bytes"});
+  check_keys(
+      task, "task",
+      {"commit_interval_ms", "tick_interval_ms", "max_record_bytes", "allowed_lateness_ms",
+       "idle_timeout_ms", "max_future_ms", "min_event_time_ms", "max_wait_ms", "timer_grace_ms",
+       "dedup_window_ms", "dedup_max_ids", "dlq_max_bytes", "max_uncommitted_records"});
   if (task) {
     read(task, "commit_interval_ms", "task.", c.task.commit_interval_ms);
     read(task, "tick_interval_ms", "task.", c.task.tick_interval_ms);
@@ -257,6 +258,7 @@ void parse(const YAML::Node& root, app_config& c) {
     read(task, "dedup_window_ms", "task.", c.task.dedup_window_ms);
     read(task, "dedup_max_ids", "task.", c.task.dedup_max_ids);
     read(task, "dlq_max_bytes", "task.", c.task.dlq_max_bytes);
+    read(task, "max_uncommitted_records", "task.", c.task.max_uncommitted_records);
   }
   const auto m = root["metrics"];
   check_keys(m, "metrics", {"listen"});

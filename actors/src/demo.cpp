@@ -52,6 +52,24 @@ std::vector<streams::topic_spec> herald_topics(const topics_config& t, int parti
   return out;
 }
 
+std::string topics_yaml(const topics_config& t) {
+  std::string y = "topics:\n";
+  for (const auto& [k, v] : std::vector<std::pair<const char*, const std::string*>>{
+           {"clickstream", &t.clickstream},
+           {"carts", &t.carts},
+           {"inventory", &t.inventory},
+           {"sku_signals", &t.sku_signals},
+           {"cart_reminders", &t.cart_reminders},
+           {"restock_alerts", &t.restock_alerts},
+           {"shipments", &t.shipments},
+           {"lane_stats", &t.lane_stats},
+           {"tracking_notifications", &t.tracking_notifications},
+           {"anomalies", &t.anomalies},
+           {"dlq", &t.dlq}})
+    y += fmt::format("  {}: '{}'\n", k, *v);
+  return y;
+}
+
 void create_topics(streams::mock_cluster& mc, const topics_config& t, int partitions,
                    const std::string& app_id) {
   for (const auto& spec : herald_topics(t, partitions, app_id))

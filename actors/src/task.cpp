@@ -102,6 +102,7 @@ task::task(const task_env& env, state::task_id id)
       queues_(env.topics.size()),
       queued_next_(env.topics.size(), -1),
       read_end_(env.topics.size(), -1),
+      fetched_(env.topics.size(), false),
       counts_(env.topics.size(), std::array<std::uint64_t, 5>{}),
       released_(env.topics.size(), 0),
       reported_waiting_(env.topics.size(), 0),
@@ -202,6 +203,7 @@ void task::start(std::function<void()> wake) {
   {
     std::lock_guard<std::mutex> lock(log_acks_->mutex);
     log_acks_->wake = wake;
+    log_acks_->id = fmt::format("{}/{}", state::to_string(id_.fam), id_.partition);
   }
   if (env_.txn != nullptr) txn_member_ = env_.txn->join(wake);
   if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
@@ -400,7 +402,11 @@ void task::process(streams::record_batch& batch, std::int64_t wall_ms) {
 void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   update_cap(wall_ms);
   // The ends follow the batch's records in Kafka's order; as maxima they may be taken first.
-  for (const auto& [t, end] : batch.ends) read_end_[t] = std::max(read_end_[t], end);
+  for (const auto& [t, end] : batch.ends) {
+    read_end_[t] = std::max(read_end_[t], end);
+    fetched_[t] = true;
+  }
+  for (const auto& rec : batch.records) fetched_[rec.topic] = true;
   const std::size_t before = queued();
   const std::int64_t was = watermark();
   release_read_inputs();
@@ -410,6 +416,7 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
     return;
   }
   std::string reason;
+  uncommitted_ += batch.records.size();
   for (streams::record& rec : batch.records) {
     const std::uint16_t t = rec.topic;
     if (rec.offset < applied_below_[t]) {
@@ -454,14 +461,20 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
   if (merge_) drain(wall_ms);
   dirty_ = true;
   report(batch.polled_at_ns);
-  if (env_.txn == nullptr && wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms)
+  if (env_.txn == nullptr &&
+      (wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms ||
+       full_until_commit()))
     commit(wall_ms);
 }
 
 bool task::may_have_more(std::uint16_t t) const {
   if (!env_.offsets) return false;
+  // Not fetched yet in this assignment: it may well have records. The high watermark
+  // librdkafka caches outlives an assignment: one of this instance's earlier ownership of the
+  // partition, below where the restored state resumes, would release an input that holds the
+  // very records the watermark must wait for (an order, and the reminder fired before it).
+  if (!fetched_[t]) return true;
   std::int64_t lo = -1, hi = -1;
-  // Unknown (not fetched yet): it may well have records.
   if (!env_.offsets(t, id_.partition, lo, hi) || hi < 0) return true;
   return hi > std::max({queued_next_[t], read_end_[t], lo});
 }
@@ -734,17 +747,22 @@ void task::tick(std::int64_t wall_ms) {
   update_cap(wall_ms);
   settle(before, was, wall_ms);
   drain_acks();
-  while (!held_batches_.empty() && !backlogged()) {
-    streams::record_batch held = std::move(held_batches_.front());
-    held_batches_.pop_front();
-    apply_batch(held, wall_ms);
-  }
+  apply_held(wall_ms);
   if (env_.txn != nullptr)
     txn_step(wall_ms);
   else if ((commit_failed_ ||
             wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) &&
            (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
+  apply_held(wall_ms);  // a commit lifts task.max_uncommitted_records
+}
+
+void task::apply_held(std::int64_t wall_ms) {
+  while (!held_batches_.empty() && !backlogged()) {
+    streams::record_batch held = std::move(held_batches_.front());
+    held_batches_.pop_front();
+    apply_batch(held, wall_ms);
+  }
 }
 
 void task::txn_step(std::int64_t wall_ms) {
@@ -784,7 +802,9 @@ void task::txn_step(std::int64_t wall_ms) {
   drain_acks();
   send_waiting();
   // A failed commit produced nothing: its state stays pending for the next transaction.
-  if (!commit_failed_ && (!waiting_outputs_.empty() || !hand_txn_log())) return;
+  if (!commit_failed_ &&
+      (!waiting_outputs_.empty() || !waiting_transient_.empty() || marker_due_ || !hand_txn_log()))
+    return;
   txn_handing_ = false;
   txn_prepared_ = txn_epoch_;
   std::vector<streams::txn_offset> offsets;
@@ -884,6 +904,7 @@ void task::commit(std::int64_t wall_ms) {
                  id_.partition);
   }
   dirty_ = false;
+  uncommitted_ = 0;
   if (wm != streams::watermark::none) {
     env_.probe->set_watermark(id_, wm);
     seen_.expire(wm);
@@ -902,20 +923,11 @@ void task::commit(std::int64_t wall_ms) {
   std::uint64_t last_seq = 0;
   for (const auto& rec : committed) last_seq = std::max(last_seq, rec.seq);
   for (auto& rec : committed) produce(std::move(rec));
-  metrics* probe = env_.probe;
-  for (const auto& rec : transient_) {
-    const auto queued = env_.sink->produce(*rec.topic, rec.key, rec.value, {},
-                                           [probe](const streams::delivery_report& r) {
-                                             probe->add_produced(r.ok);
-                                             if (!r.ok) note_lost_sample(r.reason);
-                                           });
-    if (!queued) {
-      probe->add_produced(false);
-      note_lost_sample(queued.failure.reason);
-    }
-  }
+  waiting_transient_.insert(waiting_transient_.end(), std::make_move_iterator(transient_.begin()),
+                            std::make_move_iterator(transient_.end()));
   transient_.clear();
-  publish_watermark();
+  marker_due_ = true;
+  send_waiting();
   std::vector<std::pair<std::uint16_t, std::int64_t>> offsets;
   for (std::size_t t = 0; t < next_offsets_.size(); ++t) {
     if (next_offsets_[t] < 0) continue;
@@ -951,9 +963,30 @@ void task::commit(std::int64_t wall_ms) {
   reported_timers_ = timers;
 }
 
+bool task::send_transient() {
+  metrics* probe = env_.probe;
+  while (!waiting_transient_.empty()) {
+    const auto& rec = waiting_transient_.front();
+    const auto queued = env_.sink->produce(*rec.topic, rec.key, rec.value, {},
+                                           [probe](const streams::delivery_report& r) {
+                                             probe->add_produced(r.ok);
+                                             if (!r.ok) note_lost_sample(r.reason);
+                                           });
+    // A full queue is no reason to lose a sample: it waits, and so does the task's intake.
+    if (queued.full) return false;
+    if (!queued) {
+      probe->add_produced(false);
+      note_lost_sample(queued.failure.reason);
+    }
+    waiting_transient_.pop_front();
+  }
+  return true;
+}
+
 void task::publish_watermark() {
   // After this commit's outputs, so a SKU task that reads the marker has read every signal
   // this task emitted before it (the idempotent producer keeps per-partition order).
+  marker_due_ = false;
   if (env_.repartition_partitions <= 0 || id_.fam != state::family::customer) return;
   // Not past a record still waiting (it may emit signals of its time).
   const std::int64_t wm = settled();
@@ -969,9 +1002,11 @@ void task::publish_watermark() {
   for (std::int32_t p = 0; p < env_.repartition_partitions; ++p)
     if (!env_.sink->produce_to(
             env_.config->topics.sku_signals, p, {}, value, {},
-            [probe](const streams::delivery_report& r) { probe->add_produced(r.ok); }))
+            [probe](const streams::delivery_report& r) { probe->add_produced(r.ok); })) {
       probe->add_produced(false);
-  // A lost marker costs nothing lasting: the next commit publishes a newer one.
+      published_watermark_ = streams::watermark::none;  // published again with the next commit
+    }
+  // A lost marker costs a commit's wait: the next commit publishes it (or a newer one) again.
   env_.probe->add_watermark_markers(false, static_cast<std::uint64_t>(env_.repartition_partitions));
 }
 
@@ -992,14 +1027,19 @@ void task::send_waiting() {
     if (!hand(it->second)) break;
     waiting_outputs_.erase(it);
   }
-  if (waiting_outputs_.empty()) {
+  // Under exactly-once only into the task's open part of a transaction.
+  if (env_.txn == nullptr || txn_handing_) {
+    if (send_transient() && marker_due_ && waiting_outputs_.empty()) publish_watermark();
+  }
+  if (waiting_outputs_.empty() && waiting_transient_.empty()) {
     logged_backlog_ = false;
   } else if (!logged_backlog_) {
     logged_backlog_ = true;
     spdlog::warn(
         "task {}/{}: the producer's queue is full ({} outputs waiting): the task takes no new "
         "records until they are handed over",
-        state::to_string(id_.fam), id_.partition, waiting_outputs_.size());
+        state::to_string(id_.fam), id_.partition,
+        waiting_outputs_.size() + waiting_transient_.size());
   }
 }
 
@@ -1125,22 +1165,30 @@ streams::produce_result task::produce_log_record(const state::log_record& r) {
   std::weak_ptr<log_acks> weak = log_acks_;
   metrics* probe = env_.probe;
   const std::size_t s = static_cast<std::size_t>(r.s);
-  return env_.sink->produce_to(log_topics_[s], id_.partition, r.key,
-                               r.del ? std::string_view{} : std::string_view(r.value), {},
-                               [weak, s, probe](const streams::delivery_report& d) {
-                                 probe->add_changelog(d.ok);
-                                 std::function<void()> wake;
-                                 if (auto a = weak.lock()) {
-                                   std::lock_guard<std::mutex> lock(a->mutex);
-                                   ++a->done;
-                                   if (!d.ok)
-                                     a->failed = true;
-                                   else
-                                     a->next[s] = std::max(a->next[s], d.offset + 1);
-                                   if (a->done == a->expected) wake = a->wake;
-                                 }
-                                 if (wake) wake();
-                               });
+  return env_.sink->produce_to(
+      log_topics_[s], id_.partition, r.key, r.del ? std::string_view{} : std::string_view(r.value),
+      {}, [weak, s, probe](const streams::delivery_report& d) {
+        probe->add_changelog(d.ok);
+        std::function<void()> wake;
+        if (auto a = weak.lock()) {
+          std::lock_guard<std::mutex> lock(a->mutex);
+          ++a->done;
+          if (!d.ok && !a->logged_failure) {
+            a->logged_failure = true;
+            spdlog::error(
+                "task {}: a changelog record of store {} was not delivered ({}): its commit goes "
+                "again (at-least-once) or its transaction aborts (exactly-once); later failures "
+                "are counted in herald_changelog_records_total{{result=\"failed\"}}",
+                a->id, state::to_string(static_cast<state::store>(s)), d.reason);
+          }
+          if (!d.ok)
+            a->failed = true;
+          else
+            a->next[s] = std::max(a->next[s], d.offset + 1);
+          if (a->done == a->expected) wake = a->wake;
+        }
+        if (wake) wake();
+      });
 }
 
 bool task::produce_stage(log_entry& e) {

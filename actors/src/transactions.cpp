@@ -96,14 +96,18 @@ std::uint64_t transactions::aborted_total() const {
 
 void transactions::run() {
   ::pthread_setname_np(::pthread_self(), "herald.txn");
+  // One transaction per interval from start to start (as Kafka Streams' commit.interval.ms),
+  // not an interval of rest after each: a record waits at most one interval, plus the cycle,
+  // for its transaction. A cycle longer than the interval is followed by the next at once.
+  auto next = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.interval_ms);
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait_for(lock, std::chrono::milliseconds(opts_.interval_ms),
-                   [&] { return hurry_ || (stop_ && members_.empty()); });
+      cv_.wait_until(lock, next, [&] { return hurry_ || (stop_ && members_.empty()); });
       if (stop_ && members_.empty()) return;
       hurry_ = false;
     }
+    next = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.interval_ms);
     cycle();
   }
 }

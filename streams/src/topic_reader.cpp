@@ -83,6 +83,22 @@ bool partition_counts(const kafka_properties& props, std::map<std::string, int>&
   return rc == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+header_list headers_of(const rd_kafka_message_s* m) {
+  header_list out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  // librdkafka parses the headers lazily into the message, hence the const_cast.
+  if (rd_kafka_message_headers(const_cast<rd_kafka_message_t*>(m), &hdrs) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR)
+    return out;
+  const char* name = nullptr;
+  const void* val = nullptr;
+  size_t size = 0;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+    out.emplace_back(name, std::string(static_cast<const char*>(val), size));
+  return out;
+}
+
 bool read_topic(const kafka_properties& props, const std::string& topic,
                 std::vector<consumed_record>& out, std::string& error, int timeout_ms) {
   kafka_properties p = props;
@@ -124,20 +140,12 @@ bool read_topic(const kafka_properties& props, const std::string& topic,
         consumed_record r;
         r.partition = m->partition;
         r.offset = m->offset;
+        r.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
         if (m->key) r.key.assign(static_cast<const char*>(m->key), m->key_len);
         if (m->payload) r.value.assign(static_cast<const char*>(m->payload), m->len);
         r.key_null = m->key == nullptr;
         r.value_null = m->payload == nullptr;
-        rd_kafka_headers_t* hdrs = nullptr;
-        if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          const char* name = nullptr;
-          const void* val = nullptr;
-          size_t size = 0;
-          for (size_t i = 0;
-               rd_kafka_header_get_all(hdrs, i, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-               ++i)
-            r.headers.emplace_back(name, std::string(static_cast<const char*>(val), size));
-        }
+        r.headers = headers_of(m);
         out.push_back(std::move(r));
       }
       rd_kafka_message_destroy(m);

@@ -4,6 +4,7 @@
 #include "herald/actors/task.hpp"
 
 #include "herald/actors/rules/inventory.hpp"
+#include "herald/actors/transactions.hpp"
 
 #include <chrono>
 #include <cmath>
@@ -168,6 +169,72 @@ TEST_F(CustomerTaskTest, ARecordAheadOfTheOtherTopicWaitsAndTimersDueBeforeItFir
   const auto out = read("herald.cart-reminders");
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(out[0].value).at("ts"), t0 + hour);
+}
+
+// A partition comes back to an instance that owned it before: librdkafka still has the high
+// watermark it saw then, below where the state (restored from the changelog) resumes. That
+// stale figure must not count as "read to its end": the carts partition still holds Ann's
+// order, and a click far ahead must wait for it instead of firing her reminder first.
+TEST_F(CustomerTaskTest, AStaleHighWatermarkFromAnEarlierAssignmentDoesNotReleaseAnInput) {
+  config_.task.watermark.idle_timeout_ms = 30'000;  // production default: inputs awaited at start
+  {
+    auto task = make_task();
+    feed(*task, 0, {{"zed", view("zed", t0)}}, 0);
+    feed(*task, 0, {{"ann", add("ann", t0)}});
+    task->shutdown(0);
+  }
+  open_db();  // the next ownership, on the state the first one left
+  env_.offsets = [](std::uint16_t, std::int32_t, std::int64_t& lo, std::int64_t& hi) {
+    lo = 0;
+    hi = 1;  // cached by librdkafka during the first ownership: nothing past the resume point
+    return true;
+  };
+  auto task = make_task();
+  feed(*task, 1, {{"zed", view("zed", t0 + 3 * hour)}}, 0);
+  EXPECT_EQ(task->watermark(), t0) << "the carts partition is not known to be read to its end";
+  feed(
+      *task, 1,
+      {{"ann",
+        fmt::format(
+            R"({{"type":"order_placed","event_id":"o-ann","ts":{},"customer_id":"ann","cart_id":"k-ann","order_id":"o1","total":3,"currency":"EUR","lines":[{{"sku":"s","quantity":1,"unit_price":3}}]}})",
+            t0 + hour / 2)},
+       {"bob", add("bob", t0 + 4 * hour)}});
+  EXPECT_EQ(task->watermark(), t0 + 3 * hour);
+  task->shutdown(0);
+  EXPECT_TRUE(read("herald.cart-reminders").empty()) << "Ann ordered before her reminder was due";
+}
+
+// At-least-once: a task that took task.max_uncommitted_records since its last commit commits
+// at once instead of at the interval, so one commit never holds an unbounded backlog.
+TEST_F(CustomerTaskTest, AtLeastOnceATaskCommitsOnceItTookMaxUncommittedRecords) {
+  config_.task.max_uncommitted_records = 3;
+  auto task = make_task();
+  feed(*task, 0, {{"ann", add("ann", t0)}, {"bob", add("bob", t0 + 1)}});
+  EXPECT_FALSE(task->resume_offset("shop.carts").has_value()) << "within the bound: no commit";
+  feed(*task, 2, {{"cy", add("cy", t0 + 2)}});
+  EXPECT_EQ(task->resume_offset("shop.carts"), 3);
+  task->shutdown(0);
+}
+
+// Exactly-once: a task that took task.max_uncommitted_records since its last commit takes no
+// more until it commits for the next transaction, so a backlog the tasks apply faster than the
+// producer ships their changelogs cannot grow each transaction past the broker's transaction
+// timeout. (That the commit lets the held records in again: ChangelogTest, on a real broker.)
+TEST_F(CustomerTaskTest, UnderExactlyOnceATaskHoldsRecordsPastMaxUncommittedUntilItCommits) {
+  config_.task.max_uncommitted_records = 2;
+  transactions::options o;
+  o.sink = sink_.get();
+  transactions txn(o);  // never started: no transaction asks the task to commit
+  env_.txn = &txn;
+  auto task = make_task();
+  feed(*task, 0, {{"ann", add("ann", t0)}});
+  feed(*task, 1, {{"bob", add("bob", t0 + 1)}});
+  EXPECT_EQ(task->watermark(), t0 + 1);
+  feed(*task, 2, {{"cy", add("cy", t0 + hour)}});
+  task->tick(wall_ms());
+  EXPECT_EQ(task->watermark(), t0 + 1) << "held: the task took its bound";
+  task.reset();
+  env_.txn = nullptr;
 }
 
 // herald_watermark_seconds{family="customer"} as scraped (NaN when absent or without tasks).

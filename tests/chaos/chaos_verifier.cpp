@@ -355,20 +355,7 @@ bool one_run(const options& o, const cluster& kafka, const std::string& mode, in
       << fmt::format("  properties: {{bootstrap.servers: '{}'}}\n", props.at("bootstrap.servers"))
       << fmt::format("processing: {{guarantee: {}}}\n", mode)
       << fmt::format("state: {{dir: '{}'}}\n", (dir / state).string()) << "metrics: {listen: ''}\n"
-      << "topics:\n";
-    for (const auto& [k, v] : std::vector<std::pair<const char*, const std::string*>>{
-             {"clickstream", &t.clickstream},
-             {"carts", &t.carts},
-             {"inventory", &t.inventory},
-             {"sku_signals", &t.sku_signals},
-             {"cart_reminders", &t.cart_reminders},
-             {"restock_alerts", &t.restock_alerts},
-             {"shipments", &t.shipments},
-             {"lane_stats", &t.lane_stats},
-             {"tracking_notifications", &t.tracking_notifications},
-             {"anomalies", &t.anomalies},
-             {"dlq", &t.dlq}})
-      f << "  " << k << ": '" << *v << "'\n";
+      << herald::actors::topics_yaml(t);
     return path;
   };
   auto log_of = [&](const std::string& name) { return (dir / (name + ".log")).string(); };

@@ -143,6 +143,14 @@ struct task_config {
   /// Most event ids a task remembers (about 16 bytes each); beyond it the oldest quarter of
   /// the window is forgotten early (herald_dedup_evicted_ids_total). Default: 1 000 000.
   std::size_t dedup_max_ids = 1'000'000;
+  /// Most input records a task takes between two of its commits. Under exactly-once a task
+  /// that reached it takes no more until it commits for the next transaction, so a
+  /// transaction's size stays bounded when the tasks apply records faster than the producer
+  /// ships their changelog records (a backlog, a large restore's catch-up): without it each
+  /// slower transaction let the tasks take more for the next, until one outlived the
+  /// broker's transaction timeout and the producer was fenced. Under at-least-once the task
+  /// commits early instead. 0 = no bound. Default: 50 000.
+  std::size_t max_uncommitted_records = 50'000;
 };
 
 struct metrics_config {

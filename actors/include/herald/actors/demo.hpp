@@ -97,6 +97,9 @@ struct replay_record {
 /// `app_id` (kafka.group_id), the changelog topics of its stores (compacted).
 [[nodiscard]] std::vector<streams::topic_spec> herald_topics(const topics_config& t, int partitions,
                                                              const std::string& app_id = {});
+/// The `topics:` section of a configuration file that names every topic of `t` (tools and
+/// tests that run `herald run` on topics of their own).
+[[nodiscard]] std::string topics_yaml(const topics_config& t);
 /// Creates `herald_topics` on the mock cluster (which ignores topic configurations), the
 /// changelogs of application `app_id` included (the mock cannot create topics through the
 /// Admin API, so Herald cannot create them there itself).

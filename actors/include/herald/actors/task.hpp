@@ -291,6 +291,8 @@ class task {
   // Tells the family's alignment where this task stands.
   void report_position();
   void publish_watermark();
+  // Produces the committed transient records in order; false while the producer's queue is full.
+  bool send_transient();
   void fire_timers(std::int64_t up_to_ms);
   void dead_letter(const streams::record& rec, schemas::decode_code code,
                    const std::string& reason);
@@ -303,8 +305,16 @@ class task {
   // Outputs wait for the producer (its queue full, or a failed delivery being re-sent):
   // the task takes no new records meanwhile, so its partitions pause.
   [[nodiscard]] bool backlogged() const noexcept {
-    return resend_wait_ || !waiting_outputs_.empty() || commit_failed_ || corrupt_ || failed_;
+    return resend_wait_ || !waiting_outputs_.empty() || !waiting_transient_.empty() ||
+           commit_failed_ || corrupt_ || failed_ || (env_.txn != nullptr && full_until_commit());
   }
+  // Took task.max_uncommitted_records since its last commit.
+  [[nodiscard]] bool full_until_commit() const noexcept {
+    const std::size_t cap = env_.config->task.max_uncommitted_records;
+    return cap > 0 && uncommitted_ >= cap;
+  }
+  // Applies the held batches while the task is not backlogged.
+  void apply_held(std::int64_t wall_ms);
   void drain_acks();
   // Changelog: the commits whose records are not all acknowledged yet, oldest first. A
   // commit's records go stage by stage (state::log_stage), each once the one before is
@@ -324,6 +334,8 @@ class task {
     std::array<std::int64_t, state::store_count> next{};  // per store: after the newest acked
     std::size_t expected = 0;                             // records of the stage in flight
     std::function<void()> wake;                           // the stage is all back: look again
+    std::string id;               // "family/partition", for the log line of a failed delivery
+    bool logged_failure = false;  // the task's first failed delivery was logged
   };
   // Hands changelog record `r` to the producer; its delivery moves the store's acked offset.
   streams::produce_result produce_log_record(const state::log_record& r);
@@ -370,7 +382,11 @@ class task {
   std::vector<std::deque<queued_record>> queues_;  // per topic index (contract topics, when merge_)
   std::vector<std::int64_t> queued_next_;          // per topic: offset after the last received
   std::vector<std::int64_t> read_end_;  // per topic: the partition's end when last read to it
-  std::size_t awaited_ = 0;             // contract inputs not heard from since the start
+  // Per topic: a fetch of this assignment delivered a record or the partition's end. Until
+  // then librdkafka's cached high watermark may be one of an earlier assignment's.
+  std::vector<bool> fetched_;
+  std::size_t awaited_ = 0;      // contract inputs not heard from since the start
+  std::size_t uncommitted_ = 0;  // input records taken since the last commit
   std::vector<std::unique_ptr<schemas::event>> event_pool_;
   std::int64_t waiting_since_ms_ = streams::watermark::none;
   alignment* align_ = nullptr;
@@ -405,6 +421,10 @@ class task {
     std::string value;
   };
   std::vector<transient_record> transient_;  // emitted since the last commit
+  // Committed, not yet taken by the producer (its queue was full): in order, before the marker.
+  std::deque<transient_record> waiting_transient_;
+  // A watermark marker to publish once the outputs before it are with the producer.
+  bool marker_due_ = false;
   std::vector<state::timer> due_;
   std::vector<std::int64_t> next_offsets_;   // per topic index, -1 = untouched since commit
   std::vector<std::int64_t> applied_below_;  // per topic index: the stored offset at creation

@@ -11,11 +11,14 @@
 #include "herald/streams/kafka_config.hpp"
 #include "herald/streams/sink.hpp"
 
+struct rd_kafka_message_s;
+
 namespace herald::streams {
 
 struct consumed_record {
   std::int32_t partition = 0;
   std::int64_t offset = 0;
+  std::int64_t timestamp_ms = -1;  ///< the record's timestamp (CreateTime or LogAppendTime)
   std::string key;
   std::string value;
   header_list headers;
@@ -25,6 +28,9 @@ struct consumed_record {
   /// The value of header `name`, or empty.
   [[nodiscard]] std::string header(const std::string& name) const;
 };
+
+/// A consumed message's headers, in order.
+[[nodiscard]] header_list headers_of(const rd_kafka_message_s* m);
 
 /// The partition count of `topic`, or -1 with `error` saying why: no broker answered, or the
 /// cluster has no such topic.
