@@ -302,6 +302,7 @@ std::int64_t task::settled() const noexcept {
   for (const auto& q : queues_)
     if (!q.empty() && q.front().ts_ms != streams::watermark::none)
       t = std::min(t, q.front().ts_ms - 1);
+  if (fire_behind_ != streams::watermark::none) t = std::min(t, behind_next_ - 1);
   return t;
 }
 
@@ -351,7 +352,7 @@ void task::apply_internal_record(const streams::record& rec, std::int64_t wall_m
     ++markers_received_;
   } else {
     note_if_late(t, info.ts_ms);
-    if (sort_ && info.ts_ms > watermark())
+    if (sort_ && (info.ts_ms > watermark() || fire_behind_ != streams::watermark::none))
       defer(deferred_internal, rec, info.ts_ms, info.event_id);
     else if (!repeat(rec, info.event_id, info.ts_ms, info.kind))
       processor_->apply_internal(rec);
@@ -433,9 +434,12 @@ void task::apply_batch(streams::record_batch& batch, std::int64_t wall_ms) {
       const auto code = decode(rec, wall_ms, event_, reason);
       if (code == schemas::decode_code::ok) {
         admit(t, event_.ts_ms, wall_ms);
-        fire_timers(watermark());  // due before the record: fired before it
+        // Due before the record: fired before it. A sorting task defers the record behind
+        // the timers a commit's room left; another one fires them all (its timers are few).
+        fire_timers(watermark(), sort_);
       }
-      if (code == schemas::decode_code::ok && sort_ && event_.ts_ms > watermark()) {
+      if (code == schemas::decode_code::ok && sort_ &&
+          (event_.ts_ms > watermark() || fire_behind_ != streams::watermark::none)) {
         defer(deferred_contract, rec, event_.ts_ms, event_.event_id);
         ++counts_[t][0];
         consumed(rec);
@@ -534,7 +538,9 @@ void task::drain(std::int64_t wall_ms) {
     } else {
       waiting_since_ms_ = streams::watermark::none;
     }
-    fire_timers(head_ts);  // due at or before the record: fired before it
+    // Due at or before the record: fired before it; a commit's room may leave the record
+    // waiting for the next.
+    if (!fire_timers(head_ts)) break;
     auto& q = queues_[static_cast<std::size_t>(pick)];
     queued_record head = std::move(q.front());
     q.pop_front();
@@ -601,12 +607,23 @@ void task::report(std::int64_t polled_at_ns) {
                                 static_cast<std::uint64_t>(released));
 }
 
-void task::fire_timers(std::int64_t up_to_ms) {
-  if (up_to_ms == streams::watermark::none) return;
+bool task::fire_timers(std::int64_t up_to_ms, bool bounded) {
+  if (up_to_ms == streams::watermark::none) return true;
+  const std::size_t cap = bounded ? env_.config->task.max_uncommitted_records : 0;
   auto next = state_.next_fire_ms();
   while (next && *next <= up_to_ms) {
+    // A watermark's jump may make millions due at once (a restart after a day): each commit
+    // takes at most its room, so one transaction's outputs and state stay bounded.
+    const std::size_t room =
+        cap == 0 ? static_cast<std::size_t>(-1) : (uncommitted_ < cap ? cap - uncommitted_ : 0);
+    if (room == 0) {
+      fire_behind_ = std::max(fire_behind_, up_to_ms);
+      behind_next_ = *next;
+      return false;
+    }
     due_.clear();
-    state_.pop_due(up_to_ms, due_);
+    state_.pop_due(up_to_ms, due_, room);
+    uncommitted_ += due_.size();
     for (const auto& t : due_) {
       if (t.key.empty()) continue;
       const char tag = t.key[0];
@@ -627,6 +644,14 @@ void task::fire_timers(std::int64_t up_to_ms) {
     // A timer may schedule another that is already due (e.g. the next reminder step).
     next = state_.next_fire_ms();
   }
+  if (up_to_ms >= fire_behind_) fire_behind_ = streams::watermark::none;
+  return true;
+}
+
+void task::fire_behind(std::int64_t wall_ms) {
+  if (fire_behind_ == streams::watermark::none || full_until_commit()) return;
+  dirty_ = true;
+  if (fire_timers(fire_behind_) && merge_) drain(wall_ms);
 }
 
 // A task fed by a repartition topic gets the records of every upstream task interleaved on
@@ -745,16 +770,19 @@ void task::tick(std::int64_t wall_ms) {
   release_read_inputs();
   watermark_.tick(wall_ms);
   update_cap(wall_ms);
+  fire_behind(wall_ms);
   settle(before, was, wall_ms);
   drain_acks();
   apply_held(wall_ms);
   if (env_.txn != nullptr)
     txn_step(wall_ms);
-  else if ((commit_failed_ ||
+  else if ((commit_failed_ || full_until_commit() ||
             wall_ms - last_commit_wall_ms_ >= env_.config->task.commit_interval_ms) &&
            (dirty_ || state_.pending_ops() > 0))
     commit(wall_ms);
-  apply_held(wall_ms);  // a commit lifts task.max_uncommitted_records
+  // A commit lifts task.max_uncommitted_records.
+  fire_behind(wall_ms);
+  apply_held(wall_ms);
 }
 
 void task::apply_held(std::int64_t wall_ms) {

@@ -245,8 +245,10 @@ void task_state::cancel(std::int64_t fire_ms, std::string_view key) {
   if (committed_next_valid_ && committed_next_ == fire_ms) committed_next_valid_ = false;
 }
 
-void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out) {
+void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out, std::size_t limit) {
+  if (limit == 0) return;
   std::vector<timer> due;
+  bool scan_cut = false;  // the scan stopped at the limit: committed timers may follow
   const auto committed = timer_count_ - static_cast<std::int64_t>(timer_adds_.size());
   if (committed > 0 && committed_floor_ <= up_to_ms) {
     const std::string begin = timer_key(task_, committed_floor_, {});
@@ -259,7 +261,8 @@ void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out) {
       probe.second.assign(k.substr(timer_key_head));
       if (!timer_dels_.empty() && timer_dels_.contains(probe)) return true;
       due.push_back(timer{probe.first, probe.second, std::string(v)});
-      return true;
+      scan_cut = due.size() == limit;
+      return !scan_cut;
     }));
   }
 
@@ -267,14 +270,14 @@ void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out) {
                       ? timer_adds_.end()
                       : timer_adds_.lower_bound(std::make_pair(up_to_ms + 1, std::string()));
   const std::size_t first_out = out.size();
-  out.reserve(first_out + due.size() +
-              static_cast<std::size_t>(std::distance(timer_adds_.begin(), adds_end)));
+  out.reserve(first_out + std::min(limit, due.size() + static_cast<std::size_t>(std::distance(
+                                                           timer_adds_.begin(), adds_end))));
 
   // Merge the two sorted, disjoint sequences; committed ones become deletes, pending ones
   // simply vanish.
   auto a = timer_adds_.begin();
   std::size_t c = 0;
-  while (c < due.size() || a != adds_end) {
+  while ((c < due.size() || a != adds_end) && out.size() - first_out < limit) {
     bool take_committed =
         a == adds_end || (c < due.size() && std::tie(due[c].fire_ms, due[c].key) <
                                                 std::tie(a->first.first, a->first.second));
@@ -289,8 +292,14 @@ void task_state::pop_due(std::int64_t up_to_ms, std::vector<timer>& out) {
   }
   timer_count_ -= static_cast<std::int64_t>(out.size() - first_out);
 
-  // Every committed timer up to up_to_ms is now in timer_dels_.
-  if (up_to_ms != max_ms) committed_floor_ = std::max(committed_floor_, up_to_ms + 1);
+  // Every committed timer below the floor is now in timer_dels_: up to up_to_ms, or, cut by
+  // the limit, up to the first one left (or the last one scanned, when the scan was cut).
+  if (c < due.size())
+    committed_floor_ = std::max(committed_floor_, due[c].fire_ms);
+  else if (scan_cut)
+    committed_floor_ = std::max(committed_floor_, due.back().fire_ms);
+  else if (up_to_ms != max_ms)
+    committed_floor_ = std::max(committed_floor_, up_to_ms + 1);
   if (committed_next_valid_ && committed_next_ && *committed_next_ <= up_to_ms)
     committed_next_valid_ = false;
 }

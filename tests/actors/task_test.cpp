@@ -237,6 +237,41 @@ TEST_F(CustomerTaskTest, UnderExactlyOnceATaskHoldsRecordsPastMaxUncommittedUnti
   env_.txn = nullptr;
 }
 
+// A watermark jump that makes many timers due at once (a restart after a day: every open
+// cart's reminder) fires them commit by commit, at most task.max_uncommitted_records each, so
+// one commit's outputs and state stay bounded; the records after them wait their turn.
+TEST_F(CustomerTaskTest, ManyTimersDueAtOnceFireAtMostMaxUncommittedRecordsPerCommit) {
+  config_.task.max_uncommitted_records = 4;
+  auto task = make_task();
+  feed(*task, 0, {{"zed", view("zed", t0)}}, 0);
+  std::vector<std::pair<std::string, std::string>> carts;
+  for (int i = 0; i < 20; ++i) carts.emplace_back(fmt::format("c{:02}", i), "");
+  for (int i = 0; i < 20; ++i) carts[i].second = add(carts[i].first, t0 + i);
+  feed(*task, 0, carts);  // 21 records: past the bound, committed at once
+  ASSERT_TRUE(task->resume_offset("shop.carts").has_value());
+  // Both inputs reach t0 + 3 h: 20 reminders (and the timers before them) fall due before
+  // the two records at that time.
+  feed(*task, 20, {{"zz", add("zz", t0 + 3 * hour)}});
+  feed(*task, 1, {{"zed", view("zed", t0 + 3 * hour)}}, 0);
+  EXPECT_LE(probe_->reminders_total(), 2u) << "the room the two records left in the commit";
+  EXPECT_EQ(task->queued(), 2u) << "the records wait behind the timers due before them";
+  // Each tick fires what is left of one commit's room, commits, and fires one more commit's.
+  int ticks = 0;
+  while (task->queued() > 0 && ticks < 50) {
+    task->tick(wall_ms());
+    ++ticks;
+    EXPECT_LE(probe_->reminders_total(), 2u + 8u * static_cast<unsigned>(ticks)) << ticks;
+  }
+  EXPECT_GE(ticks, 3);
+  EXPECT_EQ(probe_->reminders_total(), 20u);
+  EXPECT_EQ(task->queued(), 0u) << "once the due timers have fired, the records are applied";
+  EXPECT_EQ(task->stream_time(), t0 + 3 * hour);
+  task->shutdown(0);
+  const auto out = read("herald.cart-reminders");
+  ASSERT_EQ(out.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(out[i].key, carts[i].first) << "in event-time order";
+}
+
 // herald_watermark_seconds{family="customer"} as scraped (NaN when absent or without tasks).
 double watermark_gauge(const metrics& probe) {
   const std::string text = probe.scrape();

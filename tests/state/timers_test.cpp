@@ -19,9 +19,9 @@ namespace {
 class TimersTest : public test::temp_task {
  protected:
   TimersTest() : temp_task({family::customer, 4}) {}
-  std::vector<timer> pop(std::int64_t up_to) {
+  std::vector<timer> pop(std::int64_t up_to, std::size_t limit = static_cast<std::size_t>(-1)) {
     std::vector<timer> out;
-    ts_->pop_due(up_to, out);
+    ts_->pop_due(up_to, out, limit);
     return out;
   }
   static std::vector<std::string> keys(const std::vector<timer>& ts) {
@@ -49,6 +49,24 @@ TEST_F(TimersTest, PopsInFireThenKeyOrderAcrossPendingAndCommitted) {
   EXPECT_EQ(keys(due), (strings{"min", "neg", "zero", "a", "b", "z", "c"}));
   EXPECT_EQ(due[0].fire_ms, min_ms);
   EXPECT_EQ(due[1].fire_ms, -10);
+  EXPECT_EQ(ts_->timer_count(), 0);
+  EXPECT_FALSE(ts_->next_fire_ms().has_value());
+}
+
+TEST_F(TimersTest, PopDueWithALimitTakesTheEarliestAndLeavesTheRestDue) {
+  for (std::int64_t t : {10, 20, 30}) ts_->schedule(t, "c" + std::to_string(t));
+  ts_->schedule(20, "c20b");
+  commit();
+  for (std::int64_t t : {15, 20, 25}) ts_->schedule(t, "p" + std::to_string(t));
+  EXPECT_TRUE(pop(30, 0).empty());
+  EXPECT_EQ(keys(pop(30, 2)), (strings{"c10", "p15"}));
+  EXPECT_EQ(ts_->next_fire_ms(), 20);
+  EXPECT_EQ(ts_->timer_count(), 5);
+  EXPECT_EQ(keys(pop(30, 2)), (strings{"c20", "c20b"}));
+  commit();  // the popped committed timers are deleted; the floor stays below what is left
+  EXPECT_EQ(ts_->next_fire_ms(), 20);
+  EXPECT_EQ(keys(pop(30, 1)), (strings{"p20"}));
+  EXPECT_EQ(keys(pop(30)), (strings{"p25", "c30"}));
   EXPECT_EQ(ts_->timer_count(), 0);
   EXPECT_FALSE(ts_->next_fire_ms().has_value());
 }
@@ -354,9 +372,12 @@ TEST_F(TimersTest, MatchesModelUnderRandomOperations) {
       }
     } else if (op < 80) {
       now += pick(10);
-      const auto due = pop(now);
+      // Half the pops take at most a few timers, as a task whose commit has little room.
+      const std::size_t limit =
+          pick(2) == 0 ? static_cast<std::size_t>(-1) : static_cast<std::size_t>(pick(4));
+      const auto due = pop(now, limit);
       std::vector<timer> expected;
-      while (!live.empty() && live.begin()->first.first <= now) {
+      while (!live.empty() && live.begin()->first.first <= now && expected.size() < limit) {
         expected.push_back(
             {live.begin()->first.first, live.begin()->first.second, live.begin()->second});
         live.erase(live.begin());

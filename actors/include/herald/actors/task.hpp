@@ -293,7 +293,11 @@ class task {
   void publish_watermark();
   // Produces the committed transient records in order; false while the producer's queue is full.
   bool send_transient();
-  void fire_timers(std::int64_t up_to_ms);
+  // Fires the timers due up to `up_to_ms`, at most the room task.max_uncommitted_records
+  // leaves in this commit unless `bounded` is false; false while some stay due (fire_behind_).
+  bool fire_timers(std::int64_t up_to_ms, bool bounded = true);
+  // Goes on firing what a commit's room left due, then with the records it held back.
+  void fire_behind(std::int64_t wall_ms);
   void dead_letter(const streams::record& rec, schemas::decode_code code,
                    const std::string& reason);
   // Hands an outbox record to the producer, in sequence order behind any still waiting.
@@ -391,6 +395,10 @@ class task {
   std::int64_t waiting_since_ms_ = streams::watermark::none;
   alignment* align_ = nullptr;
   std::int64_t stopped_at_ = streams::watermark::none;  // head held by the alignment cap
+  // Timers due up to fire_behind_ that a commit's room left unfired, the earliest at
+  // behind_next_: records at or after it wait, and the task is settled only before it.
+  std::int64_t fire_behind_ = streams::watermark::none;
+  std::int64_t behind_next_ = streams::watermark::none;
   static constexpr std::int64_t no_cap = std::numeric_limits<std::int64_t>::max();
   std::int64_t cap_ = no_cap;  // processor_->time_cap, once it gave one
   std::int64_t published_watermark_ = streams::watermark::none;

@@ -104,9 +104,11 @@ class task_state {
   void schedule_new(std::int64_t fire_ms, std::string_view key, std::string_view payload);
   /// Cancels the timer at (fire_ms, key), committed or pending; no-op when absent.
   void cancel(std::int64_t fire_ms, std::string_view key);
-  /// Removes and returns, in (fire_ms, key) order, every timer with fire_ms <= up_to_ms,
-  /// committed or pending. Cost is proportional to the number returned (plus one seek).
-  void pop_due(std::int64_t up_to_ms, std::vector<timer>& out);
+  /// Removes and returns, in (fire_ms, key) order, the first `limit` timers with fire_ms <=
+  /// up_to_ms, committed or pending (all of them by default). Cost is proportional to the
+  /// number returned (plus one seek).
+  void pop_due(std::int64_t up_to_ms, std::vector<timer>& out,
+               std::size_t limit = static_cast<std::size_t>(-1));
   /// Earliest pending fire time, if any.
   [[nodiscard]] std::optional<std::int64_t> next_fire_ms() const;
   /// Number of scheduled timers of this task (committed + pending − cancelled). Exact.
