@@ -205,7 +205,9 @@ void task::start(std::function<void()> wake) {
     log_acks_->wake = wake;
     log_acks_->id = fmt::format("{}/{}", state::to_string(id_.fam), id_.partition);
   }
-  if (env_.txn != nullptr) txn_member_ = env_.txn->join(wake);
+  if (env_.txn != nullptr)
+    txn_member_ =
+        env_.txn->join(wake, fmt::format("{}/{}", state::to_string(id_.fam), id_.partition));
   if (align_ != nullptr) align_->join(id_.partition, std::move(wake));
   std::vector<state::outbox_record> pending;
   if (auto st = state_.load_outbox(pending); !st.ok()) {
@@ -858,6 +860,12 @@ bool task::hand_txn_log() {
     if (!queued) {
       // Not in the transaction: committing it would leave the changelog short of the state.
       env_.probe->add_changelog(false);
+      if (txn_complete_)
+        spdlog::error(
+            "task {}/{}: a changelog record of store {} was refused by the producer ({}): its "
+            "transaction aborts",
+            state::to_string(id_.fam), id_.partition, state::to_string(txn_log_[txn_log_handed_].s),
+            queued.failure.reason);
       txn_complete_ = false;
     }
     ++txn_log_handed_;

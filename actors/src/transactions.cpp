@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "herald/actors/metrics.hpp"
@@ -32,9 +33,11 @@ void transactions::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::shared_ptr<transactions::member> transactions::join(std::function<void()> wake) {
+std::shared_ptr<transactions::member> transactions::join(std::function<void()> wake,
+                                                         std::string name) {
   auto m = std::make_shared<member>();
   m->wake = std::move(wake);
+  m->name = std::move(name);
   std::lock_guard<std::mutex> lock(mutex_);
   // While the tasks are rewound (or after a fatal error) a new task has seen nothing
   // committed since: it must not commit either (its revoke, part of the rewind, is near).
@@ -194,6 +197,7 @@ void transactions::cycle() {
   // task produces for it is left out.
   std::vector<streams::txn_offset> offsets;
   bool incomplete = false;
+  std::string why;  // the first task that made it incomplete, and how
   {
     std::unique_lock<std::mutex> lock(mutex_);
     for (bool warned = false;;) {
@@ -216,19 +220,21 @@ void transactions::cycle() {
     // A task that left after it committed for this transaction still has its offsets in it.
     // One that left without committing for it may have produced part of a commit: the
     // transaction must not keep that part.
-    for (auto& m : in)
-      if (m->prepared == epoch) {
+    for (auto& m : in) {
+      const bool part = m->prepared == epoch;
+      if (part)
         for (auto& o : m->offsets) offsets.push_back(std::move(o));
-        if (!m->complete) incomplete = true;
-      } else {
-        incomplete = true;
-      }
+      if (part && m->complete) continue;
+      if (!incomplete)
+        why = fmt::format("task {} {}", m->name.empty() ? "?" : m->name,
+                          part ? "could not hand all of its commit to the producer"
+                               : "stopped before it committed for it");
+      incomplete = true;
+    }
   }
   const auto deadline = t0 + std::chrono::milliseconds(opts_.transaction_timeout_ms);
   streams::txn_result r;
-  if (incomplete)
-    r = {streams::txn_status::abort,
-         "a task could not hand all of its commit to the producer, or stopped before it did"};
+  if (incomplete) r = {streams::txn_status::abort, why};
   if (r)
     r = retrying(
         [&] { return opts_.sink->send_offsets(offsets, *consumer_, opts_.call_timeout_ms); },

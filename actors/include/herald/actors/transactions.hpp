@@ -22,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -74,8 +75,9 @@ class transactions {
   /// Stops the thread once no task is left (the source revoked them all).
   void stop();
 
-  /// A task starts taking part; `wake` (any thread) makes it `poll` soon.
-  std::shared_ptr<member> join(std::function<void()> wake);
+  /// A task starts taking part; `wake` (any thread) makes it `poll` soon. `name` (e.g.
+  /// "customer/3") names it in the log line of a transaction it made abort.
+  std::shared_ptr<member> join(std::function<void()> wake, std::string name = {});
   /// The task is gone (stopped, committed or not).
   void leave(const std::shared_ptr<member>& m);
   [[nodiscard]] order poll(member& m);
@@ -124,6 +126,7 @@ class transactions::member {
   bool left = false;
   std::vector<streams::txn_offset> offsets;
   std::function<void()> wake;
+  std::string name;
 };
 
 }  // namespace herald::actors
