@@ -653,7 +653,9 @@ bool task::fire_timers(std::int64_t up_to_ms, bool bounded) {
 void task::fire_behind(std::int64_t wall_ms) {
   if (fire_behind_ == streams::watermark::none || full_until_commit()) return;
   dirty_ = true;
+  const std::size_t before = queued();
   if (fire_timers(fire_behind_) && merge_) drain(wall_ms);
+  if (queued() != before) report(0);  // the records it applied are released
 }
 
 // A task fed by a repartition topic gets the records of every upstream task interleaved on
