@@ -611,13 +611,11 @@ void task::report(std::int64_t polled_at_ns) {
 
 bool task::fire_timers(std::int64_t up_to_ms, bool bounded) {
   if (up_to_ms == streams::watermark::none) return true;
-  const std::size_t cap = bounded ? env_.config->task.max_uncommitted_records : 0;
   auto next = state_.next_fire_ms();
   while (next && *next <= up_to_ms) {
     // A watermark's jump may make millions due at once (a restart after a day): each commit
     // takes at most its room, so one transaction's outputs and state stay bounded.
-    const std::size_t room =
-        cap == 0 ? static_cast<std::size_t>(-1) : (uncommitted_ < cap ? cap - uncommitted_ : 0);
+    const std::size_t room = bounded ? commit_room() : static_cast<std::size_t>(-1);
     if (room == 0) {
       fire_behind_ = std::max(fire_behind_, up_to_ms);
       behind_next_ = *next;

@@ -312,11 +312,15 @@ class task {
     return resend_wait_ || !waiting_outputs_.empty() || !waiting_transient_.empty() ||
            commit_failed_ || corrupt_ || failed_ || (env_.txn != nullptr && full_until_commit());
   }
-  // Took task.max_uncommitted_records since its last commit.
-  [[nodiscard]] bool full_until_commit() const noexcept {
+  // How many more records this commit takes before task.max_uncommitted_records (0 is no
+  // bound: unbounded).
+  [[nodiscard]] std::size_t commit_room() const noexcept {
     const std::size_t cap = env_.config->task.max_uncommitted_records;
-    return cap > 0 && uncommitted_ >= cap;
+    if (cap == 0) return static_cast<std::size_t>(-1);
+    return uncommitted_ < cap ? cap - uncommitted_ : 0;
   }
+  // Took task.max_uncommitted_records since its last commit.
+  [[nodiscard]] bool full_until_commit() const noexcept { return commit_room() == 0; }
   // Applies the held batches while the task is not backlogged.
   void apply_held(std::int64_t wall_ms);
   void drain_acks();
