@@ -156,7 +156,9 @@ bool plan_restore(const state::db& db, streams::log_reader& reader, const std::s
     plan.what = restore_plan::kind::full;
   } else if (plan.records() > 0) {
     plan.what = restore_plan::kind::catch_up;
-    plan.why = "the changelog moved on since the local checkpoint (another owner)";
+    plan.why =
+        "the changelog moved on since the local checkpoint (another owner's records, or only "
+        "the markers of the transactions that committed it)";
   } else {
     plan.what = restore_plan::kind::none;
     if (plan.why.empty()) plan.why = "current";

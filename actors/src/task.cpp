@@ -176,7 +176,8 @@ task::~task() {
   env_.probe->add_tasks(-1);
   env_.probe->drop_watermark(id_);
   if (align_ != nullptr) align_->leave(id_.partition);
-  if (txn_member_) env_.txn->leave(txn_member_);
+  // Not handing a commit: it produced nothing since its last one.
+  if (txn_member_) env_.txn->leave(txn_member_, !txn_handing_ && !corrupt_);
 }
 
 rules::timer_service& task::timers(char tag, bool speaks) {

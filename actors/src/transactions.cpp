@@ -46,10 +46,11 @@ std::shared_ptr<transactions::member> transactions::join(std::function<void()> w
   return m;
 }
 
-void transactions::leave(const std::shared_ptr<member>& m) {
+void transactions::leave(const std::shared_ptr<member>& m, bool clean) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     m->left = true;
+    m->left_clean = clean;
     members_.erase(std::remove(members_.begin(), members_.end(), m), members_.end());
   }
   cv_.notify_all();
@@ -219,12 +220,15 @@ void transactions::cycle() {
     }
     // A task that left after it committed for this transaction still has its offsets in it.
     // One that left without committing for it may have produced part of a commit: the
-    // transaction must not keep that part.
+    // transaction must not keep that part, unless it produced nothing since its last one (it
+    // stopped once its final transaction settled, as this one began: a clean stop or a
+    // revoke).
     for (auto& m : in) {
       const bool part = m->prepared == epoch;
       if (part)
         for (auto& o : m->offsets) offsets.push_back(std::move(o));
       if (part && m->complete) continue;
+      if (!part && m->left && m->left_clean) continue;
       if (!incomplete)
         why = fmt::format("task {} {}", m->name.empty() ? "?" : m->name,
                           part ? "could not hand all of its commit to the producer"

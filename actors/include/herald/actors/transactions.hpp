@@ -78,8 +78,10 @@ class transactions {
   /// A task starts taking part; `wake` (any thread) makes it `poll` soon. `name` (e.g.
   /// "customer/3") names it in the log line of a transaction it made abort.
   std::shared_ptr<member> join(std::function<void()> wake, std::string name = {});
-  /// The task is gone (stopped, committed or not).
-  void leave(const std::shared_ptr<member>& m);
+  /// The task is gone (stopped, committed or not). `clean`: it handed the producer nothing
+  /// since its last `prepared` (it stopped right after its final transaction settled): a
+  /// transaction under way that asked it too need not abort for it.
+  void leave(const std::shared_ptr<member>& m, bool clean = false);
   [[nodiscard]] order poll(member& m);
   /// The task committed for `epoch` (its records are with the producer): `offsets` are the
   /// positions its state now holds.
@@ -124,6 +126,7 @@ class transactions::member {
   bool complete = true;  // of its commit for `prepared`
   bool corrupt = false;
   bool left = false;
+  bool left_clean = false;  // nothing of it in a transaction it did not prepare for
   std::vector<streams::txn_offset> offsets;
   std::function<void()> wake;
   std::string name;
